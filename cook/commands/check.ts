@@ -1,0 +1,29 @@
+// cook check: validate every parameter and print the result with secrets redacted.
+import { PARAM_OPTIONS, type Command } from '../cli.js'
+import { loadConfig } from '../config.js'
+import { PARAM_NAMES, redacted } from '../params.js'
+
+const check: Command = {
+  summary: 'Validates the parameters and prints them, every secret shown as <redacted>.',
+  usage: 'cook check [--env-file FILE] [--environment-sh FILE] [--dev-allow-loopback] [NAME=value ...]',
+  options: PARAM_OPTIONS,
+  run: async (values, positionals, io) => {
+    const { params, resolved } = loadConfig({
+      envFile: values['env-file'] as string | undefined,
+      environmentSh: values['environment-sh'] as string | undefined,
+      allowLoopback: values['dev-allow-loopback'] === true,
+      args: positionals,
+      env: io.env,
+    })
+    for (const w of resolved.warnings) io.err(`warning: ${w}`)
+    const shown = redacted(params)
+    const width = Math.max(...PARAM_NAMES.map((n) => n.length))
+    for (const name of PARAM_NAMES) {
+      if (shown[name] === '') continue
+      const from = resolved.from[name] ?? 'default'
+      io.out(`${name.padEnd(width)}  ${shown[name]}  (${from})`)
+    }
+    return 0
+  },
+}
+export default check

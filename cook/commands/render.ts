@@ -1,0 +1,47 @@
+// cook render: validate, then write every file the jail needs under --root; starts nothing.
+import { apply } from '../apply.js'
+import { PARAM_OPTIONS, type Command } from '../cli.js'
+import { loadConfig } from '../config.js'
+import { CookError } from '../errors.js'
+import { plan } from '../plan.js'
+import { verifyPlan } from '../verify.js'
+
+const render: Command = {
+  summary: "Writes every file the jail needs under --root (as if it were the jail's /) and starts nothing.",
+  usage:
+    'cook render --root DIR [--dry-run] [--owners apply|record] [--env-file FILE] [--environment-sh FILE] [NAME=value ...]',
+  options: {
+    ...PARAM_OPTIONS,
+    root: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    owners: { type: 'string' },
+  },
+  run: async (values, positionals, io) => {
+    const root = values.root as string | undefined
+    if (!root) throw new CookError('USAGE', 'render needs --root DIR')
+    const owners = (values.owners as string | undefined) ?? (process.getuid?.() === 0 ? 'apply' : 'record')
+    if (owners !== 'apply' && owners !== 'record')
+      throw new CookError('USAGE', '--owners takes apply or record')
+    const { params, resolved } = loadConfig({
+      envFile: values['env-file'] as string | undefined,
+      environmentSh: values['environment-sh'] as string | undefined,
+      allowLoopback: values['dev-allow-loopback'] === true,
+      args: positionals,
+      env: io.env,
+    })
+    for (const w of resolved.warnings) io.err(`warning: ${w}`)
+    const p = plan(params)
+    verifyPlan(p)
+    const dryRun = values['dry-run'] === true
+    const changes = apply(p, { root, owners, dryRun })
+    for (const c of changes) {
+      const mode = c.mode.toString(8).padStart(4, '0')
+      io.out(
+        `${dryRun && c.status !== 'unchanged' ? 'would be ' : ''}${c.status.padEnd(9)} ${mode} ${c.owner.padEnd(8)} ${c.path}${c.detail ? ` (${c.detail})` : ''}`,
+      )
+      if (c.diff) io.out(c.diff.trimEnd())
+    }
+    return 0
+  },
+}
+export default render

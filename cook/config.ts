@@ -1,0 +1,39 @@
+// Resolving and validating parameters from the command line's options: shared by every subcommand.
+import { ParamError } from './errors.js'
+import { validate, type Params } from './params.js'
+import { resolve, type Resolved } from './sources.js'
+
+export const DEFAULT_ENVIRONMENT_SH = '/tmp/environment.sh'
+
+export interface ConfigOptions {
+  envFile?: string | undefined
+  environmentSh?: string | undefined
+  allowLoopback?: boolean | undefined
+  args: string[]
+  env: Record<string, string | undefined>
+}
+
+export interface Config {
+  params: Params
+  resolved: Resolved
+}
+
+/** All problems at once, from the sources and the schema, or the validated parameters. */
+export function loadConfig(opts: ConfigOptions): Config {
+  const resolved = resolve({
+    environmentSh: opts.environmentSh ?? DEFAULT_ENVIRONMENT_SH,
+    envFile: opts.envFile,
+    env: opts.env,
+    args: opts.args,
+  })
+  let params: Params | undefined
+  const problems = [...resolved.problems]
+  try {
+    params = validate(resolved.raw, { allowLoopback: opts.allowLoopback ?? false })
+  } catch (e) {
+    if (!(e instanceof ParamError)) throw e
+    problems.push(...e.problems)
+  }
+  if (problems.length > 0 || !params) throw new ParamError(problems)
+  return { params, resolved }
+}

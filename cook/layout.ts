@@ -1,0 +1,44 @@
+// Where things live in the jail. The local development cluster rebases every path under a work folder,
+// so the same templates run on a Linux machine with Debian's PostgreSQL.
+import { join } from 'node:path'
+
+export interface Layout {
+  /** Prefix applied to every path written into file contents ('' in the jail). */
+  base: string
+  pgBinDir: string
+  /** The user PostgreSQL and Patroni run as, and the consul agent's user. */
+  pgUser: string
+  consulUser: string
+}
+
+export const JAIL_LAYOUT: Layout = {
+  base: '',
+  pgBinDir: '/usr/local/bin',
+  pgUser: 'postgres',
+  consulUser: 'consul',
+}
+
+/** Jail paths; `at` adds the layout's base for use inside file contents. */
+export const PATHS = {
+  patroniDir: '/usr/local/etc/patroni',
+  patroniYml: '/usr/local/etc/patroni/patroni.yml',
+  postBootstrap: '/usr/local/etc/patroni/post-bootstrap.sh',
+  adminRoleSql: '/usr/local/etc/patroni/admin-role.sql',
+  patroniLogDir: '/var/log/patroni',
+  pgHome: '/var/db/postgres',
+  pgpass: '/var/db/postgres/.pgpass.patroni',
+  pgSocketDir: '/tmp',
+  dataParent: '/mnt/postgres',
+  dataDir: '/mnt/postgres/data',
+  consulDir: '/usr/local/etc/consul.d',
+  consulAgent: '/usr/local/etc/consul.d/agent.hcl',
+  consulDataDir: '/var/db/consul',
+  consulLogDir: '/var/log/consul',
+  rcPatroni: '/usr/local/etc/rc.d/patroni',
+  seasoned: '/usr/local/etc/pot-is-seasoned',
+  cookLog: '/var/log/cook.log',
+} as const
+
+export function at(layout: Layout, path: string): string {
+  return layout.base === '' ? path : join(layout.base, path)
+}

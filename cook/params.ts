@@ -1,0 +1,410 @@
+// The parameter schema: the one place that names, documents and checks every parameter.
+// Help text, pot.conf.example, the README table and the Nomad job are derived from it or checked against it.
+import { isIP } from 'node:net'
+import { ParamError, type Problem } from './errors.js'
+import { defaultSubnet, isDnsLabel, isHostname, parseCidr, parseHostPort, unusableAddress } from './net.js'
+import { derivePassword } from './secrets.js'
+
+export type ServiceTag = 'master' | 'replica' | 'standby-leader'
+export type SyncMode = 'off' | 'on' | 'strict'
+export type Dcs = 'consul' | 'etcd'
+
+/** Resolved, validated parameters: what the rest of the cook works from. */
+export interface Params {
+  DATACENTER: string | undefined
+  NODENAME: string
+  MYIP: string
+  SERVICETAG: ServiceTag
+  CONSULSERVERS: string[]
+  ADMPASS: string
+  KEKPASS: string
+  GOSSIPKEY: string | undefined
+  REPPASS: string
+  REWINDPASS: string
+  SCOPE: string
+  DCS: Dcs
+  ETCDHOSTS: string[]
+  TTL: number
+  LOOPWAIT: number
+  RETRYTIMEOUT: number
+  SYNCMODE: SyncMode
+  MAXLAG: number
+  ALLOWNETS: string[]
+  CONSULTOKEN: string | undefined
+  STANDBYHOST: string | undefined
+  STOPTIMEOUT: number
+}
+
+export type ParamName = keyof Params
+
+/** The raw text of each parameter after merging the sources, before checks. */
+export type RawParams = Partial<Record<ParamName, string>>
+
+type Checked = { value: unknown } | { why: string }
+
+interface Spec {
+  /** One line of documentation: --help, README, pot.conf.example. */
+  doc: string
+  /** What a valid value looks like; every error message ends with it. */
+  want: string
+  /** A value for examples (pot.conf.example, the Nomad job's variables). */
+  example: string
+  aliases?: readonly string[]
+  secret?: boolean
+  /** Required always (true) or when the other raw values say so. */
+  required?: boolean | ((raw: RawParams) => boolean)
+  /** Default, computed from the other (already checked) values; its text is `defaultDoc`. */
+  fallback?: (p: Params) => unknown
+  defaultDoc?: string
+  check: (text: string, opts: CheckOptions) => Checked
+}
+
+export interface CheckOptions {
+  /** Development only: accept loopback MYIP (the local cluster on 127.0.0.0/8). */
+  allowLoopback: boolean
+}
+
+const ok = (value: unknown): Checked => ({ value })
+const bad = (why: string): Checked => ({ why })
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (text: string): Checked =>
+    values.includes(text as T) ? ok(text) : bad(`"${text}" is not one of them`)
+}
+
+function integer(min: number, max: number) {
+  return (text: string): Checked => {
+    if (!/^\d+$/.test(text)) return bad(`"${text}" is not a whole number`)
+    const n = Number(text)
+    return n < min || n > max ? bad(`${n} is out of range`) : ok(n)
+  }
+}
+
+/** Splits a list written with commas and/or spaces; quotes around items (the seed image's form) are dropped. */
+export function splitList(text: string): string[] {
+  return text
+    .replace(/["']/g, ' ')
+    .split(/[\s,]+/)
+    .filter((item) => item !== '')
+}
+
+function password(what: string, pgpass: boolean) {
+  return (text: string): Checked => {
+    if (text.includes('\0')) return bad('contains a NUL byte, which PostgreSQL cannot store')
+    if (pgpass && /[\r\n]/.test(text))
+      return bad(`contains a line break, which would corrupt the pgpass file that ${what} needs`)
+    return ok(text)
+  }
+}
+
+function gossipKey(text: string): Checked {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return bad('is not base64')
+  const bytes = Buffer.from(text, 'base64').length
+  return [16, 24, 32].includes(bytes) ? ok(text) : bad(`decodes to ${bytes} bytes`)
+}
+
+function consulServers(text: string): Checked {
+  const servers = splitList(text)
+  const wrong = servers.filter((s) => !isIP(s) && !isHostname(s))
+  if (wrong.length > 0)
+    return bad(`${wrong.map((s) => `"${s}"`).join(', ')} is not an IP address or host name`)
+  const dups = servers.filter((s, i) => servers.indexOf(s) !== i)
+  if (dups.length > 0) return bad(`${[...new Set(dups)].join(', ')} is listed twice`)
+  if (![1, 3, 5].includes(servers.length))
+    return bad(
+      `has ${servers.length} server(s); Consul keeps a quorum with an odd count (1, 3 or 5): ` +
+        `${servers.length === 0 ? 'none is no cluster' : `${servers.length} tolerates no more failures than ${servers.length - 1}`}`,
+    )
+  return ok(servers)
+}
+
+function hostPorts(defaultPort: number | undefined) {
+  return (text: string): Checked => {
+    const items = splitList(text)
+    if (items.length === 0) return bad('is empty')
+    const out: string[] = []
+    for (const item of items) {
+      const hp = parseHostPort(item, defaultPort)
+      if (typeof hp === 'string') return bad(hp)
+      out.push(item.includes(':') || defaultPort === undefined ? item : `${item}:${defaultPort}`)
+    }
+    return ok(out)
+  }
+}
+
+function networks(text: string): Checked {
+  const items = splitList(text)
+  if (items.length === 0) return bad('is empty')
+  const out: string[] = []
+  for (const item of items) {
+    const cidr = parseCidr(item)
+    if (typeof cidr === 'string') return bad(cidr)
+    if (cidr.prefix === 0) return bad(`"${item}" admits every address on the internet`)
+    out.push(`${cidr.address}/${cidr.prefix}`)
+  }
+  return ok(out)
+}
+
+const SECRET_EXAMPLE = 'change-me'
+
+export const PARAMS: Record<ParamName, Spec> = {
+  DATACENTER: {
+    doc: 'Consul datacenter of this member',
+    want: '1 to 64 characters of a-z, 0-9, "-" and "_"',
+    example: 'dc1',
+    required: (raw) => (raw.DCS ?? 'consul') === 'consul',
+    check: (t) => (/^[a-z0-9_-]{1,64}$/.test(t) ? ok(t) : bad(`"${t}" has other characters or length`)),
+  },
+  NODENAME: {
+    doc: 'unique member name (Patroni member name and Consul node name)',
+    want: 'a DNS label: letters, digits and "-", at most 63 characters, no dots',
+    example: 'pg1',
+    required: true,
+    check: (t) => (isDnsLabel(t) ? ok(t) : bad(`"${t}" is not a DNS label`)),
+  },
+  MYIP: {
+    doc: "this jail's own address; PostgreSQL, the REST API and the Consul agent bind and advertise it",
+    want: 'an IPv4 or IPv6 address that other members can reach (not loopback, 0.0.0.0 or ::)',
+    example: '10.0.0.11',
+    aliases: ['IP'],
+    required: true,
+    check: (t, o) => {
+      const why = unusableAddress(t, o.allowLoopback)
+      return why ? bad(`"${t}": ${why}`) : ok(t)
+    },
+  },
+  SERVICETAG: {
+    doc: 'how this member joins: master may initialise a new cluster, replica only clones from an existing one, standby-leader follows STANDBYHOST',
+    want: 'one of master, replica, standby-leader',
+    example: 'master',
+    required: true,
+    check: oneOf(['master', 'replica', 'standby-leader'] as const),
+  },
+  CONSULSERVERS: {
+    doc: 'the Consul servers to join, e.g. "10.0.0.2", "10.0.0.3", "10.0.0.4" or 10.0.0.2,10.0.0.3,10.0.0.4',
+    want: '1, 3 or 5 distinct IP addresses or host names, separated by commas or spaces',
+    example: '"10.0.0.2", "10.0.0.3", "10.0.0.4"',
+    required: (raw) => (raw.DCS ?? 'consul') === 'consul',
+    check: consulServers,
+  },
+  ADMPASS: {
+    doc: 'password of the "admin" role (CREATEROLE, CREATEDB) for applications and operators',
+    want: 'a non-empty password',
+    example: SECRET_EXAMPLE,
+    secret: true,
+    required: true,
+    check: password('nothing', false),
+  },
+  KEKPASS: {
+    doc: 'password of the "postgres" superuser, used by Patroni only',
+    want: 'a non-empty password without line breaks',
+    example: SECRET_EXAMPLE,
+    secret: true,
+    required: true,
+    check: password('Patroni', true),
+  },
+  GOSSIPKEY: {
+    doc: 'Consul gossip encryption key, as printed by `consul keygen`',
+    want: 'base64 of a 32-byte key (16 or 24 bytes accepted for older clusters)',
+    example: 'cg8StVXbQJ0gPvMd9o7yrg1Yr5x2eH0pKgx0WsRRvHc=',
+    secret: true,
+    required: (raw) => (raw.DCS ?? 'consul') === 'consul',
+    check: gossipKey,
+  },
+  REPPASS: {
+    doc: 'password of the "replicator" role used for streaming replication',
+    want: 'a non-empty password without line breaks',
+    example: SECRET_EXAMPLE,
+    secret: true,
+    defaultDoc: 'derived from KEKPASS and SCOPE (HKDF-SHA256)',
+    fallback: (p) => derivePassword(p.KEKPASS, p.SCOPE, 'replication'),
+    check: password('pg_basebackup', true),
+  },
+  REWINDPASS: {
+    doc: 'password of the "rewinder" role that pg_rewind uses to rejoin a former leader',
+    want: 'a non-empty password without line breaks',
+    example: SECRET_EXAMPLE,
+    secret: true,
+    defaultDoc: 'derived from KEKPASS and SCOPE (HKDF-SHA256)',
+    fallback: (p) => derivePassword(p.KEKPASS, p.SCOPE, 'rewind'),
+    check: password('pg_rewind', true),
+  },
+  SCOPE: {
+    doc: 'cluster name: the same on every member; Patroni scope and Consul service name',
+    want: 'a DNS label in lower case',
+    example: 'postgresql',
+    defaultDoc: 'postgresql',
+    fallback: () => 'postgresql',
+    check: (t) => (/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(t) ? ok(t) : bad(`"${t}" is not a DNS label`)),
+  },
+  DCS: {
+    doc: 'where Patroni keeps the leader lock: the local Consul agent, or etcd (ETCDHOSTS)',
+    want: 'consul or etcd',
+    example: 'consul',
+    defaultDoc: 'consul',
+    fallback: () => 'consul',
+    check: oneOf(['consul', 'etcd'] as const),
+  },
+  ETCDHOSTS: {
+    doc: 'etcd endpoints when DCS=etcd',
+    want: 'host:port items separated by commas or spaces (port 2379 when left out)',
+    example: '10.0.0.2:2379,10.0.0.3:2379,10.0.0.4:2379',
+    required: (raw) => raw.DCS === 'etcd',
+    fallback: () => [],
+    defaultDoc: 'none',
+    check: hostPorts(2379),
+  },
+  TTL: {
+    doc: 'seconds the leader lock lives without renewal: an unplanned failover takes about this long',
+    want: 'a whole number of seconds from 10 to 3600 (20 or more with Consul)',
+    example: '30',
+    defaultDoc: '30',
+    fallback: () => 30,
+    check: integer(10, 3600),
+  },
+  LOOPWAIT: {
+    doc: "seconds between runs of Patroni's HA loop",
+    want: 'a whole number of seconds from 1 to 600',
+    example: '10',
+    defaultDoc: '10',
+    fallback: () => 10,
+    check: integer(1, 600),
+  },
+  RETRYTIMEOUT: {
+    doc: 'seconds Patroni retries the DCS and PostgreSQL before it demotes the leader',
+    want: 'a whole number of seconds from 3 to 600',
+    example: '10',
+    defaultDoc: '10',
+    fallback: () => 10,
+    check: integer(3, 600),
+  },
+  SYNCMODE: {
+    doc: 'synchronous replication: off, on (never fail over to a replica that may miss a commit), strict (also refuse writes with no sync replica)',
+    want: 'off, on or strict',
+    example: 'off',
+    defaultDoc: 'off',
+    fallback: () => 'off',
+    check: oneOf(['off', 'on', 'strict'] as const),
+  },
+  MAXLAG: {
+    doc: 'bytes a replica may lag behind and still be promoted (maximum_lag_on_failover)',
+    want: 'a whole number of bytes',
+    example: '1048576',
+    defaultDoc: '1048576',
+    fallback: () => 1048576,
+    check: integer(0, Number.MAX_SAFE_INTEGER),
+  },
+  ALLOWNETS: {
+    doc: 'networks allowed to connect (pg_hba.conf), for replication and clients alike',
+    want: 'CIDR networks such as 10.0.0.0/24, separated by commas or spaces, none of them /0',
+    example: '10.0.0.0/24',
+    defaultDoc: 'the subnet of MYIP (/24 for IPv4, /64 for IPv6)',
+    fallback: (p) => [defaultSubnet(p.MYIP)],
+    check: networks,
+  },
+  CONSULTOKEN: {
+    doc: 'Consul ACL token for the agent and Patroni, when the Consul cluster enforces ACLs',
+    want: 'a token without white space',
+    example: '00000000-0000-0000-0000-000000000000',
+    secret: true,
+    defaultDoc: 'none',
+    check: (t) => (/^\S+$/.test(t) ? ok(t) : bad('contains white space')),
+  },
+  STANDBYHOST: {
+    doc: 'the remote primary (host or host:port) that a standby-leader member replicates from',
+    want: 'an IP address or host name, with an optional :port (default 5432)',
+    example: '10.1.0.11:5432',
+    required: (raw) => raw.SERVICETAG === 'standby-leader',
+    defaultDoc: 'none',
+    check: (t) => {
+      const hp = parseHostPort(t, 5432)
+      return typeof hp === 'string' ? bad(hp) : ok(t)
+    },
+  },
+  STOPTIMEOUT: {
+    doc: 'seconds `cook stop` waits for Patroni to hand over and exit when the jail stops',
+    want: 'a whole number of seconds from 5 to 300',
+    example: '25',
+    defaultDoc: '25',
+    fallback: () => 25,
+    check: integer(5, 300),
+  },
+}
+
+export const PARAM_NAMES = Object.keys(PARAMS) as ParamName[]
+export const SECRET_NAMES = PARAM_NAMES.filter((n) => PARAMS[n].secret)
+
+export function isRequired(name: ParamName, raw: RawParams): boolean {
+  const r = PARAMS[name].required
+  return typeof r === 'function' ? r(raw) : r === true
+}
+
+/** The error line for a value: the value is quoted for plain parameters and never shown for secrets. */
+function describe(name: ParamName, why: string): string {
+  const spec = PARAMS[name]
+  return spec.secret
+    ? `${why.replace(/"[^"]*"/g, '(value hidden)')}; want ${spec.want}`
+    : `${why}; want ${spec.want}`
+}
+
+/** Checks every parameter and the rules between them; throws one ParamError listing every problem. */
+export function validate(raw: RawParams, opts: CheckOptions = { allowLoopback: false }): Params {
+  const problems: Problem[] = []
+  const out: Record<string, unknown> = {}
+  for (const name of PARAM_NAMES) {
+    const text = raw[name]
+    if (text === undefined || text === '') {
+      if (isRequired(name, raw))
+        problems.push({ name, message: `is missing or empty; want ${PARAMS[name].want}` })
+      continue
+    }
+    const result = PARAMS[name].check(text, opts)
+    if ('why' in result) problems.push({ name, message: describe(name, result.why) })
+    else out[name] = result.value
+  }
+  // Defaults are computed only when every value they may depend on is valid.
+  if (problems.length === 0) {
+    for (const name of PARAM_NAMES) {
+      const fallback = PARAMS[name].fallback
+      if (out[name] === undefined && fallback) out[name] = fallback(out as unknown as Params)
+    }
+    if (out.CONSULSERVERS === undefined) out.CONSULSERVERS = []
+    problems.push(...crossChecks(out as unknown as Params))
+  }
+  if (problems.length > 0) throw new ParamError(problems)
+  return out as unknown as Params
+}
+
+/** Rules that tie parameters together. */
+function crossChecks(p: Params): Problem[] {
+  const problems: Problem[] = []
+  if (p.LOOPWAIT + 2 * p.RETRYTIMEOUT > p.TTL)
+    problems.push({
+      name: 'TTL',
+      message:
+        `${p.TTL} is less than LOOPWAIT + 2 × RETRYTIMEOUT = ${p.LOOPWAIT + 2 * p.RETRYTIMEOUT}; ` +
+        'want TTL >= LOOPWAIT + 2 × RETRYTIMEOUT, or a leader could lose its lock while still retrying',
+    })
+  if (p.DCS === 'consul' && p.TTL < 20)
+    problems.push({
+      name: 'TTL',
+      message: `${p.TTL} is below 20; want 20 or more with DCS=consul (Consul's session TTL floor is 10 s and Patroni asks for TTL/2)`,
+    })
+  if (p.SERVICETAG === 'standby-leader' && p.SYNCMODE !== 'off')
+    problems.push({
+      name: 'SYNCMODE',
+      message: 'a standby cluster cannot be synchronous; want off with SERVICETAG=standby-leader',
+    })
+  return problems
+}
+
+/** Shows resolved parameters with every secret replaced by <redacted>. */
+export function redacted(p: Params): Record<ParamName, string> {
+  const out = {} as Record<ParamName, string>
+  for (const name of PARAM_NAMES) {
+    const v = p[name]
+    out[name] =
+      v === undefined ? '' : PARAMS[name].secret ? '<redacted>' : Array.isArray(v) ? v.join(',') : String(v)
+  }
+  return out
+}

@@ -1,0 +1,195 @@
+// From parameters to a plan: every directory and file the jail gets (with owner and mode), the rc.conf
+// settings, and the order services start in. Pure: it reads nothing and writes nothing.
+import { createHmac } from 'node:crypto'
+import { authority, parseHostPort } from './net.js'
+import type { Params } from './params.js'
+import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
+import { renderTemplate } from './render.js'
+import { scramVerifier } from './secrets.js'
+
+export type Section = 'patroni' | 'postgres' | 'consul' | 'rc'
+export type Format = 'yaml' | 'hcl' | 'sh' | 'sql'
+
+export interface DirEntry {
+  path: string
+  mode: number
+  owner: string
+}
+
+export interface FileEntry {
+  path: string
+  content: string
+  mode: number
+  owner: string
+  section: Section
+  format: Format
+  /** Lines that carry a secret: their values are masked in dry-run diffs. */
+  secretLines?: RegExp
+}
+
+export type ServiceName = 'consul' | 'patroni' | 'node_exporter'
+
+export interface Plan {
+  dirs: DirEntry[]
+  files: FileEntry[]
+  /** rc.conf settings, applied with sysrc; never postgresql_enable (Patroni starts PostgreSQL). */
+  rcConf: Record<string, string>
+  /** Start order; stop runs it backwards. */
+  services: ServiceName[]
+}
+
+const PSQL_SECRET = /PASSWORD/
+const YAML_SECRET = /^\s*(password|token):/
+const HCL_SECRET = /^\s*(encrypt|agent|default)\s*=/
+
+export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
+  const L = (path: string) => at(layout, path)
+  const pg = layout.pgUser
+  const dirs: DirEntry[] = [
+    { path: PATHS.patroniDir, mode: 0o750, owner: pg },
+    { path: PATHS.patroniLogDir, mode: 0o750, owner: pg },
+    { path: PATHS.pgHome, mode: 0o755, owner: pg },
+    { path: PATHS.dataParent, mode: 0o750, owner: pg },
+    { path: PATHS.dataDir, mode: 0o700, owner: pg },
+  ]
+  // In the jail /tmp exists already; a rebased tree needs its own socket directory.
+  if (layout.base !== '') dirs.push({ path: PATHS.pgSocketDir, mode: 0o755, owner: pg })
+
+  const files: FileEntry[] = [
+    {
+      path: PATHS.patroniYml,
+      content: renderTemplate('patroni.yml', patroniView(p, layout)),
+      mode: 0o600,
+      owner: pg,
+      section: 'patroni',
+      format: 'yaml',
+      secretLines: YAML_SECRET,
+    },
+    {
+      path: PATHS.postBootstrap,
+      content: renderTemplate('post-bootstrap.sh', {
+        psql: `${layout.pgBinDir}/psql`,
+        adminRoleSql: L(PATHS.adminRoleSql),
+      }),
+      mode: 0o750,
+      owner: pg,
+      section: 'postgres',
+      format: 'sh',
+    },
+    {
+      path: PATHS.adminRoleSql,
+      content: renderTemplate('admin-role.sql', { verifier: adminVerifier(p) }),
+      mode: 0o600,
+      owner: pg,
+      section: 'postgres',
+      format: 'sql',
+      secretLines: PSQL_SECRET,
+    },
+    {
+      path: PATHS.rcPatroni,
+      content: renderTemplate('rc.d/patroni', {
+        configPath: L(PATHS.patroniYml),
+        consul: p.DCS === 'consul',
+        user: pg,
+        logDir: L(PATHS.patroniLogDir),
+        patroniBin: '/usr/local/bin/patroni',
+        patronictlBin: '/usr/local/bin/patronictl',
+      }),
+      mode: 0o755,
+      owner: 'root',
+      section: 'rc',
+      format: 'sh',
+    },
+  ]
+  const rcConf: Record<string, string> = {
+    patroni_enable: 'YES',
+    patroni_config: L(PATHS.patroniYml),
+    patroni_stop_timeout: String(p.STOPTIMEOUT),
+    node_exporter_enable: 'YES',
+    node_exporter_listen_address: authority(p.MYIP, 9100),
+  }
+  const services: ServiceName[] = ['patroni', 'node_exporter']
+
+  if (p.DCS === 'consul') {
+    const consul = layout.consulUser
+    dirs.push(
+      { path: PATHS.consulDir, mode: 0o750, owner: consul },
+      { path: PATHS.consulDataDir, mode: 0o750, owner: consul },
+      { path: PATHS.consulLogDir, mode: 0o750, owner: consul },
+    )
+    files.push({
+      path: PATHS.consulAgent,
+      content: renderTemplate('consul-agent.hcl', {
+        datacenter: p.DATACENTER,
+        nodeName: p.NODENAME,
+        dataDir: L(PATHS.consulDataDir),
+        myIp: p.MYIP,
+        servers: p.CONSULSERVERS,
+        gossipKey: p.GOSSIPKEY,
+        logFile: `${L(PATHS.consulLogDir)}/consul.log`,
+        token: p.CONSULTOKEN ?? null,
+        exporterTags: [p.SCOPE, p.NODENAME],
+        exporterCheck: `http://${authority(p.MYIP, 9100)}/metrics`,
+      }),
+      mode: 0o640,
+      owner: consul,
+      section: 'consul',
+      format: 'hcl',
+      secretLines: HCL_SECRET,
+    })
+    rcConf.consul_enable = 'YES'
+    rcConf.consul_dir = L(PATHS.consulDataDir)
+    services.unshift('consul')
+  }
+  return { dirs, files, rcConf, services }
+}
+
+/** The values patroni.yml.hbs reads. */
+export function patroniView(p: Params, layout: Layout) {
+  const L = (path: string) => at(layout, path)
+  const hba = [
+    'local all all scram-sha-256',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    'host all all ::1/128 scram-sha-256',
+    ...p.ALLOWNETS.map((net) => `host replication replicator ${net} scram-sha-256`),
+    ...p.ALLOWNETS.map((net) => `host all all ${net} scram-sha-256`),
+  ]
+  const standby = p.STANDBYHOST === undefined ? null : parseHostPort(p.STANDBYHOST, 5432)
+  return {
+    configPath: L(PATHS.patroniYml),
+    scope: p.SCOPE,
+    name: p.NODENAME,
+    logDir: L(PATHS.patroniLogDir),
+    restListen: authority(p.MYIP, 8008),
+    restConnect: authority(p.MYIP, 8008),
+    consul: p.DCS === 'consul' ? { token: p.CONSULTOKEN ?? null } : null,
+    etcd: p.DCS === 'etcd' ? { hosts: p.ETCDHOSTS } : null,
+    ttl: p.TTL,
+    loopWait: p.LOOPWAIT,
+    retryTimeout: p.RETRYTIMEOUT,
+    maxLag: p.MAXLAG,
+    synchronousMode: p.SYNCMODE !== 'off',
+    synchronousModeStrict: p.SYNCMODE === 'strict',
+    standby: typeof standby === 'object' ? standby : null,
+    pgHba: hba,
+    postBootstrap: L(PATHS.postBootstrap),
+    pgListen: authority(p.MYIP, 5432),
+    pgConnect: authority(p.MYIP, 5432),
+    dataDir: L(PATHS.dataDir),
+    binDir: layout.pgBinDir,
+    pgpass: L(PATHS.pgpass),
+    socketDir: L(PATHS.pgSocketDir),
+    superuserPassword: p.KEKPASS,
+    replicationPassword: p.REPPASS,
+    rewindPassword: p.REWINDPASS,
+  }
+}
+
+/**
+ * The admin role's SCRAM verifier. Its salt comes from KEKPASS and SCOPE, so the same parameters render
+ * the same file (a second run changes nothing) while the salt stays unknown to anyone without KEKPASS.
+ */
+export function adminVerifier(p: Params): string {
+  const salt = createHmac('sha256', p.KEKPASS).update(`admin-salt/${p.SCOPE}`).digest().subarray(0, 16)
+  return scramVerifier(p.ADMPASS, salt)
+}

@@ -1,0 +1,40 @@
+// Handlebars with strict lookups and no HTML escaping; every value goes through a format helper.
+import { readFileSync } from 'node:fs'
+import Handlebars from 'handlebars'
+import { hcl, json, sh, sql, yaml } from './quote.js'
+
+/** The project's templates/ folder: beside cook/ in a checkout, beside dist/ in the bundle and the jail. */
+export const TEMPLATE_DIR = new URL('../templates/', import.meta.url)
+
+const hb = Handlebars.create()
+for (const [name, fn] of Object.entries({ yaml, json, hcl, sh, sql })) {
+  // The last argument Handlebars passes is its options object; helpers take exactly one value.
+  // Strict mode does not cover helper arguments, so the helpers themselves refuse a missing value.
+  hb.registerHelper(name, (...args: unknown[]) => {
+    const options = args[args.length - 1] as { loc?: { start?: { line?: number } } }
+    const where = `line ${options.loc?.start?.line ?? '?'}`
+    if (args.length !== 2) throw new Error(`${where}: {{${name}}} takes exactly one value`)
+    try {
+      return fn(args[0])
+    } catch (e) {
+      throw new Error(`${where}: ${(e as Error).message}`, { cause: e })
+    }
+  })
+}
+
+const compiled = new Map<string, HandlebarsTemplateDelegate>()
+
+/** Renders templates/<name>.hbs; a value missing from `view` is an error, never an empty string. */
+export function renderTemplate(name: string, view: object): string {
+  let template = compiled.get(name)
+  if (!template) {
+    const source = readFileSync(new URL(`${name}.hbs`, TEMPLATE_DIR), 'utf8')
+    template = hb.compile(source, { strict: true, noEscape: true })
+    compiled.set(name, template)
+  }
+  try {
+    return template(view)
+  } catch (e) {
+    throw new Error(`template ${name}: ${(e as Error).message}`, { cause: e })
+  }
+}

@@ -1,0 +1,182 @@
+// Where parameters come from, lowest precedence first: pot's /tmp/environment.sh, an --env-file,
+// the process environment (Nomad), NAME=value arguments. Only names of the schema are read.
+import { readFileSync } from 'node:fs'
+import { parse as parseDotenv } from 'dotenv'
+import type { Problem } from './errors.js'
+import { PARAM_NAMES, PARAMS, type ParamName, type RawParams } from './params.js'
+
+export type SourceName = 'environment.sh' | 'env-file' | 'environment' | 'arguments'
+
+export interface Sources {
+  /** pot's environment file (normal mode); missing is fine. */
+  environmentSh?: string | undefined
+  envFile?: string | undefined
+  env?: NodeJS.ProcessEnv | Record<string, string | undefined>
+  args?: string[]
+}
+
+export interface Resolved {
+  raw: RawParams
+  from: Partial<Record<ParamName, SourceName>>
+  problems: Problem[]
+  /** Advice that does not stop the cook (e.g. values pot's shell would have changed). */
+  warnings: string[]
+}
+
+/** Every name that may carry a parameter: the name, its aliases, and NAME_B64 for secrets. */
+const NAME_INDEX: Map<string, { name: ParamName; b64: boolean }> = (() => {
+  const index = new Map<string, { name: ParamName; b64: boolean }>()
+  for (const name of PARAM_NAMES) {
+    for (const n of [name, ...(PARAMS[name].aliases ?? [])]) {
+      index.set(n, { name, b64: false })
+      if (PARAMS[name].secret) index.set(`${n}_B64`, { name, b64: true })
+    }
+  }
+  return index
+})()
+
+export function isParamKey(key: string): boolean {
+  return NAME_INDEX.has(key)
+}
+
+/**
+ * Reads pot's environment.sh: one `export "NAME=value"` line per variable, `"` escaped as `\"`.
+ * Cook reads it itself rather than sourcing it, so `$`, backticks and `\` arrive as the operator typed
+ * them. A value with a line break cannot survive pot set-env (pot prefixes each continuation line with
+ * `export `), so such a value is reported, not guessed at.
+ */
+export function parseEnvironmentSh(text: string): { vars: Record<string, string>; problems: Problem[] } {
+  const vars: Record<string, string> = {}
+  const problems: Problem[] = []
+  for (const line of text.split('\n')) {
+    if (line.trim() === '' || line.trimStart().startsWith('#')) continue
+    const m = /^export "([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
+    if (!m) continue
+    const [, key = '', rest = ''] = m
+    if (rest.endsWith('"') && !rest.endsWith('\\"')) {
+      vars[key] = rest.slice(0, -1).replace(/\\"/g, '"')
+    } else {
+      if (isParamKey(key))
+        problems.push({
+          name: NAME_INDEX.get(key)?.name ?? key,
+          message: `its line in environment.sh has no closing quote (pot set-env cannot carry a line break or a trailing backslash); pass it as ${key}_B64 or in --env-file`,
+        })
+    }
+  }
+  return { vars, problems }
+}
+
+/** NAME=value arguments; anything else is a usage problem. */
+export function parseArgs(args: string[]): { vars: Record<string, string>; problems: Problem[] } {
+  const vars: Record<string, string> = {}
+  const problems: Problem[] = []
+  for (const arg of args) {
+    const i = arg.indexOf('=')
+    if (i <= 0) problems.push({ name: arg, message: 'is not a NAME=value argument' })
+    else vars[arg.slice(0, i)] = arg.slice(i + 1)
+  }
+  return { vars, problems }
+}
+
+function decodeB64(text: string): string | undefined {
+  const compact = text.replace(/\s+/g, '')
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(compact)) return undefined
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(compact, 'base64'))
+  } catch {
+    return undefined
+  }
+}
+
+function suggest(key: string): string {
+  const near = [...NAME_INDEX.keys()].find((n) => n.length > 3 && (n.startsWith(key) || key.startsWith(n)))
+  return near ? ` (did you mean ${near}?)` : ''
+}
+
+/**
+ * Merges the sources into raw parameter text. Within one source, a name given twice under different
+ * spellings (MYIP and IP, KEKPASS and KEKPASS_B64) is an error; across sources the higher one wins.
+ * Unknown names are errors in the sources an operator writes for the cook (arguments, --env-file) and
+ * ignored in the environment, which holds much else (NOMAD_*, PATH).
+ */
+export function resolve(sources: Sources): Resolved {
+  const raw: RawParams = {}
+  const from: Resolved['from'] = {}
+  const problems: Problem[] = []
+  const warnings: string[] = []
+
+  const layers: { source: SourceName; vars: Record<string, string | undefined>; strict: boolean }[] = []
+  if (sources.environmentSh !== undefined) {
+    let text: string | undefined
+    try {
+      text = readFileSync(sources.environmentSh, 'utf8')
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        problems.push({ name: sources.environmentSh, message: `cannot be read: ${(e as Error).message}` })
+    }
+    if (text !== undefined) {
+      const parsed = parseEnvironmentSh(text)
+      problems.push(...parsed.problems)
+      layers.push({ source: 'environment.sh', vars: parsed.vars, strict: false })
+      for (const [key, value] of Object.entries(parsed.vars))
+        if (isParamKey(key) && /[$`\\]/.test(value))
+          warnings.push(
+            `${key}: contains $, \` or \\; taken literally from environment.sh, but a jail started by Nomad ` +
+              `(or a shell that sources the file) would expand it: prefer ${key.endsWith('_B64') ? key : `${key}_B64`}`,
+          )
+    }
+  }
+  if (sources.envFile !== undefined) {
+    try {
+      layers.push({
+        source: 'env-file',
+        vars: parseDotenv(readFileSync(sources.envFile, 'utf8')),
+        strict: true,
+      })
+    } catch (e) {
+      problems.push({
+        name: '--env-file',
+        message: `${sources.envFile} cannot be read: ${(e as Error).message}`,
+      })
+    }
+  }
+  if (sources.env) layers.push({ source: 'environment', vars: sources.env, strict: false })
+  if (sources.args) {
+    const parsed = parseArgs(sources.args)
+    problems.push(...parsed.problems)
+    layers.push({ source: 'arguments', vars: parsed.vars, strict: true })
+  }
+
+  for (const layer of layers) {
+    const seen = new Map<ParamName, string>()
+    for (const [key, value] of Object.entries(layer.vars)) {
+      if (value === undefined) continue
+      const hit = NAME_INDEX.get(key)
+      if (!hit) {
+        if (layer.strict)
+          problems.push({ name: key, message: `is not a parameter of this image${suggest(key)}` })
+        continue
+      }
+      let text: string | undefined = value
+      if (hit.b64) {
+        text = decodeB64(value)
+        if (text === undefined) {
+          problems.push({ name: hit.name, message: `${key} is not base64 of UTF-8 text` })
+          continue
+        }
+      }
+      const earlier = seen.get(hit.name)
+      if (earlier !== undefined && earlier !== key) {
+        problems.push({
+          name: hit.name,
+          message: `is given twice in the ${layer.source} (${earlier} and ${key})`,
+        })
+        continue
+      }
+      seen.set(hit.name, key)
+      raw[hit.name] = text
+      from[hit.name] = layer.source
+    }
+  }
+  return { raw, from, problems, warnings }
+}

@@ -1,0 +1,40 @@
+// Shared test helpers: parameter sets, running the cook in-process, temp directories.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parse as parseDotenv } from 'dotenv'
+import { main } from '../cook/cli.js'
+
+export const FIXTURES = new URL('./fixtures/', import.meta.url)
+
+/** The parameters of test/fixtures/basic.env as an object. */
+export function basicEnv(): Record<string, string> {
+  return parseDotenv(readFileSync(new URL('basic.env', FIXTURES), 'utf8'))
+}
+
+export interface CookRun {
+  code: number
+  out: string
+  err: string
+}
+
+/** Runs the cook's command line in-process with the given environment (nothing from the real one). */
+export async function cook(argv: string[], env: Record<string, string | undefined> = {}): Promise<CookRun> {
+  const out: string[] = []
+  const err: string[] = []
+  const code = await main(
+    [...argv.slice(0, 1), '--environment-sh', '/nonexistent/environment.sh', ...argv.slice(1)],
+    {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      env,
+    },
+  )
+  return { code, out: out.join('\n'), err: err.join('\n') }
+}
+
+export function tempDir(t: { teardown: (fn: () => void) => void }, prefix = 'cook-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
