@@ -1,0 +1,245 @@
+# Nomad job: a Patroni + PostgreSQL cluster, one pot jail per member, run by the pot task driver
+# (bsdpot/nomad-pot-driver). One task group per member, generated from var.members, so a 3- or a
+# 5-member cluster is a variables file (cluster.vars.hcl.example), not an edit of this file:
+#
+#   nomad job run -var-file=cluster.vars.hcl nomad/patroni-postgresql.nomad.hcl
+#
+# Secrets never appear here or in the variables file: they come from Nomad Variables at
+# var.secrets_path (see the template block and the README, "Running on Nomad").
+
+variable "datacenters" {
+  description = "Nomad datacenters the members may run in"
+  type        = list(string)
+  default     = ["dc1"]
+}
+
+variable "image" {
+  description = "URL of the web directory that serves <pot>_<tag>.xz and .xz.skein (the jail-image builder's output)"
+  type        = string
+}
+
+variable "pot" {
+  description = "Name of the exported pot, e.g. patroni-postgresql-amd64-14_2"
+  type        = string
+  default     = "patroni-postgresql-amd64-14_2"
+}
+
+variable "tag" {
+  description = "Image version (the export's tag); a member may override it with its own \"tag\" key"
+  type        = string
+}
+
+variable "members" {
+  description = <<-EOT
+    One map per member, in this order: the first is the one that may initialise the cluster.
+    Keys: name (NODENAME), ip (MYIP: the address of the Nomad client the member is pinned to),
+    data_dir (host directory mounted at /mnt), and optionally servicetag (default: master for the
+    first member, replica for the others) and tag (image version for this member only, for rolling
+    upgrades).
+  EOT
+  type        = list(map(string))
+}
+
+variable "consul_servers" {
+  description = "Consul servers the in-jail Consul agents join (1, 3 or 5)"
+  type        = list(string)
+}
+
+variable "consul_datacenter" {
+  description = "Consul datacenter (the cook's DATACENTER)"
+  type        = string
+  default     = "dc1"
+}
+
+variable "scope" {
+  description = "Patroni scope: the cluster name and the Consul service Patroni registers"
+  type        = string
+  default     = "postgresql"
+}
+
+variable "secrets_path" {
+  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY and optionally CONSULTOKEN"
+  type        = string
+  # A task may read nomad/jobs/<job id> without any extra ACL policy; another path needs one.
+  default = "nomad/jobs/patroni-postgresql"
+}
+
+variable "stop_timeout" {
+  description = "Seconds the jail waits for its processes after SIGTERM, once `cook stop` has returned"
+  type        = number
+  default     = 30
+}
+
+variable "cpu" {
+  description = "CPU shares (MHz) per member"
+  type        = number
+  default     = 1000
+}
+
+variable "memory" {
+  description = "Memory per member in MB (the pot driver applies it as a soft limit, pot set-rss)"
+  type        = number
+  default     = 2048
+}
+
+job "patroni-postgresql" {
+  type        = "service"
+  datacenters = var.datacenters
+
+  # Applies across all groups: no two members on one host, or losing that host would cost two votes.
+  constraint {
+    operator = "distinct_hosts"
+    value    = "true"
+  }
+
+  constraint {
+    attribute = "${attr.kernel.name}"
+    value     = "freebsd"
+  }
+
+  dynamic "group" {
+    for_each = var.members
+    labels   = [group.value.name]
+
+    content {
+      count = 1
+
+      # The member's data lives on one host (data_dir) and its MYIP is that host's address (host
+      # networking, below), so the member is pinned to the client with that address.
+      constraint {
+        attribute = "${attr.unique.network.ip-address}"
+        value     = group.value.ip
+      }
+
+      network {
+        # Static: the jail shares the host's network stack, so these are the real ports on the
+        # host; reserving them keeps Nomad from placing anything else on them.
+        port "postgresql" {
+          static = 5432
+        }
+        port "patroni" {
+          static = 8008
+        }
+      }
+
+      # A failed member restarts in place at most twice in 30 minutes, each time after a delay
+      # longer than the leader key's TTL (30 s by default): by then the cluster has failed over
+      # without it, and the member rejoins as a replica instead of racing a fresh leader. The pot
+      # driver destroys the jail before a restart, so two postmasters never share the data directory.
+      restart {
+        attempts = 2
+        interval = "30m"
+        delay    = "45s"
+        mode     = "fail"
+      }
+
+      # Rescheduling can only land on the same host (the constraints above), so it is one more,
+      # slower retry loop: a member that keeps failing needs an operator (a broken data directory
+      # does not heal by restarting), not an endless loop.
+      reschedule {
+        attempts       = 3
+        interval       = "24h"
+        delay          = "2m"
+        delay_function = "exponential"
+        max_delay      = "30m"
+        unlimited      = false
+      }
+
+      # Updates replace one allocation of this group at a time. Nomad updates the groups (members)
+      # in parallel, so a change of var.tag restarts every member at once: roll an upgrade by
+      # setting a per-member "tag" in var.members, one member per `nomad job run`.
+      update {
+        max_parallel      = 1
+        health_check      = "task_states"
+        min_healthy_time  = "30s"
+        healthy_deadline  = "10m"
+        progress_deadline = "15m"
+        auto_revert       = false
+      }
+
+      # No Nomad `service` block on purpose. Patroni registers the Consul service var.scope itself
+      # (register_service: true in the rendered patroni.yml) with the live role as its tag and an
+      # HTTP check on /primary or /replica, so master.<scope>.service.consul follows failovers.
+      # A Nomad registration under the same name would carry static tags that go stale after a
+      # failover; under another name it would only duplicate Patroni's checks.
+
+      task "postgresql" {
+        driver = "pot"
+
+        config {
+          image   = var.image
+          pot     = var.pot
+          tag     = lookup(group.value, "tag", var.tag)
+          command = "/usr/local/bin/cook"
+
+          # "host" becomes pot's "inherit" network type: PostgreSQL, Patroni's REST API and the
+          # Consul agent bind MYIP directly, which every member must reach. With a bridge the jail
+          # would only have a private address. The driver ignores port_map in host mode; it stays
+          # as the record of which jail port each Nomad port label is.
+          network_mode = "host"
+          port_map = {
+            postgresql = "5432"
+            patroni    = "8008"
+          }
+
+          # host:jail. The driver splits on ":", so the host path must not contain one.
+          mount = ["${group.value.data_dir}:/mnt"]
+
+          # The jail's stop hook (pot >= 0.16.0). The driver stops a task with `pot destroy -F`, i.e.
+          # `jail -r`, which sends SIGTERM to every process of the jail at once; exec.stop runs first,
+          # so `cook stop` lets Patroni hand over and release the leader key while the Consul agent
+          # still answers. The driver runs `pot set-attribute -A <before ":"> -V <after ":">` and drops
+          # anything after a second ":", so neither value may contain one.
+          attributes = [
+            "exec_stop:/usr/local/bin/cook stop",
+            "stop_timeout:${var.stop_timeout}",
+          ]
+        }
+
+        # kill_signal and kill_timeout are not set: the pot driver ignores both (it destroys the pot
+        # instead of signalling the task). The stop hook above is what gives a clean handover.
+
+        # Non-secret cook parameters. The driver hands every variable to `pot set-env`, and the jail's
+        # start script (tinirc) expands $, backticks and \ in values; these values cannot hold any.
+        env {
+          NODENAME      = group.value.name
+          MYIP          = group.value.ip
+          SERVICETAG    = lookup(group.value, "servicetag", group.key == 0 ? "master" : "replica")
+          DATACENTER    = var.consul_datacenter
+          CONSULSERVERS = join(",", var.consul_servers)
+          SCOPE         = var.scope
+          DCS           = "consul"
+        }
+
+        # Secrets from Nomad Variables, rendered into the task's secrets directory and read as
+        # environment. Each is emitted as NAME_B64, which cook decodes: pot set-env stores the value
+        # verbatim and tinirc runs `export "NAME=value"`, so a password containing $, ` or \ would
+        # reach cook altered (pa$$word -> pa<PID>word); base64 has none of those characters.
+        # A missing key renders empty, and cook then names the missing parameter.
+        # change_mode "noop": a change in the variable must not restart every member at once (each
+        # group has this template). New values take effect at a member's next start (every Nomad
+        # start is a fresh jail that cook configures); change a role's password in PostgreSQL first.
+        template {
+          destination = "secrets/cook.env"
+          env         = true
+          change_mode = "noop"
+          data        = <<-EOT
+            {{- with nomadVar "${var.secrets_path}" }}
+            ADMPASS_B64={{ if .ADMPASS }}{{ .ADMPASS.Value | base64Encode }}{{ end }}
+            KEKPASS_B64={{ if .KEKPASS }}{{ .KEKPASS.Value | base64Encode }}{{ end }}
+            GOSSIPKEY_B64={{ if .GOSSIPKEY }}{{ .GOSSIPKEY.Value | base64Encode }}{{ end }}
+            {{- if .CONSULTOKEN }}
+            CONSULTOKEN_B64={{ .CONSULTOKEN.Value | base64Encode }}
+            {{- end }}
+            {{- end }}
+          EOT
+        }
+
+        resources {
+          cpu    = var.cpu
+          memory = var.memory
+        }
+      }
+    }
+  }
+}
