@@ -14,7 +14,7 @@ variable "datacenters" {
 }
 
 variable "image" {
-  description = "URL of the web directory that serves <pot>_<tag>.xz and .xz.skein (the jail-image builder's output)"
+  description = "URL of the web directory serving <pot>_<tag>.xz and .xz.skein (the image builder's output)"
   type        = string
 }
 
