@@ -11,7 +11,7 @@ import { PATHS, type Layout } from '../../cook/layout.js'
 import { type Params, type RawParams, validate } from '../../cook/params.js'
 import { plan } from '../../cook/plan.js'
 import { verifyPlan } from '../../cook/verify.js'
-import { type Etcd, getKey, startEtcd } from './etcd.js'
+import { type Etcd, getKey, type KeyValue, startEtcd } from './etcd.js'
 import { type ClusterView, clusterView, isLeader, isReplica } from './patroni.js'
 import { type Conn, PG_BIN, query, writePgpass } from './pg.js'
 import { descendants, isAlive, type Proc, Procs, signalAll, waitGone } from './procs.js'
@@ -358,6 +358,39 @@ export class Cluster {
       },
       { timeout, interval: 100 },
     )
+  }
+
+  /** Patroni's leader key in etcd: who holds it, and under which lease. */
+  async leaderKey(): Promise<KeyValue | undefined> {
+    if (!this.etcd) throw new Error('etcd is not running')
+    return getKey(this.etcd, `/service/${this.opts.scope}/leader`)
+  }
+
+  /** Waits until `leader` has a confirmed synchronous standby: Patroni's /sync key and PostgreSQL agree. */
+  async waitSyncStandby(leader: Member, timeout = 60000): Promise<Member> {
+    return waitFor(
+      `a confirmed synchronous standby of ${leader.name}`,
+      async () => {
+        this.checkProcesses()
+        const sync = (await this.view()).members.find((m) => m.role === 'sync_standby' && isReplica(m))
+        if (!sync) return undefined
+        const rows = await this.query(
+          this.memberConn(leader),
+          "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync' AND state = 'streaming'",
+        )
+        return rows.some((r) => r[0] === sync.name) ? this.member(sync.name) : undefined
+      },
+      { timeout, interval: 200 },
+    )
+  }
+
+  /** Patroni's own log of the member (log.dir of its patroni.yml). */
+  patroniLog(m: Member): string {
+    try {
+      return readFileSync(join(m.root, PATHS.patroniLogDir, 'patroni.log'), 'utf8')
+    } catch {
+      return ''
+    }
   }
 
   memberConn(m: Member, user = 'postgres'): Conn {
