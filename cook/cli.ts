@@ -31,6 +31,7 @@ export const PARAM_OPTIONS = {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./commands/check.js')).default,
   render: async () => (await import('./commands/render.js')).default,
+  haproxy: async () => (await import('./commands/haproxy.js')).default,
 }
 
 export function helpText(): string {
@@ -54,6 +55,9 @@ export function helpText(): string {
     '  cook check [options] [NAME=value ...]    validate and print the parameters, secrets redacted',
     '  cook render --root DIR [--dry-run] [options] [NAME=value ...]',
     '                                           write every file the jail needs under DIR; start nothing',
+    '  cook haproxy --members [NAME=]HOST[:RESTPORT:PGPORT],... [--bind ADDR] [--out FILE]',
+    '                                           print the HAProxy configuration for clients (:5000 primary,',
+    '                                           :5001 replicas), checked through each Patroni REST API',
     '  cook --help | --version',
     '',
     'Options that read parameters:',

@@ -1,0 +1,85 @@
+// The HAProxy configuration that gives applications one endpoint for the primary and one for the replicas.
+// Every value is checked here, so the template interpolates only addresses, ports and names that cannot
+// break HAProxy's syntax (HAProxy has no quoting for them).
+import { isIPv6 } from 'node:net'
+import type { Problem } from './errors.js'
+import { authority, isDnsLabel, parseHostPort } from './net.js'
+import { renderTemplate } from './render.js'
+
+export const DEFAULT_REST_PORT = 8008
+export const DEFAULT_PG_PORT = 5432
+
+export interface HaproxyMember {
+  name: string
+  host: string
+  restPort: number
+  pgPort: number
+}
+
+export interface HaproxyOptions {
+  members: HaproxyMember[]
+  /** Address to listen on; undefined listens on every IPv4 address. */
+  bind?: string | undefined
+  primaryPort: number
+  replicaPort: number
+}
+
+/**
+ * One member: `[NAME=]HOST[:RESTPORT:PGPORT]` (IPv6 in brackets when ports follow). Both ports or none:
+ * `HOST:PORT` alone would leave open whether PORT is the REST API or PostgreSQL.
+ */
+export function parseMember(text: string, index: number): HaproxyMember | string {
+  const eq = text.indexOf('=')
+  const name = eq >= 0 ? text.slice(0, eq) : `member${index + 1}`
+  const rest = eq >= 0 ? text.slice(eq + 1) : text
+  if (!isDnsLabel(name)) return `"${name}" is not a valid member name (letters, digits and "-")`
+  const WANT = 'want HOST:RESTPORT:PGPORT (e.g. 10.0.0.11:8008:5432) or HOST alone'
+  const ports = /^(.*):(\d{1,5}):(\d{1,5})$/.exec(rest)
+  if (ports && !isIPv6(rest)) {
+    const [, host = '', restText = '', pgText = ''] = ports
+    if (host.includes(':') && !/^\[.*\]$/.test(host))
+      return `"${rest}": write an IPv6 address in brackets when ports follow, e.g. [fd00::11]:8008:5432`
+    const hp = parseHostPort(`${host}:${restText}`, undefined)
+    if (typeof hp === 'string') return `"${rest}": ${hp}; ${WANT}`
+    const pgPort = Number(pgText)
+    if (pgPort < 1 || pgPort > 65535) return `"${rest}": "${pgText}" is not a port from 1 to 65535`
+    return { name, host: hp.host, restPort: hp.port, pgPort }
+  }
+  if (/^[^:]*:\d+$|^\[.*\]:\d+$/.test(rest)) return `"${rest}" gives one port, which is ambiguous; ${WANT}`
+  const hp = parseHostPort(rest, DEFAULT_REST_PORT)
+  if (typeof hp === 'string') return `"${rest}": ${hp}; ${WANT}`
+  return { name, host: hp.host, restPort: DEFAULT_REST_PORT, pgPort: DEFAULT_PG_PORT }
+}
+
+/** A comma- or space-separated member list; every problem at once. */
+export function parseMembers(text: string): { members: HaproxyMember[]; problems: Problem[] } {
+  const items = text.split(/[\s,]+/).filter((item) => item !== '')
+  const members: HaproxyMember[] = []
+  const problems: Problem[] = []
+  if (items.length === 0)
+    problems.push({ name: '--members', message: 'is empty; want HOST:RESTPORT:PGPORT,...' })
+  items.forEach((item, i) => {
+    const m = parseMember(item, i)
+    if (typeof m === 'string') problems.push({ name: '--members', message: m })
+    else members.push(m)
+  })
+  const names = members.map((m) => m.name)
+  for (const dup of new Set(names.filter((n, i) => names.indexOf(n) !== i)))
+    problems.push({ name: '--members', message: `the name ${dup} is used twice` })
+  return { members, problems }
+}
+
+export function haproxyConfig(opts: HaproxyOptions): string {
+  const bind = (port: number) => (opts.bind === undefined ? `:${port}` : authority(opts.bind, port))
+  return renderTemplate('haproxy.cfg', {
+    primaryPort: opts.primaryPort,
+    replicaPort: opts.replicaPort,
+    primaryBind: bind(opts.primaryPort),
+    replicaBind: bind(opts.replicaPort),
+    members: opts.members.map((m) => ({
+      name: m.name,
+      pgAddress: authority(m.host, m.pgPort),
+      restPort: m.restPort,
+    })),
+  })
+}

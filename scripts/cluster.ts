@@ -1,0 +1,140 @@
+// npm run cluster: a three-member Patroni cluster on this machine, rendered by the cook's own code, with etcd
+// and HAProxy. It stays until Ctrl-C, then stops everything it started, by PID.
+// Usage: npm run cluster [-- [--dir DIR] [NAME=value ...]]   e.g. -- TTL=10 LOOPWAIT=2 RETRYTIMEOUT=4 SYNCMODE=on
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { CookError } from '../cook/errors.js'
+import { PATHS } from '../cook/layout.js'
+import { isParamKey, parseArgs as parseParamArgs } from '../cook/sources.js'
+import type { RawParams } from '../cook/params.js'
+import { Cluster, PRIMARY_PORT, REPLICA_PORT } from './lib/cluster.js'
+import { missingDeps } from './lib/deps.js'
+import { statusTable } from './lib/patroni.js'
+import { isAlive, sleep } from './lib/procs.js'
+
+const say = (line = '') => process.stdout.write(`${line}\n`)
+const fail = (lines: string[], code: number): never => {
+  for (const line of lines) process.stderr.write(`cluster: ${line}\n`)
+  process.exit(code)
+}
+
+function options(): { dir: string; params: RawParams } {
+  let parsed
+  try {
+    parsed = parseArgs({
+      options: { dir: { type: 'string' }, help: { type: 'boolean' } },
+      allowPositionals: true,
+    })
+  } catch (e) {
+    return fail([(e as Error).message], 64)
+  }
+  if (parsed.values.help) {
+    say('usage: npm run cluster [-- [--dir DIR] [NAME=value ...]]')
+    say('  NAME=value  cook parameters for every member, e.g. TTL=10 LOOPWAIT=2 RETRYTIMEOUT=4 SYNCMODE=on')
+    say('  --dir DIR   the cluster folder (default: work/cluster); it is emptied at start')
+    process.exit(0)
+  }
+  const { vars, problems } = parseParamArgs(parsed.positionals)
+  for (const key of Object.keys(vars))
+    if (!isParamKey(key)) problems.push({ name: key, message: 'is not a parameter of the cook' })
+  if (problems.length > 0)
+    fail(
+      problems.map((p) => `${p.name}: ${p.message}`),
+      64,
+    )
+  return { dir: resolve(parsed.values.dir ?? 'work/cluster'), params: vars as RawParams }
+}
+
+/** Processes of an earlier run that still live: their command lines name the cluster folder. */
+function earlierRun(dir: string): number[] {
+  const file = `${dir}/pids`
+  if (!existsSync(file)) return []
+  const pids = readFileSync(file, 'utf8').split(/\s+/).filter(Boolean).map(Number)
+  return pids.filter((pid) => {
+    try {
+      return isAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)
+    } catch {
+      return false
+    }
+  })
+}
+
+let cluster: Cluster | undefined
+
+async function main(): Promise<void> {
+  const { dir, params } = options()
+  const missing = missingDeps()
+  if (missing.length > 0) fail(missing, 69)
+  const running = earlierRun(dir)
+  if (running.length > 0)
+    fail([`an earlier npm run cluster still runs in ${dir} (PIDs ${running.join(' ')}): stop it first`], 75)
+  rmSync(dir, { recursive: true, force: true })
+
+  try {
+    cluster = new Cluster({ scope: 'dev', dir, net: '127.0.0', haproxyBind: '127.0.0.1', params })
+  } catch (e) {
+    if (e instanceof CookError) fail(e.lines(), e.exitCode)
+    throw e
+  }
+  const c = cluster
+  // Whatever happens to this process, the processes it started do not outlive it.
+  process.once('exit', () => c.procs.killAllNow())
+  let stopping = false
+  const stop = async () => {
+    if (stopping) return
+    stopping = true
+    say('\nStopping: Patroni members (replicas first), then HAProxy and etcd ...')
+    const leader = await c.leaderName()
+    const order = [
+      ...c.members.filter((m) => m.name !== leader),
+      ...c.members.filter((m) => m.name === leader),
+    ]
+    for (const m of order) await c.stop(m, 30000).catch((e: Error) => say(`  ${e.message}`))
+    await c.destroy()
+    say(`Stopped all ${c.procs.all.length} processes this run started.`)
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop())
+  process.on('SIGTERM', () => void stop())
+
+  const t0 = Date.now()
+  say(
+    `Rendered ${c.members.length} members with the cook under ${dir}; starting etcd, Patroni and HAProxy ...`,
+  )
+  await c.start()
+  writeFileSync(`${dir}/pids`, c.procs.all.map((p) => p.pid).join('\n'))
+  const { leader } = await c.waitFormed(180000)
+  await c.waitPrimaryRoute(leader)
+  const secs = ((Date.now() - t0) / 1000).toFixed(1)
+  say(`Cluster formed in ${secs} s: leader ${leader.name}, ${c.members.length - 1} streaming replicas.`)
+  say()
+  say(`Connect (every role's password is in ${c.pgpass}, mode 0600):`)
+  say(`  export PGPASSFILE=${c.pgpass}`)
+  say(`  psql -h 127.0.0.1 -p ${PRIMARY_PORT} -U admin postgres    # the primary, read-write`)
+  say(`  psql -h 127.0.0.1 -p ${REPLICA_PORT} -U admin postgres    # the replicas, read-only`)
+  say(`  runuser -u postgres -- patronictl -c ${c.members[0]?.root}${PATHS.patroniYml} list    # as root`)
+  say(`Logs: ${c.logDir}/ and each member's var/log/patroni/. Ctrl-C stops everything.`)
+  say()
+
+  let shown = ''
+  for (;;) {
+    let text: string
+    try {
+      text = statusTable(c.opts.scope, await c.view())
+    } catch (e) {
+      text = `(no member answers: ${(e as Error).message})`
+    }
+    if (text !== shown && !stopping) {
+      say(`${new Date().toISOString()}\n${text}`)
+      shown = text
+    }
+    await sleep(2000)
+  }
+}
+
+await main().catch(async (e: Error) => {
+  process.stderr.write(`cluster: ${e.message}\n`)
+  await cluster?.destroy()
+  fail(['stopped everything it had started'], 1)
+})

@@ -1,0 +1,438 @@
+// A development cluster on loopback: N members rendered by the cook's own plan/apply (the jail's
+// templates, rebased under a folder), one etcd, and HAProxy from `cook haproxy`'s template. Used by
+// `npm run cluster`, the end-to-end tests and the benchmarks; it stops every process it started, by PID.
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { apply } from '../../cook/apply.js'
+import { haproxyConfig } from '../../cook/haproxy.js'
+import { PATHS, type Layout } from '../../cook/layout.js'
+import { type Params, type RawParams, validate } from '../../cook/params.js'
+import { plan } from '../../cook/plan.js'
+import { verifyPlan } from '../../cook/verify.js'
+import { type Etcd, getKey, type KeyValue, startEtcd } from './etcd.js'
+import { type ClusterView, clusterView, isLeader, isReplica } from './patroni.js'
+import { type Conn, PG_BIN, query, writePgpass } from './pg.js'
+import { descendants, isAlive, type Proc, Procs, signalAll, waitGone } from './procs.js'
+import { GiveUp, waitFor } from './wait.js'
+
+export const PG_PORT = 5432
+export const REST_PORT = 8008
+export const PRIMARY_PORT = 5000
+export const REPLICA_PORT = 5001
+
+export interface ClusterOptions {
+  /** Patroni scope: each test gets its own, so no key of another cluster can be in its way. */
+  scope: string
+  /** This cluster's folder: member roots, etcd data, logs, the client's pgpass. */
+  dir: string
+  /** First three octets of the cluster's own loopback block: members at .11, .12, ..., etcd at .10. */
+  net: string
+  size?: number
+  /** Where HAProxy listens (:5000 primary, :5001 replicas); the block's .10 when left out. */
+  haproxyBind?: string
+  /** Parameters on top of the development ones (TTL, LOOPWAIT, RETRYTIMEOUT, SYNCMODE, passwords, ...). */
+  params?: RawParams
+}
+
+export interface Member {
+  name: string
+  ip: string
+  /** The member's "/", as cook render --root would use it. */
+  root: string
+  dataDir: string
+  config: string
+  restUrl: string
+  params: Params
+  proc?: Proc | undefined
+  /** False after kill() or stop(): its Patroni is meant to be down. */
+  up: boolean
+}
+
+/** The passwords a client needs, by role name. */
+export interface Passwords {
+  postgres: string
+  admin: string
+  replicator: string
+  rewinder: string
+}
+
+const randomPassword = () => randomBytes(18).toString('base64url')
+
+export class Cluster {
+  readonly procs = new Procs()
+  readonly members: Member[]
+  readonly passwords: Passwords
+  /** A 0600 pgpass file with every role's password, for psql and the tests. */
+  readonly pgpass: string
+  readonly haproxyHost: string
+  readonly logDir: string
+  etcd: Etcd | undefined
+  haproxy: Proc | undefined
+  private readonly etcdHost: string
+  private readonly haproxyCfg: string
+
+  /** Renders every member (nothing starts); throws the cook's own errors for bad parameters. */
+  constructor(readonly opts: ClusterOptions) {
+    const size = opts.size ?? 3
+    this.etcdHost = `${opts.net}.10`
+    this.haproxyHost = opts.haproxyBind ?? this.etcdHost
+    mkdirSync(opts.dir, { recursive: true })
+    // The postgres user must be able to reach its member roots.
+    chmodSync(opts.dir, 0o755)
+    this.logDir = join(opts.dir, 'logs')
+    mkdirSync(this.logDir, { recursive: true, mode: 0o700 })
+    const shared: RawParams = {
+      DCS: 'etcd',
+      ETCDHOSTS: `${this.etcdHost}:2379`,
+      SCOPE: opts.scope,
+      // Loopback connections come from 127.0.0.1 whatever member address they go to.
+      ALLOWNETS: '127.0.0.0/8',
+      KEKPASS: randomPassword(),
+      ADMPASS: randomPassword(),
+      ...opts.params,
+    }
+    this.members = Array.from({ length: size }, (_, i) => {
+      const name = `pg${i + 1}`
+      const ip = `${opts.net}.${11 + i}`
+      const root = join(opts.dir, name)
+      const params = validate(
+        { ...shared, NODENAME: name, MYIP: ip, SERVICETAG: i === 0 ? 'master' : 'replica' },
+        { allowLoopback: true },
+      )
+      return {
+        name,
+        ip,
+        root,
+        dataDir: join(root, PATHS.dataDir),
+        config: join(root, PATHS.patroniYml),
+        restUrl: `http://${ip}:${REST_PORT}`,
+        params,
+        up: false,
+      }
+    })
+    const first = this.members[0]?.params
+    if (!first) throw new Error('a cluster needs at least one member')
+    this.passwords = {
+      postgres: first.KEKPASS,
+      admin: first.ADMPASS,
+      replicator: first.REPPASS,
+      rewinder: first.REWINDPASS,
+    }
+    for (const m of this.members) this.render(m)
+    this.pgpass = join(opts.dir, 'pgpass')
+    writePgpass(this.pgpass, { ...this.passwords })
+    this.haproxyCfg = join(opts.dir, 'haproxy.cfg')
+    writeFileSync(
+      this.haproxyCfg,
+      haproxyConfig({
+        members: this.members.map((m) => ({
+          name: m.name,
+          host: m.ip,
+          restPort: REST_PORT,
+          pgPort: PG_PORT,
+        })),
+        bind: this.haproxyHost,
+        primaryPort: PRIMARY_PORT,
+        replicaPort: REPLICA_PORT,
+      }),
+    )
+    execFileSync('haproxy', ['-c', '-q', '-f', this.haproxyCfg], { stdio: ['ignore', 'ignore', 'pipe'] })
+  }
+
+  /** The jail's files under the member's root, written by the cook's own plan and apply. */
+  private render(m: Member): void {
+    const layout: Layout = {
+      base: m.root,
+      pgBinDir: `${PG_BIN}`,
+      pgUser: 'postgres',
+      consulUser: 'consul',
+    }
+    const socket = join(m.root, PATHS.pgSocketDir, `.s.PGSQL.${PG_PORT}`)
+    if (socket.length > 107)
+      throw new Error(`${socket} is longer than a Unix socket path may be: use a shorter cluster folder`)
+    const p = plan(m.params, layout)
+    verifyPlan(p)
+    apply(p, { root: m.root, owners: 'apply' })
+    try {
+      execFileSync(
+        'setpriv',
+        ['--reuid=postgres', '--regid=postgres', '--clear-groups', 'test', '-w', join(m.root, PATHS.dataDir)],
+        { stdio: 'ignore' },
+      )
+    } catch {
+      throw new Error(
+        `the postgres user cannot write ${join(m.root, PATHS.dataDir)}: a parent folder of ${this.opts.dir} is ` +
+          'not searchable by other users; put the cluster in a folder it can reach (e.g. under /var/tmp)',
+      )
+    }
+  }
+
+  member(name: string): Member {
+    const m = this.members.find((x) => x.name === name)
+    if (!m) throw new Error(`no member ${name}`)
+    return m
+  }
+
+  /** etcd, the first member, then (once the cluster exists in the DCS) the others, then HAProxy. */
+  async start(): Promise<void> {
+    this.etcd = await startEtcd(this.procs, {
+      host: this.etcdHost,
+      dir: join(this.opts.dir, 'etcd'),
+      name: this.opts.scope,
+    })
+    const [first, ...rest] = this.members
+    if (first) this.startMember(first)
+    // As in the jails: a replica only joins a cluster that exists, it never initialises one.
+    await waitFor(
+      'the first member to claim the cluster in etcd',
+      () => (this.checkProcesses(), this.initialized()),
+      {
+        timeout: 30000,
+        last: () => this.logHint(first),
+      },
+    )
+    for (const m of rest) this.startMember(m)
+    this.startHaproxy()
+  }
+
+  private async initialized(): Promise<boolean> {
+    if (!this.etcd) return false
+    return (await getKey(this.etcd, `/service/${this.opts.scope}/initialize`)) !== undefined
+  }
+
+  startHaproxy(): Proc {
+    this.haproxy = this.procs.start('haproxy', ['haproxy', '-db', '-f', this.haproxyCfg], {
+      log: join(this.logDir, 'haproxy.log'),
+    })
+    return this.haproxy
+  }
+
+  /** Starts the member's Patroni as postgres; setpriv execs, so the PID held is Patroni's. */
+  startMember(m: Member): Proc {
+    if (m.proc && !m.proc.done) throw new Error(`${m.name} is already running`)
+    m.proc = this.procs.start(m.name, ['patroni', m.config], {
+      user: 'postgres',
+      log: join(this.logDir, `${m.name}.log`),
+    })
+    m.up = true
+    return m.proc
+  }
+
+  /** The postmaster's PID from postmaster.pid, when that process is still the postmaster of this member. */
+  postmasterPid(m: Member): number | undefined {
+    let pid: number
+    try {
+      pid = Number(readFileSync(join(m.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+    } catch {
+      return undefined
+    }
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      return cmdline.includes(m.dataDir) ? pid : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Every PID of the member: Patroni and what it runs, the postmaster and its backends. */
+  memberPids(m: Member): number[] {
+    const pids: number[] = []
+    if (m.proc && !m.proc.done) pids.push(m.proc.pid, ...descendants(m.proc.pid))
+    const pm = this.postmasterPid(m)
+    if (pm !== undefined) pids.push(pm, ...descendants(pm))
+    return [...new Set(pids)]
+  }
+
+  /** Node loss: SIGKILL to Patroni, the postmaster and all their children at once. */
+  async kill(m: Member): Promise<void> {
+    m.up = false
+    const pids = this.memberPids(m)
+    signalAll(pids, 'SIGKILL')
+    if (!(await waitGone(pids, 10000))) throw new Error(`${m.name}: processes survived SIGKILL`)
+    await m.proc?.exited
+  }
+
+  /** A planned stop: SIGTERM to Patroni, which stops PostgreSQL and releases the leader key. */
+  async stop(m: Member, timeout = 60000): Promise<void> {
+    m.up = false
+    const proc = m.proc
+    if (!proc || proc.done) return
+    signalAll([proc.pid], 'SIGTERM')
+    const timer = new Promise((resolve) => setTimeout(resolve, timeout, 'timeout'))
+    if ((await Promise.race([proc.exited, timer])) === 'timeout')
+      throw new Error(`${m.name}: Patroni did not exit within ${timeout / 1000} s of SIGTERM`)
+  }
+
+  /** Throws GiveUp when a process that should run has exited: waiting for it cannot succeed. */
+  checkProcesses(): void {
+    const dead: string[] = []
+    for (const m of this.members) if (m.up && m.proc?.done) dead.push(`${m.name} (${this.logHint(m)})`)
+    if (this.haproxy?.done) dead.push(`haproxy (see ${join(this.logDir, 'haproxy.log')})`)
+    if (this.etcd?.proc.done) dead.push(`etcd (see ${join(this.opts.dir, 'etcd', 'etcd.log')})`)
+    if (dead.length > 0) throw new GiveUp(`exited unexpectedly: ${dead.join(', ')}`)
+  }
+
+  /** The cluster as Patroni sees it, from the first member whose REST API answers. */
+  async view(): Promise<ClusterView> {
+    let last: unknown
+    for (const m of this.members) {
+      if (!m.proc || m.proc.done) continue
+      try {
+        return await clusterView(m.restUrl)
+      } catch (e) {
+        last = e
+      }
+    }
+    throw new Error(`no member's REST API answers${last ? ` (${(last as Error).message})` : ''}`)
+  }
+
+  /** Waits for one running leader and every other started member replicating; streaming proven by a query. */
+  async waitFormed(timeout = 90000): Promise<{ leader: Member; replicas: Member[] }> {
+    let last = ''
+    return waitFor(
+      'one leader and streaming replicas',
+      async () => {
+        this.checkProcesses()
+        const view = await this.view()
+        last = JSON.stringify(view.members.map((m) => [m.name, m.role, m.state]))
+        const running = this.members.filter((m) => m.up)
+        const leaders = view.members.filter(isLeader)
+        const replicas = view.members.filter(isReplica)
+        if (leaders.length !== 1 || replicas.length !== running.length - 1) return undefined
+        const leader = this.member(leaders[0]?.name ?? '')
+        const streaming = await this.streamingTo(leader)
+        if (!replicas.every((r) => streaming.includes(r.name))) return undefined
+        return { leader, replicas: replicas.map((r) => this.member(r.name)) }
+      },
+      { timeout, interval: 250, last: () => last },
+    )
+  }
+
+  /** Names of the members that stream from `leader`, by pg_stat_replication on the leader itself. */
+  async streamingTo(leader: Member): Promise<string[]> {
+    const rows = await this.query(
+      this.memberConn(leader),
+      "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1",
+    )
+    return rows.map((r) => r[0] ?? '')
+  }
+
+  /** The leader's name from /cluster, or undefined when there is none right now. */
+  async leaderName(): Promise<string | undefined> {
+    try {
+      return (await this.view()).members.find(isLeader)?.name
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Waits until a member other than `except` leads and accepts a write (a real INSERT-less write check). */
+  async waitNewLeader(except: Member | undefined, timeout = 90000): Promise<Member> {
+    return waitFor(
+      `a leader other than ${except?.name ?? '(none)'} that accepts writes`,
+      async () => {
+        this.checkProcesses()
+        const name = await this.leaderName()
+        if (name === undefined || name === except?.name) return undefined
+        const m = this.member(name)
+        const rows = await this.query(this.memberConn(m), 'SELECT pg_is_in_recovery()')
+        return rows[0]?.[0] === 'f' ? m : undefined
+      },
+      { timeout, interval: 100 },
+    )
+  }
+
+  /** Waits until :5000 routes to `leader`: the server address seen through HAProxy is the leader's. */
+  async waitPrimaryRoute(leader: Member, timeout = 30000): Promise<void> {
+    await waitFor(
+      `HAProxy :${PRIMARY_PORT} to route to ${leader.name}`,
+      async () => {
+        this.checkProcesses()
+        const rows = await this.query(
+          this.primaryConn(),
+          'SELECT host(inet_server_addr()), pg_is_in_recovery()',
+        )
+        return rows[0]?.[0] === leader.ip && rows[0]?.[1] === 'f'
+      },
+      { timeout, interval: 100 },
+    )
+  }
+
+  /** Patroni's leader key in etcd: who holds it, and under which lease. */
+  async leaderKey(): Promise<KeyValue | undefined> {
+    if (!this.etcd) throw new Error('etcd is not running')
+    return getKey(this.etcd, `/service/${this.opts.scope}/leader`)
+  }
+
+  /** Waits until `leader` has a confirmed synchronous standby: Patroni's /sync key and PostgreSQL agree. */
+  async waitSyncStandby(leader: Member, timeout = 60000): Promise<Member> {
+    return waitFor(
+      `a confirmed synchronous standby of ${leader.name}`,
+      async () => {
+        this.checkProcesses()
+        const sync = (await this.view()).members.find((m) => m.role === 'sync_standby' && isReplica(m))
+        if (!sync) return undefined
+        const rows = await this.query(
+          this.memberConn(leader),
+          "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync' AND state = 'streaming'",
+        )
+        return rows.some((r) => r[0] === sync.name) ? this.member(sync.name) : undefined
+      },
+      { timeout, interval: 200 },
+    )
+  }
+
+  /** Patroni's own log of the member (log.dir of its patroni.yml). */
+  patroniLog(m: Member): string {
+    try {
+      return readFileSync(join(m.root, PATHS.patroniLogDir, 'patroni.log'), 'utf8')
+    } catch {
+      return ''
+    }
+  }
+
+  memberConn(m: Member, user = 'postgres'): Conn {
+    return { host: m.ip, port: PG_PORT, user }
+  }
+
+  primaryConn(user = 'postgres'): Conn {
+    return { host: this.haproxyHost, port: PRIMARY_PORT, user }
+  }
+
+  replicaConn(user = 'postgres'): Conn {
+    return { host: this.haproxyHost, port: REPLICA_PORT, user }
+  }
+
+  query(conn: Conn, sql: string): Promise<string[][]> {
+    return query(conn, sql, { pgpass: this.pgpass })
+  }
+
+  /** Where to look when a member does not come up. */
+  logHint(m: Member | undefined): string {
+    if (!m) return ''
+    const log = join(m.root, PATHS.patroniLogDir, 'patroni.log')
+    return `see ${join(this.logDir, `${m.name}.log`)}${existsSync(log) ? ` and ${log}` : ''}`
+  }
+
+  /**
+   * Stops everything this cluster started, by PID. Patroni first with SIGKILL (so it restarts nothing),
+   * then an immediate shutdown of each postmaster (SIGQUIT: it stops its children and frees its shared
+   * memory), then HAProxy and etcd; whatever is still alive after a grace period gets SIGKILL.
+   */
+  async destroy(): Promise<void> {
+    const memberPids = this.members.map((m) => ({ m, pids: this.memberPids(m), pm: this.postmasterPid(m) }))
+    for (const { m } of memberPids) if (m.proc && !m.proc.done) signalAll([m.proc.pid], 'SIGKILL')
+    for (const { pm } of memberPids) if (pm !== undefined) signalAll([pm], 'SIGQUIT')
+    const others = this.procs.all.filter((p) => !p.done && (p === this.haproxy || p === this.etcd?.proc))
+    signalAll(
+      others.map((p) => p.pid),
+      'SIGTERM',
+    )
+    const all = [...memberPids.flatMap((x) => x.pids), ...others.map((p) => p.pid)]
+    if (!(await waitGone(all, 5000))) signalAll(all.filter(isAlive), 'SIGKILL')
+    this.procs.killAllNow()
+    await waitGone(all, 5000)
+  }
+}

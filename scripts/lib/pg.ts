@@ -1,0 +1,75 @@
+// Real queries with PostgreSQL's own psql. Passwords reach it through a 0600 pgpass file, never argv.
+import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { promisify } from 'node:util'
+
+export const PG_BIN = '/usr/lib/postgresql/15/bin'
+
+const run = promisify(execFile)
+
+export interface Conn {
+  host: string
+  port: number
+  user: string
+  dbname?: string
+}
+
+/** One pgpass line field: `\` and `:` are escaped with a backslash (libpq's rule). */
+function pgpassField(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:')
+}
+
+/** Writes a pgpass file (mode 0600) that gives every host the password of each user. */
+export function writePgpass(path: string, passwords: Record<string, string>): void {
+  const lines = Object.entries(passwords).map(([user, pw]) => `*:*:*:${pgpassField(user)}:${pgpassField(pw)}`)
+  writeFileSync(path, `${lines.join('\n')}\n`, { mode: 0o600 })
+}
+
+export interface QueryOptions {
+  pgpass: string
+  /** Seconds libpq waits for the connection. */
+  connectTimeout?: number
+  /** Milliseconds the whole psql run may take. */
+  timeout?: number
+}
+
+/**
+ * Runs SQL and returns the rows, each a list of fields. Rejects with psql's stderr when the connection or
+ * the statement fails.
+ */
+export async function query(conn: Conn, sql: string, opts: QueryOptions): Promise<string[][]> {
+  const args = ['-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-w']
+  args.push(
+    '-h',
+    conn.host,
+    '-p',
+    String(conn.port),
+    '-U',
+    conn.user,
+    '-d',
+    conn.dbname ?? 'postgres',
+    '-c',
+    sql,
+  )
+  try {
+    const { stdout } = await run(`${PG_BIN}/psql`, args, {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        PGPASSFILE: opts.pgpass,
+        PGCONNECT_TIMEOUT: String(opts.connectTimeout ?? 3),
+        PGAPPNAME: 'dev-cluster',
+      },
+      timeout: opts.timeout ?? 15000,
+    })
+    return stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => line.split('\t'))
+  } catch (e) {
+    const err = e as { stderr?: string; message: string }
+    throw new Error(
+      `psql ${conn.user}@${conn.host}:${conn.port}: ${(err.stderr ?? '').trim() || err.message}`,
+      { cause: e },
+    )
+  }
+}

@@ -1,0 +1,54 @@
+// Starting a development cluster inside a test: its own folder, scope and address block, the fast timing
+// profile, and teardown by PID whether the test passes, fails or is killed.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { RawParams } from '../../cook/params.js'
+import { Cluster } from '../../scripts/lib/cluster.js'
+
+/** ttl/loop_wait/retry_timeout 10/2/4: failovers in seconds instead of half a minute. */
+export const FAST: RawParams = { TTL: '10', LOOPWAIT: '2', RETRYTIMEOUT: '4' }
+
+interface Tap {
+  teardown: (fn: () => void | Promise<void>) => void
+  passing: () => boolean
+  comment: (...args: unknown[]) => void
+}
+
+const live = new Set<Cluster>()
+let hooked = false
+
+/** tap ends a test that runs over its timeout with SIGTERM: nothing may outlive the test process. */
+function hookSignals(): void {
+  if (hooked) return
+  hooked = true
+  process.once('exit', () => {
+    for (const c of live) c.procs.killAllNow()
+  })
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
+    process.once(sig, () => {
+      for (const c of live) c.procs.killAllNow()
+      process.kill(process.pid, sig)
+    })
+}
+
+export async function startCluster(
+  t: Tap,
+  opts: { scope: string; net: string; params?: RawParams },
+): Promise<Cluster> {
+  hookSignals()
+  const dir = mkdtempSync(join(tmpdir(), `e2e-${opts.scope}-`))
+  const cluster = new Cluster({ scope: opts.scope, dir, net: opts.net, params: { ...FAST, ...opts.params } })
+  live.add(cluster)
+  t.teardown(async () => {
+    await cluster.destroy()
+    live.delete(cluster)
+    if (t.passing()) rmSync(dir, { recursive: true, force: true })
+    else t.comment(`cluster folder kept for inspection: ${dir}`)
+  })
+  await cluster.start()
+  return cluster
+}
+
+/** Seconds since `t0` (a Date.now() value), for the figures a test reports. */
+export const since = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1)} s`
