@@ -1,12 +1,7 @@
 // Handlebars with strict lookups and no HTML escaping; every value goes through a format helper.
-import { readFileSync } from 'node:fs'
-import Handlebars from 'handlebars'
 import { hcl, json, sh, sql, yaml } from './quote.js'
+import { compile, hb } from './template-engine.js'
 
-/** The project's templates/ folder: beside cook/ in a checkout, beside dist/ in the bundle and the jail. */
-export const TEMPLATE_DIR = new URL('../templates/', import.meta.url)
-
-const hb = Handlebars.create()
 for (const [name, fn] of Object.entries({ yaml, json, hcl, sh, sql })) {
   // The last argument Handlebars passes is its options object; helpers take exactly one value.
   // Strict mode does not cover helper arguments, so the helpers themselves refuse a missing value.
@@ -28,8 +23,7 @@ const compiled = new Map<string, HandlebarsTemplateDelegate>()
 export function renderTemplate(name: string, view: object): string {
   let template = compiled.get(name)
   if (!template) {
-    const source = readFileSync(new URL(`${name}.hbs`, TEMPLATE_DIR), 'utf8')
-    template = hb.compile(source, { strict: true, noEscape: true })
+    template = compile(name)
     compiled.set(name, template)
   }
   try {

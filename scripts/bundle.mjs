@@ -1,20 +1,63 @@
-// Bundles the cook into one ESM file, dist/cook.mjs, for the jail image.
+// Bundles the cook into one ESM file, dist/cook.mjs (or the path given), for the jail image.
+// Templates are precompiled into the bundle: cook/template-engine.ts is swapped for a module on
+// Handlebars' runtime, so a jail start neither parses templates nor loads the template compiler.
 // zx and some of its dependencies are CommonJS inside: the banner gives them `require`.
 import { build } from 'esbuild'
-import { readFileSync } from 'node:fs'
+import Handlebars from 'handlebars'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+const TEMPLATES = new URL('../templates/', import.meta.url).pathname
+// Must equal COMPILE_OPTIONS in cook/template-engine.ts (a unit test renders both ways and compares).
+const COMPILE_OPTIONS = { strict: true, noEscape: true }
+
+function templateFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? templateFiles(join(dir, e.name)) : e.name.endsWith('.hbs') ? [join(dir, e.name)] : [],
+  )
+}
+
+const precompiledTemplates = {
+  name: 'precompiled-templates',
+  setup(b) {
+    b.onLoad({ filter: /cook[\\/]template-engine\.ts$/ }, () => {
+      const specs = templateFiles(TEMPLATES).map((file) => {
+        const name = relative(TEMPLATES, file).replace(/\.hbs$/, '')
+        const spec = Handlebars.precompile(readFileSync(file, 'utf8'), COMPILE_OPTIONS)
+        return `  ${JSON.stringify(name)}: ${spec},`
+      })
+      return {
+        loader: 'js',
+        resolveDir: TEMPLATES,
+        contents: [
+          "import Handlebars from 'handlebars/runtime'",
+          "export const TEMPLATE_DIR = new URL('../templates/', import.meta.url)",
+          `export const COMPILE_OPTIONS = ${JSON.stringify(COMPILE_OPTIONS)}`,
+          'export const hb = Handlebars.create()',
+          `const SPECS = {\n${specs.join('\n')}\n}`,
+          'export function compile(name) {',
+          '  const spec = SPECS[name]',
+          '  if (!spec) throw new Error(`no template ${name} in this build`)',
+          '  return hb.template(spec)',
+          '}',
+        ].join('\n'),
+      }
+    })
+  },
+}
 
 await build({
   entryPoints: ['cook/main.ts'],
-  outfile: 'dist/cook.mjs',
+  outfile: process.argv[2] ?? 'dist/cook.mjs',
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  minify: false,
+  minify: true,
   sourcemap: false,
   legalComments: 'none',
+  plugins: [precompiledTemplates],
   define: { __COOK_VERSION__: JSON.stringify(pkg.version) },
   banner: {
     js: [

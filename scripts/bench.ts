@@ -1,0 +1,334 @@
+// npm run bench: measures the cook and the cluster it configures, prints a table and writes
+// bench/results.json. Figures are medians with min-max over several runs, on this machine.
+// Usage: npm run bench -- [--runs N] [--quick] [--only cook,formation,failover,planned,loss,memory]
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { RawParams } from '../cook/params.js'
+import { Cluster, type Member } from './lib/cluster.js'
+import { missingDeps } from './lib/deps.js'
+import { descendants } from './lib/procs.js'
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
+})
+const RUNS = Number(values.runs)
+const QUICK = values.quick === true
+const ONLY = values.only ? new Set(values.only.split(',')) : undefined
+const want = (name: string) => !ONLY || ONLY.has(name)
+
+const FAST: RawParams = { TTL: '10', LOOPWAIT: '2', RETRYTIMEOUT: '4' }
+const DEFAULT: RawParams = { TTL: '30', LOOPWAIT: '10', RETRYTIMEOUT: '10' }
+
+interface Figure {
+  name: string
+  unit: string
+  median: number
+  min: number
+  max: number
+  runs: number
+  target?: string
+  met?: boolean
+  note?: string
+}
+
+const figures: Figure[] = []
+
+function summarize(samples: number[]): { median: number; min: number; max: number } {
+  const s = [...samples].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  const median = s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
+  return { median, min: s[0] ?? 0, max: s[s.length - 1] ?? 0 }
+}
+
+function record(
+  name: string,
+  unit: string,
+  samples: number[],
+  target?: { text: string; ok: (median: number) => boolean },
+  note?: string,
+): Figure {
+  const f: Figure = { name, unit, ...summarize(samples), runs: samples.length }
+  if (target) {
+    f.target = target.text
+    f.met = target.ok(f.median)
+  }
+  if (note) f.note = note
+  figures.push(f)
+  console.log(`  ${line(f)}`)
+  return f
+}
+
+function fmt(n: number, unit: string): string {
+  return unit === 's'
+    ? n.toFixed(2)
+    : unit === 'ms'
+      ? n.toFixed(0)
+      : unit === 'MB'
+        ? n.toFixed(1)
+        : n.toFixed(2)
+}
+
+function line(f: Figure): string {
+  const range = f.runs > 1 ? ` (${fmt(f.min, f.unit)}–${fmt(f.max, f.unit)}, n=${f.runs})` : ''
+  const target = f.target ? `  target ${f.target}: ${f.met ? 'met' : 'MISSED'}` : ''
+  return `${f.name}: ${fmt(f.median, f.unit)} ${f.unit}${range}${target}${f.note ? `  [${f.note}]` : ''}`
+}
+
+/** Wall time of a whole process in ms, and its peak RSS in MB (GNU time's %M). */
+function timeProcess(argv: string[]): { ms: number; rssMb: number } {
+  const t0 = process.hrtime.bigint()
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { encoding: 'utf8' })
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`)
+  const kb = Number(r.stderr.trim().split('\n').pop())
+  return { ms, rssMb: kb / 1024 }
+}
+
+function benchCook(): void {
+  console.log('cook overhead (whole process, bundle dist/cook.mjs):')
+  const envFile = 'test/fixtures/basic.env'
+  const work = mkdtempSync(join(tmpdir(), 'bench-cook-'))
+  const samples = { node: [] as number[], render: [] as number[], check: [] as number[], rss: [] as number[] }
+  const n = Math.max(RUNS * 4, 10)
+  for (let i = 0; i < n + 2; i++) {
+    const root = join(work, `r${i}`)
+    const a = timeProcess([process.execPath, '-e', '0'])
+    const b = timeProcess([
+      process.execPath,
+      'dist/cook.mjs',
+      'render',
+      '--root',
+      root,
+      '--env-file',
+      envFile,
+      '--owners',
+      'record',
+    ])
+    const c = timeProcess([
+      process.execPath,
+      'dist/cook.mjs',
+      'check',
+      '--env-file',
+      envFile,
+      '--environment-sh',
+      '/nonexistent',
+    ])
+    rmSync(root, { recursive: true, force: true })
+    if (i < 2) continue // warm the page cache first
+    samples.node.push(a.ms)
+    samples.render.push(b.ms)
+    samples.check.push(c.ms)
+    samples.rss.push(b.rssMb)
+  }
+  rmSync(work, { recursive: true, force: true })
+  const node = record('node -e 0', 'ms', samples.node)
+  record('cook render (one member, fresh root)', 'ms', samples.render)
+  record('cook check', 'ms', samples.check)
+  const ratios = samples.render.map((ms, i) => ms / (samples.node[i] ?? ms))
+  record(
+    'cook render / node -e 0',
+    'x',
+    ratios,
+    { text: '<= 2.0', ok: (m) => m <= 2.0 },
+    `node -e 0 median ${fmt(node.median, 'ms')} ms`,
+  )
+  record('cook render peak RSS', 'MB', samples.rss, { text: '<= 80 MB', ok: (m) => m <= 80 })
+}
+
+let block = 60
+/** A fresh loopback block and scope per cluster, so no run sees another's keys or ports. */
+function newCluster(label: string, params: RawParams): Cluster {
+  block += 1
+  const dir = mkdtempSync(join(tmpdir(), `bench-${label}-`))
+  return new Cluster({ scope: `bench-${label}-${block}`, dir, net: `127.43.${block}`, params })
+}
+
+async function withCluster<T>(
+  label: string,
+  params: RawParams,
+  fn: (c: Cluster, renderMs: number) => Promise<T>,
+): Promise<T> {
+  const t0 = Date.now()
+  const c = newCluster(label, params)
+  const renderMs = Date.now() - t0
+  try {
+    return await fn(c, renderMs)
+  } finally {
+    await c.destroy()
+    rmSync(c.opts.dir, { recursive: true, force: true })
+  }
+}
+
+/** Seconds from t0 until any member accepts a write. */
+async function firstWrite(c: Cluster, t0: number): Promise<number> {
+  const leader = await c.waitNewLeader(undefined, 120000)
+  await c.query(c.memberConn(leader), 'CREATE TABLE IF NOT EXISTS bench_probe (at timestamptz DEFAULT now())')
+  return (Date.now() - t0) / 1000
+}
+
+async function benchFormation(): Promise<void> {
+  console.log('cluster formation (3 members, fast profile 10/2/4):')
+  const write: number[] = []
+  const streaming: number[] = []
+  for (let i = 0; i < Math.max(2, Math.ceil(RUNS / 2)); i++) {
+    await withCluster('form', FAST, async (c) => {
+      const t0 = Date.now()
+      // Render happens in the constructor (already done); this measures start to usable.
+      await c.start()
+      write.push(await firstWrite(c, t0))
+      await c.waitFormed(120000)
+      streaming.push((Date.now() - t0) / 1000)
+    })
+  }
+  record('render+start -> leader accepts writes', 's', write)
+  record('render+start -> both replicas streaming', 's', streaming)
+}
+
+/** Kills (or stops) the leader `runs` times in one cluster, re-forming between runs. */
+async function failovers(
+  label: string,
+  params: RawParams,
+  runs: number,
+  how: (c: Cluster, m: Member) => Promise<void>,
+): Promise<{ failover: number[]; route: number[] }> {
+  const failover: number[] = []
+  const route: number[] = []
+  await withCluster(label, params, async (c) => {
+    await c.start()
+    await c.waitFormed(180000)
+    for (let i = 0; i < runs; i++) {
+      const { leader } = await c.waitFormed(180000)
+      await c.waitPrimaryRoute(leader, 60000)
+      const t0 = Date.now()
+      await how(c, leader)
+      const next = await c.waitNewLeader(leader, 180000)
+      const t1 = Date.now()
+      failover.push((t1 - t0) / 1000)
+      await c.waitPrimaryRoute(next, 60000)
+      route.push((Date.now() - t1) / 1000)
+      c.startMember(leader)
+    }
+    await c.waitFormed(180000)
+  })
+  return { failover, route }
+}
+
+async function benchFailover(): Promise<void> {
+  const kill = (c: Cluster, m: Member) => c.kill(m)
+  const stop = (c: Cluster, m: Member) => c.stop(m)
+  const n = QUICK ? 1 : Math.max(2, Math.ceil(RUNS / 2))
+  console.log(
+    "unplanned failover (SIGKILL of the leader's Patroni and PostgreSQL) -> new leader accepts writes:",
+  )
+  const fastKill = await failovers('kill-fast', FAST, Math.max(n, 3), kill)
+  record('failover, fast 10/2/4', 's', fastKill.failover, { text: '<= 10 s', ok: (m) => m <= 10 })
+  const defKill = await failovers('kill-default', DEFAULT, n, kill)
+  record('failover, default 30/10/10', 's', defKill.failover, {
+    text: '<= ttl + loop_wait = 40 s',
+    ok: (m) => m <= 40,
+  })
+  console.log("planned stop (SIGTERM to the leader's Patroni) -> new leader accepts writes:")
+  const fastStop = await failovers('stop-fast', FAST, Math.max(n, 3), stop)
+  record('planned stop, fast 10/2/4', 's', fastStop.failover, { text: '<= 5 s', ok: (m) => m <= 5 })
+  const defStop = await failovers('stop-default', DEFAULT, n, stop)
+  record(
+    'planned stop, default 30/10/10',
+    's',
+    defStop.failover,
+    { text: '<= 5 s', ok: (m) => m <= 5 },
+    'against the hard kill above',
+  )
+  console.log('HAProxy (:5000 follows the new leader):')
+  record(
+    'new leader -> :5000 routes to it',
+    's',
+    [...fastKill.route, ...defKill.route, ...fastStop.route, ...defStop.route],
+    { text: '<= 1 s', ok: (m) => m <= 1 },
+  )
+}
+
+/** Proportional set size (kB) of a process, from /proc/PID/smaps_rollup. */
+function pssKb(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))
+    return m ? Number(m[1]) : 0
+  } catch {
+    return 0
+  }
+}
+
+async function benchMemory(): Promise<void> {
+  console.log('memory of the three-member cluster while idle (PSS):')
+  const members: number[] = []
+  const all: number[] = []
+  for (let i = 0; i < 2; i++) {
+    await withCluster('mem', FAST, async (c) => {
+      await c.start()
+      await c.waitFormed(120000)
+      await new Promise((r) => setTimeout(r, 5000))
+      const memberPids = c.members.flatMap((m) => c.memberPids(m))
+      const others = [c.etcd?.proc.pid, c.haproxy?.pid].filter((p): p is number => p !== undefined)
+      const otherPids = [...others, ...others.flatMap((p) => descendants(p))]
+      const mb = (pids: number[]) => [...new Set(pids)].reduce((sum, p) => sum + pssKb(p), 0) / 1024
+      members.push(mb(memberPids))
+      all.push(mb([...memberPids, ...otherPids]))
+    })
+  }
+  record('3 members (Patroni + PostgreSQL)', 'MB', members)
+  record('3 members + etcd + HAProxy', 'MB', all)
+}
+
+function machine(): Record<string, string | number> {
+  const version = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8' }).trim().split('\n')[0] ?? ''
+    } catch {
+      return 'unknown'
+    }
+  }
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    postgres: version('/usr/lib/postgresql/15/bin/postgres', ['--version']),
+    patroni: version('patroni', ['--version']),
+    etcd: version('etcd', ['--version']),
+    haproxy: version('haproxy', ['-v']),
+    date: new Date().toISOString(),
+  }
+}
+
+async function main(): Promise<void> {
+  const missing = missingDeps()
+  if (missing.length > 0) {
+    console.error(`bench: missing ${missing.join(', ')}; run scripts/install-deps first`)
+    process.exit(69)
+  }
+  const info = machine()
+  console.log(
+    `bench on ${info.cpu} (${info.cores} cores), ${info.node}; runs=${RUNS}${QUICK ? ' (quick)' : ''}\n`,
+  )
+  if (want('cook')) benchCook()
+  if (want('formation')) await benchFormation()
+  if (want('failover')) await benchFailover()
+  if (want('memory')) await benchMemory()
+  mkdirSync('bench', { recursive: true })
+  const result = { machine: info, runs: RUNS, figures }
+  writeFileSync('bench/results.json', `${JSON.stringify(result, null, 2)}\n`)
+  console.log('\n| figure | median | min–max | runs | target |\n|---|---|---|---|---|')
+  for (const f of figures)
+    console.log(
+      `| ${f.name} | ${fmt(f.median, f.unit)} ${f.unit} | ${fmt(f.min, f.unit)}–${fmt(f.max, f.unit)} | ${f.runs} | ${f.target ? `${f.target} ${f.met ? '✓' : '✗'}` : ''} |`,
+    )
+  console.log('\nwritten to bench/results.json')
+}
+
+await main()

@@ -1,0 +1,53 @@
+// The bundle (precompiled templates on Handlebars' runtime) must write the same bytes as the source tree
+// (templates compiled from templates/ at run time), with the same modes.
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import t from 'tap'
+import { basicEnv, cook, tempDir } from '../helpers.js'
+
+function tree(root: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const full = join(dir, e.name)
+      const mode = (statSync(full).mode & 0o7777).toString(8)
+      if (e.isDirectory()) {
+        out[`${relative(root, full)}/`] = mode
+        walk(full)
+      } else out[relative(root, full)] = `${mode}\n${readFileSync(full, 'utf8')}`
+    }
+  }
+  walk(root)
+  return out
+}
+
+t.test('the bundle renders exactly what the source tree renders', async (t) => {
+  const dir = tempDir(t)
+  const bundle = join(dir, 'cook.mjs')
+  execFileSync(process.execPath, ['scripts/bundle.mjs', bundle])
+  const env = basicEnv()
+  const args = Object.entries(env).map(([k, v]) => `${k}=${v}`)
+
+  const fromSource = join(dir, 'source')
+  const r = await cook(['render', '--root', fromSource, '--owners', 'record', ...args])
+  t.equal(r.code, 0, r.err)
+
+  const fromBundle = join(dir, 'bundle')
+  execFileSync(process.execPath, [
+    bundle,
+    'render',
+    '--root',
+    fromBundle,
+    '--owners',
+    'record',
+    '--environment-sh',
+    '/nonexistent',
+    ...args,
+  ])
+  t.same(tree(fromBundle), tree(fromSource))
+  t.ok(Object.keys(tree(fromSource)).length > 5, 'the comparison covers the rendered files')
+
+  const version = execFileSync(process.execPath, [bundle, '--version'], { encoding: 'utf8' }).trim()
+  t.equal(version, JSON.parse(readFileSync('package.json', 'utf8')).version)
+})
