@@ -235,8 +235,13 @@ t.test('--dry-run prints every command, one per line, and needs neither pot nor 
   t.match(r.stdout, `cp -R ${ROOT}templates ${bench.flavours}/patroni-postgresql.d/cook/templates`)
   t.match(r.stdout, /PG_MAJOR='\\''16'\\''/)
   t.notOk(existsSync(bench.flavours), 'a dry run writes nothing')
+  chmodSync(bench.dir, 0o755)
 
-  const nomad = await image(['--dry-run', '--nomad', '--pg', '15', '--freebsd', '14.3', ...bench.args()])
+  const nomad = await image(
+    ['--dry-run', '--nomad', '--pg', '15', '--freebsd', '14.3', ...bench.args()],
+    { PATH: '/usr/bin:/bin', HOME: '/nonexistent' },
+    'nobody',
+  )
   t.equal(nomad.exitCode, 0, nomad.all)
   t.match(nomad.stdout, /-f fbsd-update -f patroni-postgresql -f patroni-postgresql\+4\n/)
   t.match(nomad.stdout, /-p patroni-postgresql-\w+-14_3 /)
