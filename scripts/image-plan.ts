@@ -58,9 +58,9 @@ export function checkOptions(o: Pick<ImageOptions, 'freebsd' | 'pg' | 'version'>
 export function buildConf(o: Pick<ImageOptions, 'pg' | 'version'>): string {
   return [
     '# Written by scripts/image.ts (npm run image); read by patroni-postgresql.sh inside the jail.',
-    `PG_MAJOR=${sh(String(o.pg))}`,
-    `PY_FLAVOR=${sh(PY_FLAVOR)}`,
-    `IMAGE_VERSION=${sh(o.version)}`,
+    `PG_MAJOR=${quoteWord(String(o.pg))}`,
+    `PY_FLAVOR=${quoteWord(PY_FLAVOR)}`,
+    `IMAGE_VERSION=${quoteWord(o.version)}`,
     '',
   ].join('\n')
 }
@@ -131,8 +131,8 @@ export function stepLine(step: Step): string {
   return step.cwd ? `cd ${quoteWord(step.cwd)} && ${command}` : command
 }
 
-/** Quotes a word only when the shell would change it, so the printed commands stay readable. */
-function quoteWord(word: string): string {
+/** Quotes a word for sh only when the shell would change it, so printed commands stay readable. */
+export function quoteWord(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : sh(word)
 }
 

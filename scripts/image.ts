@@ -239,7 +239,7 @@ function humanSize(bytes: number): string {
     size /= 1024
     unit++
   }
-  return `${unit === 0 ? size : size.toFixed(1)} ${units[unit]} (${bytes} bytes)`
+  return unit === 0 ? `${bytes} bytes` : `${size.toFixed(1)} ${units[unit]} (${bytes} bytes)`
 }
 
 process.exitCode = await main(process.argv.slice(2))

@@ -233,7 +233,7 @@ t.test('--dry-run prints every command, one per line, and needs neither pot nor 
   ])
   t.ok(lines.indexOf(potLines[0]!) > lines.findIndex((l) => l.includes('build.conf')), 'staged before create')
   t.match(r.stdout, `cp -R ${ROOT}templates ${bench.flavours}/patroni-postgresql.d/cook/templates`)
-  t.match(r.stdout, /PG_MAJOR='\\''16'\\''/)
+  t.match(r.stdout, /'PG_MAJOR=16'/)
   t.notOk(existsSync(bench.flavours), 'a dry run writes nothing')
   chmodSync(bench.dir, 0o755)
 
@@ -245,7 +245,7 @@ t.test('--dry-run prints every command, one per line, and needs neither pot nor 
   t.equal(nomad.exitCode, 0, nomad.all)
   t.match(nomad.stdout, /-f fbsd-update -f patroni-postgresql -f patroni-postgresql\+4\n/)
   t.match(nomad.stdout, /-p patroni-postgresql-\w+-14_3 /)
-  t.match(nomad.stdout, /PG_MAJOR='\\''15'\\''/)
+  t.match(nomad.stdout, /'PG_MAJOR=15'/)
 })
 
 t.test('the builder issues the pot commands in order and checks and reports the image', async (t) => {
@@ -262,7 +262,7 @@ t.test('the builder issues the pot commands in order and checks and reports the 
   t.equal(bench.cwds()[2], bench.flavours, 'pot create runs in the flavour directory')
   for (const f of exportFiles(POT, VERSION)) {
     t.ok(existsSync(join(bench.out, f)), f)
-    t.match(r.stdout, new RegExp(`^  ${f.replace(/[.+]/g, '\\$&')} +\\d+ B \\(\\d+ bytes\\)$`, 'm'))
+    t.match(r.stdout, new RegExp(`^  ${f.replace(/[.+]/g, '\\$&')} +\\d+ bytes$`, 'm'))
   }
   t.match(r.stdout, 'skein1024 checksum: 0123456789abcdef0123456789abcdef')
   t.match(r.stdout, `Image ${POT}, tag ${VERSION}`)
@@ -286,7 +286,7 @@ t.test('the builder issues the pot commands in order and checks and reports the 
     t.ok(existsSync(join(d, f)), f)
   t.match(
     readFileSync(join(d, 'build.conf'), 'utf8'),
-    `PG_MAJOR='16'\nPY_FLAVOR='py311'\nIMAGE_VERSION='${VERSION}'\n`,
+    `PG_MAJOR=16\nPY_FLAVOR=py311\nIMAGE_VERSION=${VERSION}\n`,
   )
 })
 
@@ -295,7 +295,7 @@ t.test('the Nomad variant adds the +4 flavour and passes its PostgreSQL major', 
   const r = await image(bench.args('--nomad', '--pg', '17'), bench.env())
   t.equal(r.exitCode, 0, r.all)
   t.match(bench.calls()[2], / -f fbsd-update -f patroni-postgresql -f patroni-postgresql\+4$/)
-  t.match(readFileSync(join(bench.flavours, 'patroni-postgresql.d/build.conf'), 'utf8'), "PG_MAJOR='17'")
+  t.match(readFileSync(join(bench.flavours, 'patroni-postgresql.d/build.conf'), 'utf8'), 'PG_MAJOR=17\n')
 })
 
 t.test('a failing step destroys the half-built pot', async (t) => {
