@@ -260,8 +260,11 @@ export class Cluster {
     const proc = m.proc
     if (!proc || proc.done) return
     signalAll([proc.pid], 'SIGTERM')
-    const timer = new Promise((resolve) => setTimeout(resolve, timeout, 'timeout'))
-    if ((await Promise.race([proc.exited, timer])) === 'timeout')
+    let timer: NodeJS.Timeout | undefined
+    const expired = new Promise((resolve) => (timer = setTimeout(resolve, timeout, 'timeout')))
+    const result = await Promise.race([proc.exited, expired])
+    clearTimeout(timer)
+    if (result === 'timeout')
       throw new Error(`${m.name}: Patroni did not exit within ${timeout / 1000} s of SIGTERM`)
   }
 

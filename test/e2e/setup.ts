@@ -43,7 +43,7 @@ export async function startCluster(
   t.teardown(async () => {
     await cluster.destroy()
     live.delete(cluster)
-    if (t.passing()) rmSync(dir, { recursive: true, force: true })
+    if (t.passing() && !process.env.E2E_KEEP) rmSync(dir, { recursive: true, force: true })
     else t.comment(`cluster folder kept for inspection: ${dir}`)
   })
   await cluster.start()
