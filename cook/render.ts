@@ -1,13 +1,13 @@
 // Handlebars with strict lookups and no HTML escaping; every value goes through a format helper.
 import { readFileSync } from 'node:fs'
 import Handlebars from 'handlebars'
-import { hcl, json, sh, sql, yaml } from './quote.js'
+import { hcl, hcl1, json, sh, sql, yaml } from './quote.js'
 
 /** The project's templates/ folder: beside cook/ in a checkout, beside dist/ in the bundle and the jail. */
 export const TEMPLATE_DIR = new URL('../templates/', import.meta.url)
 
 const hb = Handlebars.create()
-for (const [name, fn] of Object.entries({ yaml, json, hcl, sh, sql })) {
+for (const [name, fn] of Object.entries({ yaml, json, hcl, hcl1, sh, sql })) {
   // The last argument Handlebars passes is its options object; helpers take exactly one value.
   // Strict mode does not cover helper arguments, so the helpers themselves refuse a missing value.
   hb.registerHelper(name, (...args: unknown[]) => {
