@@ -52,18 +52,32 @@ function bytesToIp(bytes: number[]): string {
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`
 }
 
+/**
+ * An IPv4 or IPv6 address without a zone index: node's isIP accepts `fe80::1%em0`, but a zone only means
+ * something on one host, and every address here is written into files that other members read.
+ */
+export function isPlainIP(text: string): boolean {
+  return isIP(text) !== 0 && !text.includes('%')
+}
+
+function unusableV4(b: number[], allowLoopback: boolean): string | undefined {
+  if (b.every((x) => x === 0)) return 'the unspecified address cannot be reached by other members'
+  if (b[0] === 127 && !allowLoopback) return 'a loopback address cannot be reached by other members'
+  if ((b[0] ?? 0) >= 224 && (b[0] ?? 0) <= 239) return 'a multicast address is not a host address'
+  if (b.every((x) => x === 255)) return 'the broadcast address is not a host address'
+  if (b[0] === 169 && b[1] === 254) return 'a link-local address is not routable between hosts'
+  return undefined
+}
+
 /** Why an address cannot identify a cluster member, or undefined when it can. */
 export function unusableAddress(addr: string, allowLoopback: boolean): string | undefined {
+  if (addr.includes('%') && isIP(addr)) return 'a zone index (%...) only has a meaning on one host'
   if (!isIP(addr)) return 'not an IPv4 or IPv6 address'
   const b = ipBytes(addr)
-  if (isIPv4(addr)) {
-    if (b.every((x) => x === 0)) return 'the unspecified address cannot be reached by other members'
-    if (b[0] === 127 && !allowLoopback) return 'a loopback address cannot be reached by other members'
-    if ((b[0] ?? 0) >= 224 && (b[0] ?? 0) <= 239) return 'a multicast address is not a host address'
-    if (b.every((x) => x === 255)) return 'the broadcast address is not a host address'
-    if (b[0] === 169 && b[1] === 254) return 'a link-local address is not routable between hosts'
-    return undefined
-  }
+  if (isIPv4(addr)) return unusableV4(b, allowLoopback)
+  // IPv4-mapped (::ffff:a.b.c.d) follows the IPv4 rules: ::ffff:127.0.0.1 is loopback too.
+  if (b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff)
+    return unusableV4(b.slice(12), allowLoopback)
   if (b.every((x) => x === 0)) return 'the unspecified address cannot be reached by other members'
   if (b.slice(0, 15).every((x) => x === 0) && b[15] === 1 && !allowLoopback)
     return 'a loopback address cannot be reached by other members'
@@ -82,7 +96,7 @@ export interface Cidr {
 export function parseCidr(text: string): Cidr | string {
   const [addr = '', prefixText, extra] = text.split('/')
   if (extra !== undefined) return `"${text}" has more than one "/"`
-  if (!isIP(addr)) return `"${addr}" is not an IPv4 or IPv6 address`
+  if (!isPlainIP(addr)) return `"${addr}" is not an IPv4 or IPv6 address`
   const bits = isIPv4(addr) ? 32 : 128
   const prefix = prefixText === undefined ? bits : Number(prefixText)
   if (!/^\d{1,3}$/.test(prefixText ?? String(bits)) || prefix > bits)
@@ -132,12 +146,12 @@ export function parseHostPort(
   if (bracketed) {
     host = bracketed[1] ?? ''
     portText = bracketed[2]
-  } else if (!isIPv6(text) && text.includes(':')) {
+  } else if (isIP(text) === 0 && text.includes(':')) {
     const i = text.lastIndexOf(':')
     host = text.slice(0, i)
     portText = text.slice(i + 1)
   }
-  if (!isIP(host) && !isHostname(host)) return `"${host}" is neither an IP address nor a host name`
+  if (!isPlainIP(host) && !isHostname(host)) return `"${host}" is neither an IP address nor a host name`
   if (portText === undefined) {
     if (defaultPort === undefined) return `"${text}" has no port (want host:port)`
     return { host, port: defaultPort }
@@ -151,4 +165,10 @@ export function parseHostPort(
 /** host:port as a URL authority (IPv6 in brackets). */
 export function authority(host: string, port: number): string {
   return `${isIPv6(host) ? `[${host}]` : host}:${port}`
+}
+
+/** One spelling per host, so duplicates are found: IPv6 compressed in lower case, names in lower case. */
+export function canonicalHost(host: string): string {
+  if (isIP(host)) return bytesToIp(ipBytes(host))
+  return host.toLowerCase().replace(/\.$/, '')
 }

@@ -1,8 +1,17 @@
 // The parameter schema: the one place that names, documents and checks every parameter.
 // Help text, pot.conf.example, the README table and the Nomad job are derived from it or checked against it.
-import { isIP } from 'node:net'
 import { ParamError, type Problem } from './errors.js'
-import { defaultSubnet, isDnsLabel, isHostname, parseCidr, parseHostPort, unusableAddress } from './net.js'
+import {
+  authority,
+  canonicalHost,
+  defaultSubnet,
+  isDnsLabel,
+  isHostname,
+  isPlainIP,
+  parseCidr,
+  parseHostPort,
+  unusableAddress,
+} from './net.js'
 import { derivePassword } from './secrets.js'
 
 export type ServiceTag = 'master' | 'replica' | 'standby-leader'
@@ -91,6 +100,7 @@ export function splitList(text: string): string[] {
 function password(what: string, pgpass: boolean) {
   return (text: string): Checked => {
     if (text.includes('\0')) return bad('contains a NUL byte, which PostgreSQL cannot store')
+    if (/\p{Cs}/u.test(text)) return bad('is not valid Unicode text (a lone surrogate)')
     if (pgpass && /[\r\n]/.test(text))
       return bad(`contains a line break, which would corrupt the pgpass file that ${what} needs`)
     return ok(text)
@@ -104,11 +114,13 @@ function gossipKey(text: string): Checked {
 }
 
 function consulServers(text: string): Checked {
-  const servers = splitList(text)
-  const wrong = servers.filter((s) => !isIP(s) && !isHostname(s))
+  // IPv6 may come in brackets, as Consul's own retry_join wants it; the plan adds them back.
+  const servers = splitList(text).map((s) => (/^\[.*\]$/.test(s) ? s.slice(1, -1) : s))
+  const wrong = servers.filter((s) => !isPlainIP(s) && !isHostname(s))
   if (wrong.length > 0)
     return bad(`${wrong.map((s) => `"${s}"`).join(', ')} is not an IP address or host name`)
-  const dups = servers.filter((s, i) => servers.indexOf(s) !== i)
+  const canonical = servers.map(canonicalHost)
+  const dups = servers.filter((_, i) => canonical.indexOf(canonical[i] ?? '') !== i)
   if (dups.length > 0) return bad(`${[...new Set(dups)].join(', ')} is listed twice`)
   if (![1, 3, 5].includes(servers.length))
     return bad(
@@ -118,7 +130,7 @@ function consulServers(text: string): Checked {
   return ok(servers)
 }
 
-function hostPorts(defaultPort: number | undefined) {
+function hostPorts(defaultPort: number) {
   return (text: string): Checked => {
     const items = splitList(text)
     if (items.length === 0) return bad('is empty')
@@ -126,8 +138,10 @@ function hostPorts(defaultPort: number | undefined) {
     for (const item of items) {
       const hp = parseHostPort(item, defaultPort)
       if (typeof hp === 'string') return bad(hp)
-      out.push(item.includes(':') || defaultPort === undefined ? item : `${item}:${defaultPort}`)
+      out.push(authority(hp.host, hp.port))
     }
+    const dups = out.filter((hp, i) => out.indexOf(hp) !== i)
+    if (dups.length > 0) return bad(`${[...new Set(dups)].join(', ')} is listed twice`)
     return ok(out)
   }
 }
@@ -304,11 +318,14 @@ export const PARAMS: Record<ParamName, Spec> = {
   },
   CONSULTOKEN: {
     doc: 'Consul ACL token for the agent and Patroni, when the Consul cluster enforces ACLs',
-    want: 'a token without white space',
+    want: 'a Consul ACL token (a SecretID such as a UUID): letters, digits and . _ ~ + / = -',
     example: '00000000-0000-0000-0000-000000000000',
     secret: true,
     defaultDoc: 'none',
-    check: (t) => (/^\S+$/.test(t) ? ok(t) : bad('contains white space')),
+    // Consul reads agent.hcl as HCL 1, where `${` cannot be escaped in a string; a token never needs
+    // such characters, so the schema keeps them out of every file the token lands in.
+    check: (t) =>
+      /^[A-Za-z0-9._~+/=-]{1,512}$/.test(t) ? ok(t) : bad('has characters a Consul token does not have'),
   },
   STANDBYHOST: {
     doc: 'the remote primary (host or host:port) that a standby-leader member replicates from',
@@ -348,12 +365,15 @@ function describe(name: ParamName, why: string): string {
 }
 
 /** Checks every parameter and the rules between them; throws one ParamError listing every problem. */
-export function validate(raw: RawParams, opts: CheckOptions = { allowLoopback: false }): Params {
+export function validate(input: RawParams, opts: CheckOptions = { allowLoopback: false }): Params {
+  // Empty counts as missing everywhere, also where one parameter decides whether another is required.
+  const raw: RawParams = {}
+  for (const name of PARAM_NAMES) if (input[name] !== undefined && input[name] !== '') raw[name] = input[name]
   const problems: Problem[] = []
   const out: Record<string, unknown> = {}
   for (const name of PARAM_NAMES) {
     const text = raw[name]
-    if (text === undefined || text === '') {
+    if (text === undefined) {
       if (isRequired(name, raw))
         problems.push({ name, message: `is missing or empty; want ${PARAMS[name].want}` })
       continue
@@ -362,41 +382,77 @@ export function validate(raw: RawParams, opts: CheckOptions = { allowLoopback: f
     if ('why' in result) problems.push({ name, message: describe(name, result.why) })
     else out[name] = result.value
   }
-  // Defaults are computed only when every value they may depend on is valid.
-  if (problems.length === 0) {
-    for (const name of PARAM_NAMES) {
-      const fallback = PARAMS[name].fallback
-      if (out[name] === undefined && fallback) out[name] = fallback(out as unknown as Params)
-    }
-    if (out.CONSULSERVERS === undefined) out.CONSULSERVERS = []
-    problems.push(...crossChecks(out as unknown as Params))
+  // Defaults are computed only from valid values; a rule between parameters runs when all of its
+  // inputs are valid, so one run reports as much as can be known.
+  const invalid = new Set(problems.map((p) => p.name))
+  // Plain defaults first, then those computed from other values (REPPASS needs SCOPE's default).
+  const order = [...PARAM_NAMES].sort((a, b) => Number(a in FALLBACK_NEEDS) - Number(b in FALLBACK_NEEDS))
+  for (const name of order) {
+    const fallback = PARAMS[name].fallback
+    if (out[name] !== undefined || !fallback || invalid.has(name)) continue
+    const needs = FALLBACK_NEEDS[name] ?? []
+    if (needs.every((n) => out[n] !== undefined)) out[name] = fallback(out as unknown as Params)
   }
+  if (out.CONSULSERVERS === undefined) out.CONSULSERVERS = []
+  for (const rule of RULES)
+    if (rule.needs.every((n) => !invalid.has(n) && out[n] !== undefined)) {
+      const message = rule.broken(out as unknown as Params)
+      if (message) problems.push({ name: rule.name, message })
+    }
   if (problems.length > 0) throw new ParamError(problems)
   return out as unknown as Params
 }
 
-/** Rules that tie parameters together. */
-function crossChecks(p: Params): Problem[] {
-  const problems: Problem[] = []
-  if (p.LOOPWAIT + 2 * p.RETRYTIMEOUT > p.TTL)
-    problems.push({
-      name: 'TTL',
-      message:
-        `${p.TTL} is less than LOOPWAIT + 2 × RETRYTIMEOUT = ${p.LOOPWAIT + 2 * p.RETRYTIMEOUT}; ` +
-        'want TTL >= LOOPWAIT + 2 × RETRYTIMEOUT, or a leader could lose its lock while still retrying',
-    })
-  if (p.DCS === 'consul' && p.TTL < 20)
-    problems.push({
-      name: 'TTL',
-      message: `${p.TTL} is below 20; want 20 or more with DCS=consul (Consul's session TTL floor is 10 s and Patroni asks for TTL/2)`,
-    })
-  if (p.SERVICETAG === 'standby-leader' && p.SYNCMODE !== 'off')
-    problems.push({
-      name: 'SYNCMODE',
-      message: 'a standby cluster cannot be synchronous; want off with SERVICETAG=standby-leader',
-    })
-  return problems
+/** Parameters a default is computed from. */
+const FALLBACK_NEEDS: Partial<Record<ParamName, ParamName[]>> = {
+  REPPASS: ['KEKPASS', 'SCOPE'],
+  REWINDPASS: ['KEKPASS', 'SCOPE'],
+  ALLOWNETS: ['MYIP'],
 }
+
+interface Rule {
+  /** The parameter the problem is reported under. */
+  name: ParamName
+  needs: ParamName[]
+  broken: (p: Params) => string | undefined
+}
+
+/** Rules that tie parameters together. */
+const RULES: Rule[] = [
+  {
+    name: 'TTL',
+    needs: ['TTL', 'LOOPWAIT', 'RETRYTIMEOUT'],
+    broken: (p) =>
+      p.LOOPWAIT + 2 * p.RETRYTIMEOUT > p.TTL
+        ? `${p.TTL} is less than LOOPWAIT + 2 × RETRYTIMEOUT = ${p.LOOPWAIT + 2 * p.RETRYTIMEOUT}; ` +
+          'want TTL >= LOOPWAIT + 2 × RETRYTIMEOUT, or a leader could lose its lock while still retrying'
+        : undefined,
+  },
+  {
+    name: 'TTL',
+    needs: ['TTL', 'DCS'],
+    broken: (p) =>
+      p.DCS === 'consul' && p.TTL < 20
+        ? `${p.TTL} is below 20; want 20 or more with DCS=consul (Consul's session TTL floor is 10 s and Patroni asks for TTL/2)`
+        : undefined,
+  },
+  {
+    name: 'SYNCMODE',
+    needs: ['SYNCMODE', 'SERVICETAG'],
+    broken: (p) =>
+      p.SERVICETAG === 'standby-leader' && p.SYNCMODE !== 'off'
+        ? 'a standby cluster cannot be synchronous; want off with SERVICETAG=standby-leader'
+        : undefined,
+  },
+  {
+    name: 'STANDBYHOST',
+    needs: ['SERVICETAG'],
+    broken: (p) =>
+      p.SERVICETAG === 'master' && p.STANDBYHOST !== undefined
+        ? 'is set, but SERVICETAG=master starts a cluster of its own; want STANDBYHOST only with SERVICETAG=standby-leader (or replica)'
+        : undefined,
+  },
+]
 
 /** Shows resolved parameters with every secret replaced by <redacted>. */
 export function redacted(p: Params): Record<ParamName, string> {

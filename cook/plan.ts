@@ -1,6 +1,7 @@
 // From parameters to a plan: every directory and file the jail gets (with owner and mode), the rc.conf
 // settings, and the order services start in. Pure: it reads nothing and writes nothing.
 import { createHmac } from 'node:crypto'
+import { isIPv6 } from 'node:net'
 import { authority, parseHostPort } from './net.js'
 import type { Params } from './params.js'
 import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
@@ -124,7 +125,8 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
         nodeName: p.NODENAME,
         dataDir: L(PATHS.consulDataDir),
         myIp: p.MYIP,
-        servers: p.CONSULSERVERS,
+        // Consul wants literal IPv6 addresses in brackets in retry_join.
+        servers: p.CONSULSERVERS.map((s) => (isIPv6(s) ? `[${s}]` : s)),
         gossipKey: p.GOSSIPKEY,
         logFile: `${L(PATHS.consulLogDir)}/consul.log`,
         token: p.CONSULTOKEN ?? null,
@@ -154,7 +156,11 @@ export function patroniView(p: Params, layout: Layout) {
     ...p.ALLOWNETS.map((net) => `host replication replicator ${net} scram-sha-256`),
     ...p.ALLOWNETS.map((net) => `host all all ${net} scram-sha-256`),
   ]
-  const standby = p.STANDBYHOST === undefined ? null : parseHostPort(p.STANDBYHOST, 5432)
+  // Only the member that creates a standby cluster needs standby_cluster: bootstrap.dcs is read once.
+  const standby =
+    p.SERVICETAG === 'standby-leader' && p.STANDBYHOST !== undefined
+      ? parseHostPort(p.STANDBYHOST, 5432)
+      : null
   return {
     configPath: L(PATHS.patroniYml),
     scope: p.SCOPE,

@@ -28,12 +28,38 @@ export function yaml(value: unknown): string {
   })
 }
 
-/** HCL (Consul, Nomad): a quoted template string with `${` and `%{` escaped; lists and numbers as in JSON. */
+/**
+ * HCL 2 (Nomad job files): a quoted template string with `${` and `%{` escaped; lists and numbers as in JSON.
+ * HCL 2 knows no `\b` or `\f` escape, so those two controls are written as `\uXXXX` like the others.
+ */
 export function hcl(value: unknown): string {
   requireValue(value, 'hcl')
   if (Array.isArray(value)) return `[${value.map(hcl).join(', ')}]`
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
-  return JSON.stringify(String(value)).replace(/\$\{/g, '$${').replace(/%\{/g, '%%{')
+  // A function, not a replacement string: in one, `$$` would stand for a single `$`.
+  return hclString(String(value)).replace(/([$%])\{/g, (_, c: string) => `${c}${c}{`)
+}
+
+/**
+ * HCL 1, as the Consul agent reads its configuration (hashicorp/hcl v1). HCL 1 has no escape for `${`: it
+ * opens an interpolation that runs to the matching `}`, quotes included, and `$${` stays `$${`. So a value
+ * holding `${` (or `%{`, a directive in HCL 2) is refused. Everything else is written in the part of the
+ * syntax both versions read alike, which lets tests check the file with an HCL 2 parser.
+ */
+export function hcl1(value: unknown): string {
+  requireValue(value, 'hcl1')
+  if (Array.isArray(value)) return `[${value.map(hcl1).join(', ')}]`
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  const text = String(value)
+  if (/[$%]\{/.test(text)) throw new Error('hcl1: "${" and "%{" cannot be written in an HCL 1 string')
+  return hclString(text)
+}
+
+function hclString(text: string): string {
+  // Escape pairs are matched as pairs, so the "\\b" of a backslash followed by "b" stays as it is.
+  return JSON.stringify(text).replace(/\\(.)/g, (pair, c: string) =>
+    c === 'b' ? '\\u0008' : c === 'f' ? '\\u000c' : pair,
+  )
 }
 
 /** An SQL string literal with standard_conforming_strings (the default since PostgreSQL 9.1). */

@@ -1,5 +1,6 @@
 // Secret material the cook computes: derived passwords and SCRAM-SHA-256 verifiers.
 import { createHash, createHmac, hkdfSync, pbkdf2Sync, randomBytes } from 'node:crypto'
+import { L_CAT, MAPPED_TO_NOTHING, NON_ASCII_SPACE, PROHIBITED, RAND_AL_CAT } from './saslprep-tables.js'
 
 /**
  * Derives a password from KEKPASS so that every member computes the same value without an extra parameter.
@@ -24,20 +25,43 @@ export function scramVerifier(password: string, salt: Buffer = randomBytes(16), 
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`
 }
 
+function inTable(table: readonly number[], cp: number): boolean {
+  let lo = 0
+  let hi = table.length / 2 - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    if (cp < (table[2 * mid] ?? 0)) hi = mid - 1
+    else if (cp > (table[2 * mid + 1] ?? 0)) lo = mid + 1
+    else return true
+  }
+  return false
+}
+
 /**
- * PostgreSQL's SASLprep (src/common/saslprep.c) as far as passwords need it: non-ASCII spaces become
- * spaces, "mapped to nothing" characters go, NFKC; a password with prohibited characters (controls,
- * private use, unassigned) is used as raw bytes, which is what PostgreSQL does too.
+ * SASLprep (RFC 4013) exactly as PostgreSQL applies it to a SCRAM password (src/common/saslprep.c), so the
+ * verifier matches what libpq proves at login: ASCII is used as is; otherwise non-ASCII spaces become
+ * spaces and "mapped to nothing" characters go. PostgreSQL then checks the *mapped* text (not the
+ * normalised one) for prohibited or, in Unicode 3.2, unassigned characters and for the bidirectional
+ * rule, and returns the NFKC form. When a check fails, PostgreSQL and libpq use the password's raw UTF-8
+ * bytes, and so does this function. Proven against PostgreSQL itself in test/unit/postgres.test.ts.
  */
-function saslprep(password: string): string {
-  if (/^[\x20-\x7e]*$/.test(password)) return password
-  if (/[\p{Cc}\p{Co}\p{Cn}\p{Cs}]/u.test(password)) return password
-  const mapped = password
-    .replace(/[\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000]/g, ' ')
-    // eslint-disable-next-line no-misleading-character-class -- these code points are removed one by one
-    .replace(/[\u00ad\u034f\u1806\u180b-\u180d\u200c\u200d\u2060\ufe00-\ufe0f\ufeff]/g, '')
-    .normalize('NFKC')
-  return /[\p{Cc}\p{Co}\p{Cn}]/u.test(mapped) ? password : mapped
+export function saslprep(password: string): string {
+  if ([...password].every((c) => c.charCodeAt(0) < 0x80)) return password
+  const mapped: number[] = []
+  for (const c of password) {
+    const cp = c.codePointAt(0) ?? 0
+    if (inTable(NON_ASCII_SPACE, cp)) mapped.push(0x20)
+    else if (!inTable(MAPPED_TO_NOTHING, cp)) mapped.push(cp)
+  }
+  if (mapped.length === 0) return password
+  if (mapped.some((cp) => inTable(PROHIBITED, cp))) return password
+  if (mapped.some((cp) => inTable(RAND_AL_CAT, cp))) {
+    if (mapped.some((cp) => inTable(L_CAT, cp))) return password
+    const first = mapped[0] ?? 0
+    const last = mapped[mapped.length - 1] ?? 0
+    if (!inTable(RAND_AL_CAT, first) || !inTable(RAND_AL_CAT, last)) return password
+  }
+  return String.fromCodePoint(...mapped).normalize('NFKC')
 }
 
 /** True when `verifier` was computed from `password` (lets a re-run keep an existing verifier). */

@@ -40,41 +40,59 @@ export function isParamKey(key: string): boolean {
 }
 
 /**
- * Reads pot's environment.sh: one `export "NAME=value"` line per variable, `"` escaped as `\"`.
- * Cook reads it itself rather than sourcing it, so `$`, backticks and `\` arrive as the operator typed
- * them. A value with a line break cannot survive pot set-env (pot prefixes each continuation line with
- * `export `), so such a value is reported, not guessed at.
+ * Reads pot's environment.sh. What pot writes, verified in bsdpot/pot (master of 2025-05, 5ef4db1):
+ * - `pot set-env -E VAR=value` (share/pot/set-env.sh) runs `echo "$OPTARG" | sed 's%"%\\"%g'` in a
+ *   command substitution and appends `"<that>"` to a temp file; `sed 's/.*\/pot.env=&/'` then prefixes
+ *   *every line* of it with `pot.env=` in pot.conf, after deleting all earlier pot.env lines. Only `"` is
+ *   escaped (as `\"`); `$`, backticks and `\` are written as they are (FreeBSD sh's echo leaves
+ *   backslashes alone without -e); trailing line breaks vanish in the command substitution.
+ * - `pot start` (share/pot/start.sh, _js_env) runs `grep '^pot.env=' pot.conf | sed 's/^pot.env=/export /'`
+ *   and appends `pot info -E` (unquoted `export _POT_NAME=...`, `export _POT_IP=...`); the result is
+ *   copied to the jail's /tmp/environment.sh, or appended to /tmp/tinirc when no-rc-script is YES.
+ * So a variable is one line `export "NAME=value"`, and a value with a line break arrives as a first line
+ * without its closing quote followed by lines that begin with `export ` (pot's prefix, not the value's).
+ * Cook reads the file itself rather than sourcing it, so `$`, backticks and `\` arrive literally; the
+ * broken multi-line form is reported, never guessed at. Unquoted lines are pot's own `_POT_*` facts.
  */
 export function parseEnvironmentSh(text: string): { vars: Record<string, string>; problems: Problem[] } {
   const vars: Record<string, string> = {}
   const problems: Problem[] = []
   for (const line of text.split('\n')) {
-    if (line.trim() === '' || line.trimStart().startsWith('#')) continue
-    const m = /^export "([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
+    // `s`: a value may hold \r, U+2028 or U+2029, which pot passes through on the one line.
+    const m = /^export "([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(line)
     if (!m) continue
     const [, key = '', rest = ''] = m
+    // Every `"` of a value arrives as `\"`, so a line is complete when it ends in a `"` that is not one.
     if (rest.endsWith('"') && !rest.endsWith('\\"')) {
       vars[key] = rest.slice(0, -1).replace(/\\"/g, '"')
-    } else {
-      if (isParamKey(key))
-        problems.push({
-          name: NAME_INDEX.get(key)?.name ?? key,
-          message: `its line in environment.sh has no closing quote (pot set-env cannot carry a line break or a trailing backslash); pass it as ${key}_B64 or in --env-file`,
-        })
+    } else if (isParamKey(key)) {
+      problems.push({
+        name: NAME_INDEX.get(key)?.name ?? key,
+        message: `its line in environment.sh has no closing quote: pot set-env cannot carry a line break (or a trailing backslash); pass it as ${key.endsWith('_B64') ? key : `${key}_B64`} (base64) or in --env-file`,
+      })
     }
   }
   return { vars, problems }
 }
 
-/** NAME=value arguments; anything else is a usage problem. */
+/** A name that is safe to repeat in an error: what else stands before `=` might be a pasted secret. */
+function shownName(key: string, position: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(key) ? key : position
+}
+
+/** NAME=value arguments; anything else is a usage problem, reported without its text (it may be a secret). */
 export function parseArgs(args: string[]): { vars: Record<string, string>; problems: Problem[] } {
   const vars: Record<string, string> = {}
   const problems: Problem[] = []
-  for (const arg of args) {
-    const i = arg.indexOf('=')
-    if (i <= 0) problems.push({ name: arg, message: 'is not a NAME=value argument' })
-    else vars[arg.slice(0, i)] = arg.slice(i + 1)
-  }
+  args.forEach((arg, i) => {
+    const eq = arg.indexOf('=')
+    if (eq <= 0)
+      problems.push({
+        name: isParamKey(arg) ? arg : `argument ${i + 1}`,
+        message: 'is not a NAME=value argument; want NAME=value after the options',
+      })
+    else vars[arg.slice(0, eq)] = arg.slice(eq + 1)
+  })
   return { vars, problems }
 }
 
@@ -154,7 +172,10 @@ export function resolve(sources: Sources): Resolved {
       const hit = NAME_INDEX.get(key)
       if (!hit) {
         if (layer.strict)
-          problems.push({ name: key, message: `is not a parameter of this image${suggest(key)}` })
+          problems.push({
+            name: shownName(key, `a name in the ${layer.source}`),
+            message: `is not a parameter of this image${suggest(key)}; see cook --help`,
+          })
         continue
       }
       let text: string | undefined = value

@@ -80,7 +80,7 @@ export function stageSteps(root: string, o: Pick<ImageOptions, 'flavourDir' | 'p
     { kind: 'run', argv: ['cp', '-R', `${src}/${FLAVOUR}.d/.`, `${d}/`] },
     { kind: 'run', argv: ['cp', '-R', `${src}/${NOMAD_FLAVOUR}.d`, `${flv}/`] },
     { kind: 'run', argv: ['cp', `${root}/dist/cook.mjs`, `${d}/cook/dist/cook.mjs`] },
-    // The bundle reads its templates from ../templates/ beside dist/ (cook/render.ts TEMPLATE_DIR).
+    // For reading only: the bundle carries the templates precompiled (scripts/bundle.mjs).
     { kind: 'run', argv: ['cp', '-R', `${root}/templates`, `${d}/cook/templates`] },
     { kind: 'write', path: `${d}/build.conf`, content: buildConf(o) },
   ]

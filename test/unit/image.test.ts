@@ -420,7 +420,7 @@ t.test('the in-jail build script installs the packages, the cook and its service
     existsSync(join(jail.root, 'usr/local/share/cook/templates/patroni.yml.hbs')),
     'templates beside dist/',
   )
-  // The installed bundle finds its templates at ../templates/ (cook/render.ts TEMPLATE_DIR).
+  // The bundle carries its templates precompiled; the templates/ copy is for operators to read.
   const rendered = await execa('node', [join(jail.root, 'usr/local/share/cook/dist/cook.mjs'), '--version'])
   t.equal(rendered.stdout, VERSION)
   t.match(

@@ -1,0 +1,103 @@
+// A throwaway PostgreSQL 15 server for tests: initdb as postgres in a temp directory, listening on one
+// 127.0.0.x address and a socket in that directory; stopped and removed at teardown.
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
+import { chownSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { lookupUser } from '../cook/users.js'
+
+export const PG_BIN = '/usr/lib/postgresql/15/bin'
+
+export interface Postgres {
+  host: string
+  port: number
+  socketDir: string
+  /** psql as the superuser over the socket (trust); the SQL arrives on stdin, never in argv. */
+  sql: (script: string) => string
+  /** psql over TCP with scram-sha-256; the password travels in PGPASSWORD. */
+  login: (user: string, password: string, query: string) => SpawnSyncReturns<string>
+}
+
+function asPostgres(cmd: string[]): SpawnSyncReturns<string> {
+  // PostgreSQL refuses root; setpriv execs the command directly as postgres (see TESTBED.md).
+  return spawnSync(
+    'setpriv',
+    ['--reuid=postgres', '--regid=postgres', '--clear-groups', '--reset-env', ...cmd],
+    {
+      encoding: 'utf8',
+    },
+  )
+}
+
+export function startPostgres(t: { teardown: (fn: () => void) => void }): Postgres {
+  const pg = lookupUser('postgres')
+  if (!pg) throw new Error('the postgres user is missing: run scripts/install-deps')
+  const dir = mkdtempSync(join(tmpdir(), 'cook-pg-'))
+  chownSync(dir, pg.uid, pg.gid)
+  const data = join(dir, 'data')
+  const host = `127.0.0.${2 + (process.pid % 250)}`
+  const port = 20000 + (process.pid % 20000)
+  const init = asPostgres([
+    `${PG_BIN}/initdb`,
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '--auth-local=trust',
+    '--auth-host=scram-sha-256',
+    '--encoding=UTF8',
+    '--locale=C.UTF-8',
+    '--no-sync',
+  ])
+  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`)
+  const opts = `-c listen_addresses=${host} -p ${port} -c unix_socket_directories=${dir} -c fsync=off`
+  const start = asPostgres([
+    `${PG_BIN}/pg_ctl`,
+    '-D',
+    data,
+    '-o',
+    opts,
+    '-l',
+    join(dir, 'log'),
+    '-w',
+    'start',
+  ])
+  if (start.status !== 0) throw new Error(`pg_ctl start failed: ${start.stderr}${start.stdout}`)
+  t.teardown(() => {
+    asPostgres([`${PG_BIN}/pg_ctl`, '-D', data, '-m', 'immediate', 'stop'])
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const psql = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At']
+  return {
+    host,
+    port,
+    socketDir: dir,
+    sql: (script) => {
+      const r = spawnSync(
+        `${PG_BIN}/psql`,
+        [...psql, '-h', dir, '-p', String(port), '-U', 'postgres', '-d', 'postgres'],
+        {
+          input: script,
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH, PGCLIENTENCODING: 'UTF8' },
+        },
+      )
+      if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`)
+      return r.stdout
+    },
+    login: (user, password, query) =>
+      spawnSync(
+        `${PG_BIN}/psql`,
+        [...psql, '-h', host, '-p', String(port), '-U', user, '-d', 'postgres', '-c', query],
+        {
+          encoding: 'utf8',
+          env: {
+            PATH: process.env.PATH,
+            PGPASSWORD: password,
+            PGCLIENTENCODING: 'UTF8',
+            PGCONNECT_TIMEOUT: '5',
+          },
+        },
+      ),
+  }
+}

@@ -1,0 +1,334 @@
+// The parameter schema, rule by rule: each case lists the parameters that must fail, by name.
+import t from 'tap'
+import { ParamError } from '../../cook/errors.js'
+import { PARAM_NAMES, PARAMS, redacted, SECRET_NAMES, validate, type Params } from '../../cook/params.js'
+import { derivePassword } from '../../cook/secrets.js'
+import { basicEnv } from '../helpers.js'
+
+type Over = Record<string, string | undefined>
+
+/** Validates basic.env with some values replaced (undefined removes one); returns the failing names. */
+function failing(over: Over, allowLoopback = false): string[] {
+  try {
+    validate(raw(over), { allowLoopback })
+    return []
+  } catch (e) {
+    if (!(e instanceof ParamError)) throw e
+    return e.problems.map((p) => p.name).sort()
+  }
+}
+
+function raw(over: Over): Record<string, string> {
+  const out: Record<string, string | undefined> = { ...basicEnv(), ...over }
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k]
+  return out as Record<string, string>
+}
+
+function problems(over: Over): ParamError {
+  try {
+    validate(raw(over))
+  } catch (e) {
+    if (e instanceof ParamError) return e
+    throw e
+  }
+  throw new Error('expected a ParamError')
+}
+
+const ok = (over: Over, allowLoopback = false): Params => validate(raw(over), { allowLoopback })
+
+const ETCD: Over = {
+  DCS: 'etcd',
+  ETCDHOSTS: '10.0.0.2:2379,10.0.0.3:2379,10.0.0.4:2379',
+  DATACENTER: undefined,
+  CONSULSERVERS: undefined,
+  GOSSIPKEY: undefined,
+}
+
+const key = (bytes: number) => Buffer.alloc(bytes, 7).toString('base64')
+
+const REQUIRED = [
+  'DATACENTER',
+  'NODENAME',
+  'MYIP',
+  'SERVICETAG',
+  'CONSULSERVERS',
+  'ADMPASS',
+  'KEKPASS',
+  'GOSSIPKEY',
+]
+
+t.test('basic.env is valid', async (t) => {
+  t.same(failing({}), [])
+})
+
+t.test('the eight seed parameters are required: missing and empty alike', async (t) => {
+  for (const name of REQUIRED) {
+    t.same(failing({ [name]: undefined }), [name], `${name} missing`)
+    t.same(failing({ [name]: '' }), [name], `${name} empty`)
+  }
+  const none = Object.fromEntries(REQUIRED.map((n) => [n, undefined]))
+  t.same(failing(none), [...REQUIRED].sort(), 'every problem at once')
+})
+
+const TABLE: [string, Over, string[], boolean?][] = [
+  // DATACENTER
+  ['DATACENTER with upper case', { DATACENTER: 'DC1' }, ['DATACENTER']],
+  ['DATACENTER of 65 characters', { DATACENTER: 'd'.repeat(65) }, ['DATACENTER']],
+  ['DATACENTER of 64 characters', { DATACENTER: 'd'.repeat(64) }, []],
+  ['DATACENTER with - and _', { DATACENTER: 'eu-west_1' }, []],
+  ['DATACENTER with a dot', { DATACENTER: 'dc.1' }, ['DATACENTER']],
+  // NODENAME
+  ['NODENAME with a dot', { NODENAME: 'pg1.example' }, ['NODENAME']],
+  ['NODENAME with an underscore', { NODENAME: 'pg_1' }, ['NODENAME']],
+  ['NODENAME starting with -', { NODENAME: '-pg1' }, ['NODENAME']],
+  ['NODENAME of 63 characters', { NODENAME: 'n'.repeat(63) }, []],
+  ['NODENAME of 64 characters', { NODENAME: 'n'.repeat(64) }, ['NODENAME']],
+  // MYIP
+  ['MYIP loopback', { MYIP: '127.0.0.1' }, ['MYIP']],
+  ['MYIP loopback 127.1.2.3', { MYIP: '127.1.2.3' }, ['MYIP']],
+  ['MYIP loopback with --dev-allow-loopback', { MYIP: '127.0.0.11' }, [], true],
+  ['MYIP IPv6 loopback', { MYIP: '::1' }, ['MYIP']],
+  ['MYIP IPv6 loopback with --dev-allow-loopback', { MYIP: '::1' }, [], true],
+  ['MYIP IPv4-mapped loopback', { MYIP: '::ffff:127.0.0.1' }, ['MYIP']],
+  ['MYIP unspecified', { MYIP: '0.0.0.0' }, ['MYIP']],
+  ['MYIP unspecified even with --dev-allow-loopback', { MYIP: '0.0.0.0' }, ['MYIP'], true],
+  ['MYIP IPv6 unspecified', { MYIP: '::' }, ['MYIP']],
+  ['MYIP multicast', { MYIP: '224.0.0.5' }, ['MYIP']],
+  ['MYIP broadcast', { MYIP: '255.255.255.255' }, ['MYIP']],
+  ['MYIP link-local', { MYIP: '169.254.10.1' }, ['MYIP']],
+  ['MYIP IPv6 link-local', { MYIP: 'fe80::1' }, ['MYIP']],
+  ['MYIP with a zone index', { MYIP: '2001:db8::11%em0' }, ['MYIP']],
+  ['MYIP IPv6', { MYIP: '2001:db8::11' }, []],
+  ['MYIP a host name', { MYIP: 'pg1.example.com' }, ['MYIP']],
+  ['MYIP out of range', { MYIP: '10.0.0.256' }, ['MYIP']],
+  ['MYIP with a space', { MYIP: ' 10.0.0.11' }, ['MYIP']],
+  ['MYIP with a CIDR suffix', { MYIP: '10.0.0.11/24' }, ['MYIP']],
+  // SERVICETAG
+  ['SERVICETAG replica', { SERVICETAG: 'replica' }, []],
+  ['SERVICETAG in capitals', { SERVICETAG: 'Master' }, ['SERVICETAG']],
+  ['SERVICETAG primary (not a seed value)', { SERVICETAG: 'primary' }, ['SERVICETAG']],
+  // CONSULSERVERS
+  ['CONSULSERVERS commas', { CONSULSERVERS: '10.0.0.2,10.0.0.3,10.0.0.4' }, []],
+  ['CONSULSERVERS spaces', { CONSULSERVERS: '10.0.0.2 10.0.0.3  10.0.0.4' }, []],
+  ['CONSULSERVERS commas and spaces', { CONSULSERVERS: '10.0.0.2, 10.0.0.3 ,10.0.0.4' }, []],
+  ['CONSULSERVERS single quotes', { CONSULSERVERS: "'10.0.0.2','10.0.0.3','10.0.0.4'" }, []],
+  ['CONSULSERVERS one', { CONSULSERVERS: '"10.0.0.2"' }, []],
+  ['CONSULSERVERS five', { CONSULSERVERS: '10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5,10.0.0.6' }, []],
+  ['CONSULSERVERS two', { CONSULSERVERS: '"10.0.0.2", "10.0.0.3"' }, ['CONSULSERVERS']],
+  ['CONSULSERVERS four', { CONSULSERVERS: '10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5' }, ['CONSULSERVERS']],
+  [
+    'CONSULSERVERS six',
+    { CONSULSERVERS: '10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5,10.0.0.6,10.0.0.7' },
+    ['CONSULSERVERS'],
+  ],
+  ['CONSULSERVERS only separators', { CONSULSERVERS: '", ,"' }, ['CONSULSERVERS']],
+  ['CONSULSERVERS duplicate', { CONSULSERVERS: '10.0.0.2,10.0.0.3,10.0.0.2' }, ['CONSULSERVERS']],
+  [
+    'CONSULSERVERS duplicate IPv6 spelt twice',
+    { CONSULSERVERS: '2001:db8::2,2001:DB8:0::2,2001:db8::3' },
+    ['CONSULSERVERS'],
+  ],
+  [
+    'CONSULSERVERS duplicate names',
+    { CONSULSERVERS: 'c1.example,C1.example.,c2.example' },
+    ['CONSULSERVERS'],
+  ],
+  ['CONSULSERVERS IPv6', { CONSULSERVERS: '"2001:db8::2", "2001:db8::3", "2001:db8::4"' }, []],
+  ['CONSULSERVERS IPv6 in brackets', { CONSULSERVERS: '[2001:db8::2],[2001:db8::3],[2001:db8::4]' }, []],
+  ['CONSULSERVERS DNS names', { CONSULSERVERS: 'consul1.example.com,consul2.example.com,consul3' }, []],
+  ['CONSULSERVERS a bad name', { CONSULSERVERS: 'consul_1,consul2,consul3' }, ['CONSULSERVERS']],
+  ['CONSULSERVERS semicolons', { CONSULSERVERS: '10.0.0.2;10.0.0.3;10.0.0.4' }, ['CONSULSERVERS']],
+  ['CONSULSERVERS with ports', { CONSULSERVERS: '10.0.0.2:8301,10.0.0.3,10.0.0.4' }, ['CONSULSERVERS']],
+  // GOSSIPKEY
+  ['GOSSIPKEY 16 bytes', { GOSSIPKEY: key(16) }, []],
+  ['GOSSIPKEY 24 bytes', { GOSSIPKEY: key(24) }, []],
+  ['GOSSIPKEY 31 bytes', { GOSSIPKEY: key(31) }, ['GOSSIPKEY']],
+  ['GOSSIPKEY 33 bytes', { GOSSIPKEY: key(33) }, ['GOSSIPKEY']],
+  ['GOSSIPKEY 64 bytes', { GOSSIPKEY: key(64) }, ['GOSSIPKEY']],
+  ['GOSSIPKEY not base64', { GOSSIPKEY: 'this is not a key!' }, ['GOSSIPKEY']],
+  ['GOSSIPKEY without padding', { GOSSIPKEY: key(32).replace(/=+$/, '') }, ['GOSSIPKEY']],
+  ['GOSSIPKEY base64url', { GOSSIPKEY: Buffer.alloc(32, 0xfb).toString('base64url') + '=' }, ['GOSSIPKEY']],
+  ['GOSSIPKEY with a space', { GOSSIPKEY: ` ${key(32)}` }, ['GOSSIPKEY']],
+  // passwords
+  ['ADMPASS with a line break (it only reaches a SCRAM verifier)', { ADMPASS: 'a\nb' }, []],
+  ['ADMPASS with a NUL', { ADMPASS: 'a\0b' }, ['ADMPASS']],
+  ['KEKPASS with a line break', { KEKPASS: 'a\nb' }, ['KEKPASS']],
+  ['KEKPASS with a carriage return', { KEKPASS: 'a\rb' }, ['KEKPASS']],
+  ['REPPASS with a line break', { REPPASS: 'x\ny' }, ['REPPASS']],
+  ['REWINDPASS with a line break', { REWINDPASS: 'x\ny' }, ['REWINDPASS']],
+  ['KEKPASS with a lone surrogate', { KEKPASS: 'a\ud800' }, ['KEKPASS']],
+  ['passwords with every other character', { KEKPASS: ` '"\\:#&{{%\${!*@\t😀 `, ADMPASS: 'yes' }, []],
+  // DCS and etcd
+  ['DCS etcd without the Consul parameters', ETCD, []],
+  ['DCS etcd without ETCDHOSTS', { ...ETCD, ETCDHOSTS: undefined }, ['ETCDHOSTS']],
+  ['DCS etcd with empty ETCDHOSTS', { ...ETCD, ETCDHOSTS: '' }, ['ETCDHOSTS']],
+  [
+    'DCS empty means consul',
+    { DCS: '', CONSULSERVERS: undefined, GOSSIPKEY: '' },
+    ['CONSULSERVERS', 'GOSSIPKEY'],
+  ],
+  ['DCS zookeeper', { DCS: 'zookeeper' }, ['DCS']],
+  ['DCS consul without the Consul parameters', { DCS: 'consul', DATACENTER: undefined }, ['DATACENTER']],
+  ['ETCDHOSTS with a bad port', { ...ETCD, ETCDHOSTS: '10.0.0.2:70000' }, ['ETCDHOSTS']],
+  ['ETCDHOSTS with a bad host', { ...ETCD, ETCDHOSTS: 'etcd_1:2379' }, ['ETCDHOSTS']],
+  ['ETCDHOSTS duplicate', { ...ETCD, ETCDHOSTS: '10.0.0.2,10.0.0.2:2379' }, ['ETCDHOSTS']],
+  ['ETCDHOSTS with a bad Consul value still checked', { ...ETCD, GOSSIPKEY: 'nope' }, ['GOSSIPKEY']],
+  // timing
+  ['TTL 29 < 10 + 2*10', { TTL: '29' }, ['TTL']],
+  ['TTL 30 = 10 + 2*10', { TTL: '30' }, []],
+  ['TTL 19 with Consul', { TTL: '19', LOOPWAIT: '1', RETRYTIMEOUT: '3' }, ['TTL']],
+  ['TTL 20 with Consul', { TTL: '20', LOOPWAIT: '2', RETRYTIMEOUT: '4' }, []],
+  ['TTL 10 with etcd', { ...ETCD, TTL: '10', LOOPWAIT: '2', RETRYTIMEOUT: '4' }, []],
+  ['TTL 10 with etcd breaking the sum', { ...ETCD, TTL: '10', LOOPWAIT: '3', RETRYTIMEOUT: '4' }, ['TTL']],
+  ['TTL with a unit', { TTL: '30s' }, ['TTL']],
+  ['TTL negative', { TTL: '-30' }, ['TTL']],
+  ['TTL below its range', { ...ETCD, TTL: '9', LOOPWAIT: '1', RETRYTIMEOUT: '3' }, ['TTL']],
+  ['LOOPWAIT zero', { LOOPWAIT: '0' }, ['LOOPWAIT']],
+  ['RETRYTIMEOUT 2', { RETRYTIMEOUT: '2' }, ['RETRYTIMEOUT']],
+  ['LOOPWAIT too big for the default TTL', { LOOPWAIT: '11' }, ['TTL']],
+  ['the timing rule and a bad password at once', { RETRYTIMEOUT: '15', KEKPASS: '' }, ['KEKPASS', 'TTL']],
+  // SYNCMODE
+  ['SYNCMODE on', { SYNCMODE: 'on' }, []],
+  ['SYNCMODE strict', { SYNCMODE: 'strict' }, []],
+  ['SYNCMODE true', { SYNCMODE: 'true' }, ['SYNCMODE']],
+  ['SYNCMODE quorum', { SYNCMODE: 'quorum' }, ['SYNCMODE']],
+  [
+    'SYNCMODE on with standby-leader',
+    { SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11', SYNCMODE: 'on' },
+    ['SYNCMODE'],
+  ],
+  // ALLOWNETS
+  ['ALLOWNETS two networks', { ALLOWNETS: '10.0.0.0/24, 192.168.1.0/24' }, []],
+  ['ALLOWNETS 0.0.0.0/0', { ALLOWNETS: '0.0.0.0/0' }, ['ALLOWNETS']],
+  ['ALLOWNETS ::/0', { ALLOWNETS: '::/0' }, ['ALLOWNETS']],
+  ['ALLOWNETS /0 among others', { ALLOWNETS: '10.0.0.0/24,0.0.0.0/0' }, ['ALLOWNETS']],
+  ['ALLOWNETS /33', { ALLOWNETS: '10.0.0.0/33' }, ['ALLOWNETS']],
+  ['ALLOWNETS /129', { ALLOWNETS: '2001:db8::/129' }, ['ALLOWNETS']],
+  ['ALLOWNETS not a network', { ALLOWNETS: 'lan' }, ['ALLOWNETS']],
+  ['ALLOWNETS empty prefix', { ALLOWNETS: '10.0.0.0/' }, ['ALLOWNETS']],
+  // STANDBYHOST
+  ['standby-leader without STANDBYHOST', { SERVICETAG: 'standby-leader' }, ['STANDBYHOST']],
+  ['standby-leader with STANDBYHOST', { SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11' }, []],
+  [
+    'standby-leader with host:port',
+    { SERVICETAG: 'standby-leader', STANDBYHOST: 'pg.remote.example:6432' },
+    [],
+  ],
+  ['standby-leader with [v6]:port', { SERVICETAG: 'standby-leader', STANDBYHOST: '[2001:db8::9]:5432' }, []],
+  [
+    'STANDBYHOST with a bad port',
+    { SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11:0' },
+    ['STANDBYHOST'],
+  ],
+  ['STANDBYHOST with a master', { STANDBYHOST: '10.1.0.11' }, ['STANDBYHOST']],
+  ['STANDBYHOST with a replica', { SERVICETAG: 'replica', STANDBYHOST: '10.1.0.11' }, []],
+  // others
+  ['SCOPE in capitals', { SCOPE: 'Pg' }, ['SCOPE']],
+  ['SCOPE with a dash', { SCOPE: 'orders-db' }, []],
+  ['CONSULTOKEN a UUID', { CONSULTOKEN: '5f4a1c2e-9b1d-4c7a-8e2f-3a6b7c8d9e0f' }, []],
+  ['CONSULTOKEN with a space', { CONSULTOKEN: 'a b' }, ['CONSULTOKEN']],
+  ['CONSULTOKEN with ${', { CONSULTOKEN: 'a${b}' }, ['CONSULTOKEN']],
+  ['CONSULTOKEN with a quote', { CONSULTOKEN: 'a"b' }, ['CONSULTOKEN']],
+  ['MAXLAG 0', { MAXLAG: '0' }, []],
+  ['MAXLAG a size with a unit', { MAXLAG: '16MB' }, ['MAXLAG']],
+  ['STOPTIMEOUT 4', { STOPTIMEOUT: '4' }, ['STOPTIMEOUT']],
+  ['STOPTIMEOUT 301', { STOPTIMEOUT: '301' }, ['STOPTIMEOUT']],
+]
+
+t.test('every rule, by the names that fail', async (t) => {
+  for (const [title, over, names, loopback] of TABLE) t.same(failing(over, loopback), names, title)
+})
+
+t.test('resolved values', async (t) => {
+  const p = ok({})
+  t.same(p.CONSULSERVERS, ['10.0.0.2', '10.0.0.3', '10.0.0.4'], 'the seed form, quotes dropped')
+  t.same(ok({ CONSULSERVERS: '[2001:db8::2] 2001:db8::3 2001:db8::4' }).CONSULSERVERS, [
+    '2001:db8::2',
+    '2001:db8::3',
+    '2001:db8::4',
+  ])
+  t.same(
+    [p.SCOPE, p.DCS, p.TTL, p.LOOPWAIT, p.RETRYTIMEOUT, p.SYNCMODE, p.MAXLAG, p.STOPTIMEOUT],
+    ['postgresql', 'consul', 30, 10, 10, 'off', 1048576, 25],
+    'defaults',
+  )
+  t.same(p.ALLOWNETS, ['10.0.0.0/24'], 'ALLOWNETS defaults to the /24 of MYIP')
+  t.same(ok({ MYIP: '2001:db8:1:2:aa::11' }).ALLOWNETS, ['2001:db8:1:2::/64'], 'and to the /64 for IPv6')
+  t.same(ok({ ALLOWNETS: '10.1.2.3/16 2001:db8::1/48' }).ALLOWNETS, ['10.1.0.0/16', '2001:db8::/48'])
+  t.same(ok(ETCD).ETCDHOSTS, ['10.0.0.2:2379', '10.0.0.3:2379', '10.0.0.4:2379'])
+  t.same(ok({ ...ETCD, ETCDHOSTS: 'etcd1 2001:db8::5 [2001:db8::6]:2380' }).ETCDHOSTS, [
+    'etcd1:2379',
+    '[2001:db8::5]:2379',
+    '[2001:db8::6]:2380',
+  ])
+  t.same(ok(ETCD).CONSULSERVERS, [], 'no Consul servers with etcd')
+  t.equal(ok({ SYNCMODE: 'strict' }).SYNCMODE, 'strict')
+})
+
+t.test('REPPASS and REWINDPASS are derived from KEKPASS and SCOPE, the same on every member', async (t) => {
+  const a = ok({})
+  const b = ok({ NODENAME: 'pg2', MYIP: '10.0.0.12', SERVICETAG: 'replica' })
+  t.equal(a.REPPASS, b.REPPASS, 'another member computes the same REPPASS')
+  t.equal(a.REWINDPASS, b.REWINDPASS)
+  t.equal(a.REPPASS, derivePassword('kek-Secret-2', 'postgresql', 'replication'))
+  t.equal(a.REWINDPASS, derivePassword('kek-Secret-2', 'postgresql', 'rewind'))
+  const distinct = new Set([a.KEKPASS, a.REPPASS, a.REWINDPASS])
+  t.equal(distinct.size, 3, 'three different passwords')
+  t.match(a.REPPASS, /^[A-Za-z0-9_-]{32}$/, 'pgpass-safe characters, 24 bytes of key')
+  t.not(ok({ SCOPE: 'other' }).REPPASS, a.REPPASS, 'another cluster gets another password')
+  t.not(ok({ KEKPASS: 'kek-Secret-3' }).REPPASS, a.REPPASS, 'another KEKPASS, another password')
+  t.equal(ok({ REPPASS: 'given' }).REPPASS, 'given', 'a given REPPASS wins')
+  t.equal(ok({ REWINDPASS: 'given' }).REWINDPASS, 'given')
+  t.equal(ok({ REPPASS: '' }).REPPASS, a.REPPASS, 'empty means derived')
+})
+
+t.test('messages: start with the name, say what is expected, never show a secret', async (t) => {
+  const e = problems({ CONSULSERVERS: '10.0.0.2,10.0.0.3', NODENAME: 'pg_1' })
+  const lines = e.lines()
+  t.equal(lines.length, 2)
+  t.match(
+    lines.find((l) => l.startsWith('CONSULSERVERS: ')),
+    /quorum.*1, 3 or 5/,
+  )
+  t.match(
+    lines.find((l) => l.startsWith('NODENAME: ')),
+    /"pg_1" is not a DNS label; want a DNS label/,
+  )
+  t.match(
+    problems({ CONSULSERVERS: '10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5' }).lines()[0],
+    /4 tolerates no more/,
+  )
+
+  const secrets: Over = {
+    KEKPASS: 'kek\nSECRET1',
+    REPPASS: 'rep\rSECRET2',
+    REWINDPASS: 'rew\0SECRET3',
+    ADMPASS: 'adm\0SECRET4',
+    GOSSIPKEY: 'SECRET5-not-base64',
+    CONSULTOKEN: 'SECRET6 "quoted"',
+  }
+  const err = problems(secrets)
+  t.same(err.problems.map((p) => p.name).sort(), Object.keys(secrets).sort())
+  const text = err.lines().join('\n')
+  for (const n of [1, 2, 3, 4, 5, 6]) t.notMatch(text, `SECRET${n}`, `secret ${n} not echoed`)
+  for (const line of err.lines()) t.match(line, /; want /, 'says what is expected')
+})
+
+t.test('the schema: every parameter documented, secrets marked', async (t) => {
+  t.same(SECRET_NAMES.sort(), ['ADMPASS', 'CONSULTOKEN', 'GOSSIPKEY', 'KEKPASS', 'REPPASS', 'REWINDPASS'])
+  for (const name of PARAM_NAMES) {
+    const spec = PARAMS[name]
+    t.ok(spec.doc.length > 10 && !spec.doc.includes('\n'), `${name} has one line of doc`)
+    t.ok(spec.want.length > 3, `${name} says what it wants`)
+    const context = name === 'STANDBYHOST' ? { SERVICETAG: 'standby-leader' } : {}
+    t.same(failing({ ...context, [name]: spec.example }), [], `${name}: its example is valid`)
+  }
+  t.equal(PARAMS.MYIP.aliases?.[0], 'IP')
+})
+
+t.test('redacted shows every secret as <redacted>', async (t) => {
+  const shown = redacted(ok({ CONSULTOKEN: 'tok-123' }))
+  for (const name of SECRET_NAMES) t.equal(shown[name], '<redacted>', name)
+  t.equal(shown.CONSULSERVERS, '10.0.0.2,10.0.0.3,10.0.0.4')
+  t.equal(shown.STANDBYHOST, '')
+})
