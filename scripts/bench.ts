@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util'
 import type { RawParams } from '../cook/params.js'
 import { Cluster, type Member } from './lib/cluster.js'
 import { missingDeps } from './lib/deps.js'
-import { descendants } from './lib/procs.js'
+import { descendants, sleep } from './lib/procs.js'
+import { Writer } from './lib/writer.js'
 
 const { values } = parseArgs({
   options: {
@@ -254,6 +255,64 @@ async function benchFailover(): Promise<void> {
   )
 }
 
+/**
+ * Acknowledged writes lost over `rounds` unplanned failovers. In sync mode the next kill waits for a
+ * confirmed synchronous standby (TESTBED.md: without that wait even sync mode can lose commits).
+ */
+async function lossOver(
+  label: string,
+  params: RawParams,
+  rounds: number,
+): Promise<{ lost: number; acked: number }> {
+  return withCluster(label, params, async (c) => {
+    const sync = params.SYNCMODE !== undefined && params.SYNCMODE !== 'off'
+    await c.start()
+    let { leader } = await c.waitFormed(120000)
+    if (sync) await c.waitSyncStandby(leader)
+    await c.waitPrimaryRoute(leader, 60000)
+    const writer = new Writer(c, 'acks')
+    await writer.start()
+    try {
+      for (let i = 0; i < rounds; i++) {
+        await sleep(1500)
+        await c.kill(leader)
+        const next = await c.waitNewLeader(leader, 120000)
+        await c.waitPrimaryRoute(next, 60000)
+        c.startMember(leader)
+        await c.waitFormed(120000)
+        if (sync) await c.waitSyncStandby(next)
+        leader = next
+      }
+      await sleep(1000)
+    } finally {
+      await writer.stop()
+    }
+    const { missing } = await writer.lost(c.memberConn(leader))
+    return { lost: missing.length, acked: writer.acked.length }
+  })
+}
+
+async function benchLoss(): Promise<void> {
+  const rounds = QUICK ? 2 : 3
+  console.log(`zero loss: acknowledged writes lost over ${rounds} unplanned failovers (fast profile):`)
+  const sync = await lossOver('loss-sync', { ...FAST, SYNCMODE: 'on' }, rounds)
+  record(
+    'lost, SYNCMODE=on',
+    'rows',
+    [sync.lost],
+    { text: '0', ok: (m) => m === 0 },
+    `${sync.acked} acknowledged`,
+  )
+  const async_ = await lossOver('loss-async', FAST, rounds)
+  record(
+    'lost, SYNCMODE=off',
+    'rows',
+    [async_.lost],
+    undefined,
+    `${async_.acked} acknowledged; reported, no target`,
+  )
+}
+
 /** Proportional set size (kB) of a process, from /proc/PID/smaps_rollup. */
 function pssKb(pid: number): number {
   try {
@@ -319,6 +378,7 @@ async function main(): Promise<void> {
   if (want('cook')) benchCook()
   if (want('formation')) await benchFormation()
   if (want('failover')) await benchFailover()
+  if (want('loss')) await benchLoss()
   if (want('memory')) await benchMemory()
   mkdirSync('bench', { recursive: true })
   const result = { machine: info, runs: RUNS, figures }
