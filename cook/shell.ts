@@ -13,7 +13,7 @@ export const $ = zx({ shell: '/bin/sh', prefix: '', postfix: '', quote: sh, verb
 export interface RunOptions {
   /** The child's whole environment; the default is the cook's own. */
   env?: NodeJS.ProcessEnv
-  /** Kills the command (SIGTERM) after this many milliseconds. */
+  /** Kills the command (SIGTERM to it and its children) after this many milliseconds. */
   timeoutMs?: number
 }
 
@@ -24,15 +24,34 @@ export interface RunResult {
   /** null when a signal (or the timeout) ended the command. */
   exitCode: number | null
   signal: string | null
+  /** True when the timeout ended it (the command's own status is then whatever the kill made of it). */
+  timedOut: boolean
 }
 
 /** Runs one command given as argv words and returns its result, whatever the exit status. */
 export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const options: Parameters<typeof zx>[0] = { nothrow: true }
-  if (opts.env) options.env = opts.env
-  if (opts.timeoutMs !== undefined) options.timeout = `${Math.max(1, Math.round(opts.timeoutMs))}ms`
-  const out: ProcessOutput = await $(options)`${argv}`
-  return { argv, stdout: out.stdout, stderr: out.stderr, exitCode: out.exitCode, signal: out.signal }
+  const ac = new AbortController()
+  let timedOut = false
+  const timer =
+    opts.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true
+          ac.abort()
+        }, opts.timeoutMs)
+  try {
+    const out: ProcessOutput = await $({ nothrow: true, ac, ...(opts.env ? { env: opts.env } : {}) })`${argv}`
+    return {
+      argv,
+      stdout: out.stdout,
+      stderr: out.stderr,
+      exitCode: out.exitCode,
+      signal: out.signal,
+      timedOut,
+    }
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** Runs a command that must succeed; a failure is a CookError carrying command, exit code and stderr. */
@@ -45,9 +64,10 @@ export async function runOk(argv: string[], opts: RunOptions = {}): Promise<RunR
 /** The message zx gives a failed command: what ran, how it ended, and what it said on stderr. */
 export function commandError(result: RunResult, timeoutMs?: number): CookError {
   const info = result.exitCode === null ? undefined : ProcessOutput.getExitCodeInfo(result.exitCode)
-  const ended =
-    result.exitCode === null
-      ? `signal: ${result.signal ?? 'unknown'}${timeoutMs !== undefined ? ` (timed out after ${timeoutMs / 1000} s)` : ''}`
+  const ended = result.timedOut
+    ? `timed out after ${(timeoutMs ?? 0) / 1000} s`
+    : result.exitCode === null
+      ? `signal: ${result.signal ?? 'unknown'}`
       : `exit code: ${result.exitCode}${info ? ` (${info})` : ''}`
   const stderr = result.stderr.trim()
   return new CookError(

@@ -3,7 +3,8 @@
 // PostgreSQL down and delete the leader key: a replica takes over in seconds instead of after the TTL.
 // It works from what the start left behind (rc.conf), bounds itself, and never fails: a stop hook that
 // failed or hung would only delay the jail's stop, never prevent it.
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import type { FreeBsd } from './freebsd.js'
 import type { StepLog } from './log.js'
 import type { RunResult } from './shell.js'
@@ -47,6 +48,7 @@ export async function stopJail(o: StopOptions): Promise<StopReport> {
   try {
     log.next('cook stop: the jail is stopping; handing over before its processes get SIGTERM')
     try {
+      mkdirSync(dirname(o.stopping), { recursive: true })
       writeFileSync(o.stopping, `${process.pid}\n`)
     } catch (e) {
       log.info(`cannot write ${o.stopping}: ${(e as Error).message}`)
@@ -123,8 +125,8 @@ async function step(log: StepLog, action: () => Promise<RunResult>): Promise<Out
   }
   const said = `${r.stdout}\n${r.stderr}`.trim().replace(/\s*\n\s*/g, ' / ')
   if (said) log.info(said)
-  if (r.exitCode === null) {
-    log.info(`did not finish in time (${r.signal ?? 'killed'}); the jail's SIGTERM follows`)
+  if (r.timedOut) {
+    log.info("did not finish in time; the jail's SIGTERM follows")
     return 'timed out'
   }
   if (/not running/i.test(said)) return 'not running'

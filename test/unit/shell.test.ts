@@ -55,8 +55,15 @@ t.test('a failed command is a SERVICE_FAILED error carrying command, exit code a
 
 t.test('a timeout ends the command with a signal', async (t) => {
   const r = await run(['sleep', '5'], { timeoutMs: 200 })
-  t.equal(r.exitCode, null)
-  t.equal(r.signal, 'SIGTERM')
+  t.equal(r.timedOut, true)
+  t.not(r.exitCode, 0)
+  // A shell script with a child of its own is ended too.
+  const started = Date.now()
+  const nested = await run(['sh', '-c', 'sleep 5; echo never'], { timeoutMs: 200 })
+  t.equal(nested.timedOut, true)
+  t.notMatch(nested.stdout, /never/)
+  t.ok(Date.now() - started < 4000, 'did not wait for the child')
+  t.equal((await run(['true'], { timeoutMs: 2000 })).timedOut, false)
 })
 
 t.test('the environment is the one given', async (t) => {
