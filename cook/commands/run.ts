@@ -1,7 +1,7 @@
 // cook (no subcommand): the jail's entry point. Seasons or reseasons the jail and starts the services;
 // in Nomad mode it then stays in the foreground while Patroni runs.
 import { PARAM_OPTIONS, type Command, type Io } from '../cli.js'
-import { loadConfig } from '../config.js'
+import { loadConfigFromOptions } from '../config.js'
 import { CookError } from '../errors.js'
 import { freebsd } from '../freebsd.js'
 import { startJail, statePaths, stayInForeground } from '../lifecycle.js'
@@ -36,13 +36,7 @@ const run: Command = {
     const log = new StepLog({ file: paths.cookLog, out: io.out })
     const sys = freebsd()
     try {
-      const { params, resolved } = loadConfig({
-        envFile: values['env-file'] as string | undefined,
-        environmentSh: values['environment-sh'] as string | undefined,
-        allowLoopback: values['dev-allow-loopback'] === true,
-        args: positionals,
-        env: io.env,
-      })
+      const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
       for (const w of resolved.warnings) log.info(`warning: ${w}`)
       await startJail(params, { sys, log, root, owners })
       if (!isNomadMode(values, io.env)) return 0

@@ -387,18 +387,25 @@ t.test('Nomad mode: --nomad or NOMAD_ALLOC_ID', async (t) => {
   t.equal(isNomadMode({}, {}), false)
 })
 
-t.test('Nomad mode: Patroni dying on its own ends cook with 1, so Nomad restarts the task', async (t) => {
+/** A cook in the foreground over a running patroni stand-in; signals come from the returned emitter. */
+async function foreground(t: Test, stopBoundMs: number) {
   const j = await jail(t)
   await j.s.sys.service('patroni', 'start')
   const signals = new EventEmitter()
+  const stopping = statePaths(j.root).stopping
   const code = stayInForeground({
     sys: j.s.sys,
     log: j.opts().log,
-    stopping: statePaths(j.root).stopping,
-    stopBoundMs: 2000,
+    stopping,
+    stopBoundMs,
     pollMs: 50,
     signals,
   })
+  return { j, signals, stopping, code }
+}
+
+t.test('Nomad mode: Patroni dying on its own ends cook with 1, so Nomad restarts the task', async (t) => {
+  const { j, signals, code } = await foreground(t, 2000)
   await sleep(200)
   j.s.killAll()
   t.equal(await code, 1)
@@ -410,18 +417,10 @@ t.test('Nomad mode: Patroni dying on its own ends cook with 1, so Nomad restarts
 })
 
 t.test('Nomad mode: on SIGTERM cook waits for Patroni to finish, then exits 0', async (t) => {
-  const j = await jail(t)
-  await j.s.sys.service('patroni', 'start')
-  const signals = new EventEmitter()
+  const f = await foreground(t, 5000)
+  const { j, signals } = f
   let finished = false
-  const code = stayInForeground({
-    sys: j.s.sys,
-    log: j.opts().log,
-    stopping: statePaths(j.root).stopping,
-    stopBoundMs: 5000,
-    pollMs: 50,
-    signals,
-  }).then((c) => {
+  const code = f.code.then((c) => {
     finished = true
     return c
   })
@@ -436,18 +435,7 @@ t.test('Nomad mode: on SIGTERM cook waits for Patroni to finish, then exits 0', 
 })
 
 t.test('Nomad mode: Patroni stopped by `cook stop` is no crash', async (t) => {
-  const j = await jail(t)
-  await j.s.sys.service('patroni', 'start')
-  const signals = new EventEmitter()
-  const stopping = statePaths(j.root).stopping
-  const code = stayInForeground({
-    sys: j.s.sys,
-    log: j.opts().log,
-    stopping,
-    stopBoundMs: 5000,
-    pollMs: 50,
-    signals,
-  })
+  const { j, signals, stopping, code } = await foreground(t, 5000)
   await sleep(150)
   mkdirSync(join(j.root, 'var/run'), { recursive: true })
   writeFileSync(stopping, '1\n')
