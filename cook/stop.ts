@@ -56,17 +56,23 @@ export async function stopJail(o: StopOptions): Promise<StopReport> {
     const state = await readState(o)
     report.timeoutS = state.timeoutS
     const deadline = t0 + state.timeoutS * 1000
-    const reserve = NODE_EXPORTER_MS + (state.consul ? CONSUL_LEAVE_MS : 0)
+    // The later steps keep a few seconds back, never more than a third of the whole: Patroni matters most.
+    const reserve = Math.min(
+      NODE_EXPORTER_MS + (state.consul ? CONSUL_LEAVE_MS : 0),
+      (state.timeoutS * 1000) / 3,
+    )
+    const patroniMs = left(deadline - reserve)
+    const consulShare = state.consul ? (reserve * CONSUL_LEAVE_MS) / (NODE_EXPORTER_MS + CONSUL_LEAVE_MS) : 0
 
-    log.next(`stopping patroni (up to ${Math.round((deadline - reserve - Date.now()) / 1000)} s)`)
+    log.next(`stopping patroni (up to ${(patroniMs / 1000).toFixed(1)} s)`)
     report.patroni = await step(log, () =>
-      sys.service('patroni', 'stop', { timeoutMs: left(deadline - reserve), allowFailure: true }),
+      sys.service('patroni', 'stop', { timeoutMs: patroniMs, allowFailure: true }),
     )
 
     log.next('stopping node_exporter')
     report.node_exporter = await step(log, () =>
       sys.service('node_exporter', 'stop', {
-        timeoutMs: left(deadline - (state.consul ? CONSUL_LEAVE_MS : 0)),
+        timeoutMs: left(deadline - consulShare),
         allowFailure: true,
       }),
     )
