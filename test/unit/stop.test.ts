@@ -46,7 +46,7 @@ t.test('stops patroni, then node_exporter, then consul leave', async (t) => {
   t.ok(existsSync(statePaths(j.root).stopping), 'tells a cook in the foreground that this stop is planned')
   const log = readFileSync(statePaths(j.root).cookLog, 'utf8')
   t.match(log, /Step 1: cook stop: the jail is stopping/)
-  t.match(log, /Step 2: stopping patroni \(up to 20\.0 s\)/)
+  t.match(log, /Step 2: stopping patroni \(up to (19\.\d|20\.0) s\)/)
   t.match(log, /Step 4: consul leave/)
   t.match(log, /Graceful leave complete/)
 })
