@@ -48,7 +48,8 @@ const run: Command = {
       })
     } catch (e) {
       // The log holds the reason too: in a jail nobody watches stderr. Parameter messages never show secrets.
-      if (e instanceof CookError) for (const line of e.lines()) log.info(`error: ${line}`)
+      const lines = e instanceof CookError ? e.lines() : [`unexpected: ${(e as Error).message}`]
+      for (const line of lines) log.info(`error: ${line}`)
       throw e
     }
   },
