@@ -32,6 +32,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./commands/check.js')).default,
   render: async () => (await import('./commands/render.js')).default,
   haproxy: async () => (await import('./commands/haproxy.js')).default,
+  run: async () => (await import('./commands/run.js')).default,
+  stop: async () => (await import('./commands/stop.js')).default,
 }
 
 export function helpText(): string {
@@ -51,7 +53,11 @@ export function helpText(): string {
     `cook ${VERSION}: configures and runs one Patroni + PostgreSQL member in a pot jail.`,
     '',
     'Usage:',
-    '  cook [options] [NAME=value ...]          configure on first start, then start the services',
+    '  cook [--nomad] [options] [NAME=value ...]',
+    '                                           configure on first start (or when the parameters changed),',
+    '                                           start the services; --nomad (or NOMAD_ALLOC_ID set): stay in',
+    '                                           the foreground while Patroni runs',
+    "  cook stop [--timeout SECONDS]            the jail's stop hook: hand over, stop the services; exits 0",
     '  cook check [options] [NAME=value ...]    validate and print the parameters, secrets redacted',
     '  cook render --root DIR [--dry-run] [options] [NAME=value ...]',
     '                                           write every file the jail needs under DIR; start nothing',

@@ -37,3 +37,18 @@ export function loadConfig(opts: ConfigOptions): Config {
   if (problems.length > 0 || !params) throw new ParamError(problems)
   return { params, resolved }
 }
+
+/** loadConfig from the options every parameter-reading subcommand shares (cli.ts PARAM_OPTIONS). */
+export function loadConfigFromOptions(
+  values: Record<string, string | boolean | undefined>,
+  args: string[],
+  env: Record<string, string | undefined>,
+): Config {
+  return loadConfig({
+    envFile: values['env-file'] as string | undefined,
+    environmentSh: values['environment-sh'] as string | undefined,
+    allowLoopback: values['dev-allow-loopback'] === true,
+    args,
+    env,
+  })
+}

@@ -37,6 +37,8 @@ export const PATHS = {
   rcPatroni: '/usr/local/etc/rc.d/patroni',
   seasoned: '/usr/local/etc/pot-is-seasoned',
   cookLog: '/var/log/cook.log',
+  digestKey: '/var/db/cook/digest.key',
+  stopping: '/var/run/cook.stopping',
 } as const
 
 export function at(layout: Layout, path: string): string {

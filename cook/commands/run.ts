@@ -1,0 +1,57 @@
+// cook (no subcommand): the jail's entry point. Seasons or reseasons the jail and starts the services;
+// in Nomad mode it then stays in the foreground while Patroni runs.
+import { PARAM_OPTIONS, type Command, type Io } from '../cli.js'
+import { loadConfigFromOptions } from '../config.js'
+import { CookError } from '../errors.js'
+import { freebsd } from '../freebsd.js'
+import { startJail, statePaths, stayInForeground } from '../lifecycle.js'
+import { StepLog } from '../log.js'
+
+/**
+ * Nomad's pot driver runs cook as pot.cmd with the task's environment, which always holds NOMAD_ALLOC_ID;
+ * the rc.d `cook` service of a jail started by hand does not. `--nomad` forces it either way.
+ */
+export function isNomadMode(values: Record<string, unknown>, env: Io['env']): boolean {
+  return values.nomad === true || (env.NOMAD_ALLOC_ID ?? '') !== ''
+}
+
+const run: Command = {
+  summary:
+    'Configures the jail on first start (or when its parameters changed) and starts consul, patroni and ' +
+    'node_exporter in order; with --nomad (or NOMAD_ALLOC_ID set) it then stays in the foreground.',
+  usage:
+    'cook [--nomad] [--env-file FILE] [--environment-sh FILE] [--root DIR] [--owners apply|record] [NAME=value ...]',
+  options: {
+    ...PARAM_OPTIONS,
+    nomad: { type: 'boolean' },
+    root: { type: 'string' },
+    owners: { type: 'string' },
+  },
+  run: async (values, positionals, io) => {
+    const root = (values.root as string | undefined) ?? '/'
+    const owners = (values.owners as string | undefined) ?? (process.getuid?.() === 0 ? 'apply' : 'record')
+    if (owners !== 'apply' && owners !== 'record')
+      throw new CookError('USAGE', '--owners takes apply or record')
+    const paths = statePaths(root)
+    const log = new StepLog({ file: paths.cookLog, out: io.out })
+    const sys = freebsd()
+    try {
+      const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
+      for (const w of resolved.warnings) log.info(`warning: ${w}`)
+      await startJail(params, { sys, log, root, owners })
+      if (!isNomadMode(values, io.env)) return 0
+      return await stayInForeground({
+        sys,
+        log,
+        stopping: paths.stopping,
+        stopBoundMs: params.STOPTIMEOUT * 1000,
+      })
+    } catch (e) {
+      // The log holds the reason too: in a jail nobody watches stderr. Parameter messages never show secrets.
+      const lines = e instanceof CookError ? e.lines() : [`unexpected: ${(e as Error).message}`]
+      for (const line of lines) log.info(`error: ${line}`)
+      throw e
+    }
+  },
+}
+export default run

@@ -1,0 +1,90 @@
+// HTTP probes of what the services expose: the Consul agent's view of its cluster, the DCS keys that
+// say a Patroni cluster exists, and Patroni's REST API. Each answers a value when ready, else undefined.
+import { authority } from './net.js'
+import type { Params } from './params.js'
+
+/** The local Consul agent's HTTP API (client_addr in the agent's configuration). */
+export const CONSUL_HTTP = 'http://127.0.0.1:8500'
+
+const REQUEST_TIMEOUT_MS = 3000
+
+async function request(url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+}
+
+/** The Raft leader the agent knows (e.g. `10.0.0.2:8300`); an agent without one answers `""`. */
+export async function consulLeader(consulHttp: string): Promise<string | undefined> {
+  const res = await request(`${consulHttp}/v1/status/leader`)
+  if (!res.ok) throw new Error(`HTTP ${res.status}`)
+  const leader: unknown = await res.json()
+  return typeof leader === 'string' && leader !== '' ? leader : undefined
+}
+
+/** Patroni's keys for a cluster: its leader, and the initialize key it writes when it bootstraps. */
+export function clusterKeys(scope: string): string[] {
+  return [`/service/${scope}/initialize`, `/service/${scope}/leader`]
+}
+
+/** True when one of the keys exists in Consul's KV store, read through the local agent. */
+export async function consulKeyExists(consulHttp: string, keys: string[], token?: string): Promise<boolean> {
+  for (const key of keys) {
+    const res = await request(`${consulHttp}/v1/kv${encodeURI(key)}`, {
+      headers: token ? { 'X-Consul-Token': token } : {},
+    })
+    if (res.ok) return true
+    if (res.status !== 404) throw new Error(`GET /v1/kv${key}: HTTP ${res.status}`)
+  }
+  return false
+}
+
+/** True when one of the keys exists in etcd, asked through the v3 HTTP gateway of any endpoint. */
+export async function etcdKeyExists(endpoints: string[], keys: string[]): Promise<boolean> {
+  const errors: string[] = []
+  for (const endpoint of endpoints) {
+    try {
+      for (const key of keys) {
+        const res = await request(`http://${endpoint}/v3/kv/range`, {
+          method: 'POST',
+          body: JSON.stringify({ key: Buffer.from(key).toString('base64'), count_only: true }),
+        })
+        if (!res.ok) throw new Error(`HTTP ${res.status}`)
+        const body = (await res.json()) as { count?: string | number }
+        if (Number(body.count ?? 0) > 0) return true
+      }
+      return false
+    } catch (e) {
+      errors.push(`${endpoint}: ${(e as Error).message}`)
+    }
+  }
+  throw new Error(errors.join('; '))
+}
+
+/** Where the cook asks whether the cluster exists, for messages. */
+export function clusterWhere(p: Params, consulHttp: string): string {
+  const keys = clusterKeys(p.SCOPE).join(' or ')
+  return p.DCS === 'consul'
+    ? `${keys} via ${consulHttp}/v1/kv`
+    : `${keys} in etcd at ${p.ETCDHOSTS.join(', ')}`
+}
+
+/** True when the cluster of p.SCOPE exists in the DCS: a replica may then clone from it. */
+export async function clusterExists(p: Params, consulHttp: string): Promise<true | undefined> {
+  const keys = clusterKeys(p.SCOPE)
+  const exists =
+    p.DCS === 'consul'
+      ? await consulKeyExists(consulHttp, keys, p.CONSULTOKEN)
+      : await etcdKeyExists(p.ETCDHOSTS, keys)
+  return exists ? true : undefined
+}
+
+/** Patroni's REST API on this member. */
+export function patroniUrl(p: Params): string {
+  return `http://${authority(p.MYIP, 8008)}`
+}
+
+/** True once Patroni's REST API answers /liveness with 200 (it does before PostgreSQL is up). */
+export async function patroniLive(restUrl: string): Promise<true | undefined> {
+  const res = await request(`${restUrl}/liveness`)
+  await res.body?.cancel()
+  return res.ok ? true : undefined
+}

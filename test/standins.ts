@@ -1,0 +1,286 @@
+// Recording stand-ins for what this Linux machine lacks: FreeBSD's sysrc(8), service(8), pw(8), su(1),
+// daemon(8), the Consul CLI, and the Consul agent's HTTP API. The commands are small sh scripts on PATH
+// that append their argv to calls.log and keep state in files, so `sysrc -n` reads back what was set and
+// `service NAME status` tells whether the stand-in process of NAME runs.
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { sh } from '../cook/quote.js'
+import { freebsd, type FreeBsd } from '../cook/freebsd.js'
+
+export interface StandIns {
+  dir: string
+  state: string
+  env: NodeJS.ProcessEnv
+  sys: FreeBsd
+  /** Every stand-in call so far, one `command args...` line each. */
+  calls(): string[]
+  /** Calls of one command (`sysrc`, `service`, `consul`...). */
+  callsOf(command: string): string[]
+  rcConf(): Record<string, string>
+  running(name: string): boolean
+  /** Next `service NAME ACTION` waits while the block exists; `blocked` tells when one is waiting. */
+  block(name: string, action: string): { release(): void; blocked(): boolean }
+  /** `service NAME ACTION` fails with a message on stderr. */
+  fail(name: string, action: string): void
+  /** Kills every stand-in service process. */
+  killAll(): void
+}
+
+const SYSRC = `
+# Stand-in for FreeBSD's sysrc(8): rc.conf is $STATE/rc.conf, one NAME=value line per variable.
+printf 'sysrc %s\\n' "$*" >> "$LOG"
+conf="$STATE/rc.conf"
+touch "$conf"
+quiet=
+value_only=
+while getopts qn opt; do
+	case $opt in
+	q) quiet=1 ;;
+	n) value_only=1 ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+for arg; do
+	case $arg in
+	*=*)
+		name=\${arg%%=*}
+		value=\${arg#*=}
+		old=$(grep "^$name=" "$conf" | cut -d= -f2-)
+		grep -v "^$name=" "$conf" > "$conf.new"
+		printf '%s=%s\\n' "$name" "$value" >> "$conf.new"
+		mv "$conf.new" "$conf"
+		echo "$name: $old -> $value"
+		;;
+	*)
+		if ! line=$(grep "^$arg=" "$conf"); then
+			[ -n "$quiet" ] || echo "sysrc: unknown variable '$arg'" >&2
+			exit 1
+		fi
+		if [ -n "$value_only" ]; then printf '%s\\n' "\${line#*=}"; else printf '%s: %s\\n' "$arg" "\${line#*=}"; fi
+		;;
+	esac
+done
+`
+
+const SERVICE = `
+# Stand-in for FreeBSD's service(8). A started service is a process in its own session (as daemon(8)
+# makes it): for patroni a loopback HTTP responder on the address in $STATE/patroni.listen that answers
+# /liveness, for the others a sleep. rc.subr's answers: start of a running service and stop of a stopped
+# one fail; our patroni rc script answers "is not running." with status 0.
+printf 'service %s\\n' "$*" >> "$LOG"
+name=$1
+action=$2
+pidf="$STATE/$name.pid"
+is_running() { [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; }
+if [ -e "$STATE/fail-$name-$action" ]; then
+	echo "$name: $action failed (stand-in told to fail)" >&2
+	exit 1
+fi
+while [ -e "$STATE/block-$name-$action" ]; do
+	: > "$STATE/blocked-$name-$action"
+	sleep 0.05
+done
+launch() {
+	if [ "$name" = patroni ] && [ -f "$STATE/patroni.listen" ]; then
+		read -r addr port < "$STATE/patroni.listen"
+		setsid /usr/bin/python3 -m http.server "$port" --bind "$addr" --directory "$STATE/www" > /dev/null 2>&1 &
+	else
+		setsid sleep 100000 > /dev/null 2>&1 &
+	fi
+	echo $! > "$pidf"
+}
+halt() { kill "$(cat "$pidf")"; rm -f "$pidf"; }
+case $action in
+start | onestart)
+	if is_running; then
+		echo "$name already running? (pid=$(cat "$pidf"))." >&2
+		exit 1
+	fi
+	echo "Starting $name."
+	launch
+	;;
+stop | onestop)
+	if ! is_running; then
+		if [ "$name" = patroni ]; then echo "$name is not running."; exit 0; fi
+		echo "$name not running? (check $pidf)." >&2
+		exit 1
+	fi
+	echo "Stopping $name."
+	halt
+	;;
+restart)
+	if is_running; then halt; fi
+	echo "Starting $name."
+	launch
+	;;
+reload)
+	if ! is_running; then
+		echo "$name not running? (check $pidf)." >&2
+		exit 1
+	fi
+	echo "Reloading $name."
+	;;
+status)
+	if is_running; then echo "$name is running as pid $(cat "$pidf")."; else echo "$name is not running."; exit 1; fi
+	;;
+*)
+	echo "$name: unknown action $action" >&2
+	exit 1
+	;;
+esac
+`
+
+const CONSUL = `
+# Stand-in for the Consul CLI: only \`consul leave\`, which stops the stand-in agent process.
+printf 'consul %s\\n' "$*" >> "$LOG"
+pidf="$STATE/consul.pid"
+if [ "$1" = leave ] && [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
+	kill "$(cat "$pidf")"
+	rm -f "$pidf"
+	echo "Graceful leave complete"
+	exit 0
+fi
+echo "Error leaving agent: Put \\"http://127.0.0.1:8500/v1/agent/leave\\": connection refused" >&2
+exit 1
+`
+
+const RECORD_ONLY = `
+# Stand-in that only records its call: the cook must not need it.
+printf '%s %s\\n' "$(basename "$0")" "$*" >> "$LOG"
+`
+
+export function standIns(root: string): StandIns {
+  const dir = join(root, 'standin-bin')
+  const state = join(root, 'standin-state')
+  mkdirSync(dir, { recursive: true })
+  mkdirSync(join(state, 'www'), { recursive: true })
+  writeFileSync(join(state, 'www', 'liveness'), 'ok\n')
+  const log = join(state, 'calls.log')
+  writeFileSync(log, '')
+  const head = `#!/bin/sh\nLOG=${sh(log)}\nSTATE=${sh(state)}\n`
+  const scripts: Record<string, string> = {
+    sysrc: SYSRC,
+    service: SERVICE,
+    consul: CONSUL,
+    pw: RECORD_ONLY,
+    su: RECORD_ONLY,
+    daemon: RECORD_ONLY,
+  }
+  for (const [name, body] of Object.entries(scripts)) {
+    writeFileSync(join(dir, name), head + body)
+    chmodSync(join(dir, name), 0o755)
+  }
+  const env = { ...process.env, PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}` }
+  const calls = () =>
+    readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+  const pidOf = (name: string) => {
+    try {
+      return Number(readFileSync(join(state, `${name}.pid`), 'utf8'))
+    } catch {
+      return undefined
+    }
+  }
+  return {
+    dir,
+    state,
+    env,
+    sys: freebsd({ env }),
+    calls,
+    callsOf: (command) => calls().filter((l) => l.startsWith(`${command} `)),
+    rcConf: () => {
+      const path = join(state, 'rc.conf')
+      if (!existsSync(path)) return {}
+      return Object.fromEntries(
+        readFileSync(path, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('='))
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      )
+    },
+    running: (name) => {
+      const pid = pidOf(name)
+      if (pid === undefined) return false
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    },
+    block: (name, action) => {
+      const file = join(state, `block-${name}-${action}`)
+      writeFileSync(file, '')
+      return {
+        release: () => rmSync(file, { force: true }),
+        blocked: () => existsSync(join(state, `blocked-${name}-${action}`)),
+      }
+    },
+    fail: (name, action) => writeFileSync(join(state, `fail-${name}-${action}`), ''),
+    killAll: () => {
+      for (const f of readdirSync(state).filter((n) => n.endsWith('.pid'))) {
+        const pid = pidOf(f.slice(0, -4))
+        if (pid)
+          try {
+            process.kill(pid, 'SIGKILL')
+          } catch {
+            // already gone
+          }
+      }
+    },
+  }
+}
+
+/** Where the patroni stand-in's /liveness responder listens (Patroni's REST API is MYIP:8008). */
+export function listenPatroni(s: StandIns, addr: string, port = 8008): void {
+  writeFileSync(join(s.state, 'patroni.listen'), `${addr} ${port}\n`)
+}
+
+export interface ConsulStandIn {
+  url: string
+  /** What /v1/status/leader answers; "" is an agent without a leader. */
+  leader: string
+  /** Keys that exist in the KV store (with their leading slash, as Patroni names them). */
+  keys: Set<string>
+  requests: string[]
+  /** X-Consul-Token headers received (tests check the token went there and nowhere else). */
+  tokens: string[]
+  close(): Promise<void>
+}
+
+/** A loopback HTTP server standing in for the local Consul agent's HTTP API. */
+export async function consulStandIn(leader = '10.0.0.2:8300'): Promise<ConsulStandIn> {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/'
+    standIn.requests.push(`${req.method} ${url}`)
+    const token = req.headers['x-consul-token']
+    if (typeof token === 'string') standIn.tokens.push(token)
+    if (url === '/v1/status/leader') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(standIn.leader))
+      return
+    }
+    if (url.startsWith('/v1/kv/')) {
+      const key = decodeURI(url.slice('/v1/kv'.length))
+      if (standIn.keys.has(key))
+        res.writeHead(200).end(JSON.stringify([{ Key: key.slice(1), Value: 'MQ==' }]))
+      else res.writeHead(404).end()
+      return
+    }
+    res.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  const standIn: ConsulStandIn = {
+    url: `http://127.0.0.1:${port}`,
+    leader,
+    keys: new Set(),
+    requests: [],
+    tokens: [],
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+  return standIn
+}

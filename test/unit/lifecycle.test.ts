@@ -1,0 +1,149 @@
+// The jail's start, run on this Linux machine: FreeBSD's sysrc and service are recording stand-ins on PATH
+// (test/standins.ts), the Consul agent's HTTP API is a loopback stand-in server, Patroni's REST API is a
+// loopback HTTP responder that the `service` stand-in starts (test/jail.ts).
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { startJail } from '../../cook/lifecycle.js'
+import { basicEnv, cook, tempDir } from '../helpers.js'
+import { actions, jail, snapshot } from '../jail.js'
+
+t.test(
+  'first start: render, rc.conf, then consul, patroni, node_exporter in order; marker last',
+  async (t) => {
+    const j = await jail(t)
+    const r = await startJail(j.params(), j.opts())
+    t.equal(r.kind, 'first')
+    t.same(r.started, ['consul', 'patroni', 'node_exporter'])
+    const myip = j.raw.MYIP
+    t.same(actions(j.s.calls()), [
+      'sysrc consul_enable=YES',
+      'sysrc consul_dir=/var/db/consul',
+      'service consul start',
+      'sysrc patroni_enable=YES',
+      'sysrc patroni_config=/usr/local/etc/patroni/patroni.yml',
+      'sysrc patroni_stop_timeout=25',
+      'service patroni start',
+      'sysrc node_exporter_enable=YES',
+      `sysrc node_exporter_listen_address=${myip}:9100`,
+      'service node_exporter start',
+    ])
+    t.notOk('postgresql_enable' in j.s.rcConf(), 'Patroni starts PostgreSQL, rc.conf never does')
+    t.ok(j.consul.requests.includes('GET /v1/status/leader'), 'waited for the Consul leader')
+    t.ok(existsSync(join(j.root, 'usr/local/etc/patroni/patroni.yml')))
+    t.ok(existsSync(join(j.root, 'usr/local/etc/consul.d/agent.hcl')))
+    t.equal(statSync(join(j.root, 'mnt/postgres/data')).mode & 0o777, 0o700)
+    const marker = JSON.parse(readFileSync(join(j.root, 'usr/local/etc/pot-is-seasoned'), 'utf8'))
+    t.equal(marker.format, 1)
+    t.match(marker.params, /^[0-9a-f]{64}$/)
+    t.match(marker.secrets, /^[0-9a-f]{64}$/)
+    t.same(Object.keys(marker.services), ['consul', 'patroni', 'node_exporter'])
+    t.equal(statSync(join(j.root, 'var/db/cook/digest.key')).mode & 0o777, 0o600)
+
+    const log = j.logText()
+    t.same(log.trimEnd().split('\n'), j.out, 'the log file holds what stdout got')
+    const steps = log.split('\n').filter((l) => / Step \d+: /.test(l))
+    t.ok(steps.length >= 8)
+    for (const [i, line] of steps.entries())
+      t.match(line, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z Step ${i + 1}: `))
+    t.match(log, /Consul leader: 10\.0\.0\.2:8300/)
+    t.match(log, /Patroni answers http:\/\/127\.\d+\.\d+\.\d+:8008\/liveness/)
+    t.match(log, /seasoned: \/usr\/local\/etc\/pot-is-seasoned written/)
+  },
+)
+
+t.test('second start with the same parameters changes nothing and restarts nothing', async (t) => {
+  const j = await jail(t)
+  await startJail(j.params(), j.opts())
+  const before = snapshot(j.root)
+  const rcBefore = j.s.rcConf()
+  const callsBefore = j.s.calls().length
+  const r = await startJail(j.params(), j.opts())
+  t.equal(r.kind, 'unchanged')
+  t.same(r.started, [])
+  t.same(r.refreshed, [])
+  const calls = j.s.calls().slice(callsBefore)
+  t.same(actions(calls), [], 'no sysrc writes, no start, restart or reload')
+  t.same(snapshot(j.root), before, 'no file changed, not even its mtime')
+  t.same(j.s.rcConf(), rcBefore)
+  t.match(j.logText(), /parameters unchanged since .*: starting the services only/)
+})
+
+t.test('a stopped service is started again on an unchanged start', async (t) => {
+  const j = await jail(t)
+  await startJail(j.params(), j.opts())
+  await j.s.sys.service('node_exporter', 'stop')
+  const n = j.s.calls().length
+  const r = await startJail(j.params(), j.opts())
+  t.equal(r.kind, 'unchanged')
+  t.same(actions(j.s.calls().slice(n)), ['service node_exporter start'])
+})
+
+t.test('reseason: only the service whose configuration changed is reloaded or restarted', async (t) => {
+  const j = await jail(t)
+  await startJail(j.params(), j.opts())
+
+  let n = j.s.calls().length
+  let r = await startJail(j.params({ TTL: '40' }), j.opts())
+  t.equal(r.kind, 'reseason')
+  t.same(r.refreshed, ['patroni'])
+  t.same(actions(j.s.calls().slice(n)), ['service patroni reload'], 'TTL is in patroni.yml only')
+  t.match(readFileSync(join(j.root, 'usr/local/etc/patroni/patroni.yml'), 'utf8'), /ttl: 40/)
+  t.match(j.logText(), /parameters changed since .* \(TTL\): reseasoning/)
+  t.match(j.logText(), /bootstrap\.dcs only applies when the cluster is first created/)
+
+  n = j.s.calls().length
+  r = await startJail(j.params({ TTL: '40', DATACENTER: 'dc2' }), j.opts())
+  t.same(r.refreshed, ['consul'])
+  t.same(actions(j.s.calls().slice(n)), ['service consul restart'])
+
+  n = j.s.calls().length
+  r = await startJail(j.params({ TTL: '40', DATACENTER: 'dc2', ADMPASS: 'another admin password' }), j.opts())
+  t.equal(r.kind, 'reseason')
+  t.same(r.refreshed, [], 'the admin role only matters at bootstrap')
+  t.same(actions(j.s.calls().slice(n)), [])
+  t.match(j.logText(), /\(a secret parameter\): reseasoning/)
+  t.match(j.logText(), /only take effect when the cluster is first created/)
+
+  n = j.s.calls().length
+  r = await startJail(j.params({ TTL: '40', DATACENTER: 'dc2', ADMPASS: 'another admin password' }), j.opts())
+  t.equal(r.kind, 'unchanged', 'the reseason was recorded')
+  t.same(actions(j.s.calls().slice(n)), [])
+})
+
+t.test('secrets never reach the log, stdout or a command line', async (t) => {
+  const j = await jail(t)
+  const p = j.params()
+  await startJail(p, j.opts())
+  await startJail(j.params({ TTL: '40' }), j.opts())
+  const everything = [
+    j.logText(),
+    j.out.join('\n'),
+    j.s.calls().join('\n'),
+    readFileSync(join(j.root, 'usr/local/etc/pot-is-seasoned'), 'utf8'),
+  ].join('\n')
+  for (const secret of [p.ADMPASS, p.KEKPASS, p.GOSSIPKEY!, p.CONSULTOKEN!, p.REPPASS, p.REWINDPASS])
+    t.notOk(everything.includes(secret), `secret ${secret.slice(0, 3)}… not found`)
+  t.ok(
+    readFileSync(join(j.root, 'usr/local/etc/patroni/patroni.yml'), 'utf8').includes('kek-S3cret'),
+    'but it is in patroni.yml',
+  )
+})
+
+t.test('cook with no subcommand runs the start; invalid parameters are logged without secrets', async (t) => {
+  const root = tempDir(t)
+  const r = await cook(['run', '--root', root, '--owners', 'record'], {
+    ...basicEnv(),
+    NODENAME: 'not a label',
+    KEKPASS: 'p\nq',
+  })
+  t.equal(r.code, 78)
+  const log = readFileSync(join(root, 'var/log/cook.log'), 'utf8')
+  t.match(log, /error: NODENAME: "not a label" is not a DNS label/)
+  t.match(log, /error: KEKPASS: contains a line break/)
+  t.notOk(log.includes('p\nq'))
+  t.notOk(existsSync(join(root, 'usr/local/etc/patroni')), 'nothing rendered')
+  const bare = await cook(['--bogus-option'])
+  t.equal(bare.code, 64, 'options without a subcommand go to the start command')
+  t.match(bare.err, /usage: cook \[--nomad\]/)
+})

@@ -1,0 +1,120 @@
+// `cook stop`, the jail's stop hook, against recording stand-ins of sysrc(8), service(8) and the Consul CLI.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { main } from '../../cook/cli.js'
+import { statePaths } from '../../cook/lifecycle.js'
+import { StepLog } from '../../cook/log.js'
+import { stopJail } from '../../cook/stop.js'
+import { tempDir } from '../helpers.js'
+import { standIns, type StandIns } from '../standins.js'
+
+async function running(
+  t: Test,
+  rc: Record<string, string>,
+): Promise<{ s: StandIns; root: string; out: string[]; log: StepLog }> {
+  const root = tempDir(t, 'cook-jail-')
+  const s = standIns(tempDir(t, 'cook-standins-'))
+  t.teardown(() => s.killAll())
+  for (const [k, v] of Object.entries(rc)) await s.sys.sysrcEnsure(k, v)
+  const out: string[] = []
+  return { s, root, out, log: new StepLog({ out: (l) => out.push(l), file: statePaths(root).cookLog }) }
+}
+
+const actions = (calls: string[]) => calls.filter((c) => !c.startsWith('sysrc'))
+
+t.test('stops patroni, then node_exporter, then consul leave', async (t) => {
+  const j = await running(t, { patroni_stop_timeout: '25', consul_enable: 'YES' })
+  for (const svc of ['consul', 'patroni', 'node_exporter']) await j.s.sys.service(svc, 'start')
+  const n = j.s.calls().length
+  const report = await stopJail({ sys: j.s.sys, log: j.log, stopping: statePaths(j.root).stopping })
+  t.same(actions(j.s.calls().slice(n)), [
+    'service patroni stop',
+    'service node_exporter stop',
+    'consul leave',
+  ])
+  t.same(
+    j.s
+      .calls()
+      .slice(n)
+      .filter((c) => c.startsWith('sysrc')),
+    ['sysrc -q -n patroni_stop_timeout', 'sysrc -q -n consul_enable'],
+    'reads what the start left in rc.conf, writes nothing',
+  )
+  t.match(report, { timeoutS: 25, patroni: 'stopped', node_exporter: 'stopped', consul: 'stopped' })
+  for (const svc of ['consul', 'patroni', 'node_exporter']) t.notOk(j.s.running(svc), `${svc} is down`)
+  t.ok(existsSync(statePaths(j.root).stopping), 'tells a cook in the foreground that this stop is planned')
+  const log = readFileSync(statePaths(j.root).cookLog, 'utf8')
+  t.match(log, /Step 1: cook stop: the jail is stopping/)
+  t.match(log, /Step 2: stopping patroni \(up to (19\.\d|20\.0) s\)/)
+  t.match(log, /Step 4: consul leave/)
+  t.match(log, /Graceful leave complete/)
+})
+
+t.test('everything already down: still exits cleanly and says so', async (t) => {
+  const j = await running(t, { patroni_stop_timeout: '25', consul_enable: 'YES' })
+  const report = await stopJail({ sys: j.s.sys, log: j.log, stopping: statePaths(j.root).stopping })
+  t.same(actions(j.s.calls()), ['service patroni stop', 'service node_exporter stop', 'consul leave'])
+  t.match(report, { patroni: 'not running', node_exporter: 'not running', consul: 'failed' })
+  t.match(j.out.join('\n'), /patroni is not running/)
+  t.match(j.out.join('\n'), /connection refused/)
+})
+
+t.test('with DCS=etcd there is no consul to leave', async (t) => {
+  const j = await running(t, { patroni_stop_timeout: '12' })
+  await j.s.sys.service('patroni', 'start')
+  const report = await stopJail({ sys: j.s.sys, log: j.log, stopping: statePaths(j.root).stopping })
+  t.same(actions(j.s.calls()).slice(-2), ['service patroni stop', 'service node_exporter stop'])
+  t.equal(report.timeoutS, 12, 'patroni_stop_timeout from rc.conf')
+  t.equal(report.consul, 'skipped')
+})
+
+t.test('a Patroni that does not stop in time cannot hold the jail up', async (t) => {
+  const j = await running(t, { patroni_stop_timeout: '25', consul_enable: 'YES' })
+  for (const svc of ['consul', 'patroni', 'node_exporter']) await j.s.sys.service(svc, 'start')
+  j.s.block('patroni', 'stop')
+  const report = await stopJail({
+    sys: j.s.sys,
+    log: j.log,
+    stopping: statePaths(j.root).stopping,
+    timeoutS: 7,
+  })
+  t.equal(report.patroni, 'timed out')
+  t.equal(report.node_exporter, 'stopped', 'the later steps still run')
+  t.equal(report.consul, 'stopped')
+  t.ok(report.elapsedMs < 7000 + 1500, `bounded by the timeout (took ${report.elapsedMs} ms)`)
+  t.match(j.out.join('\n'), /did not finish in time; the jail's SIGTERM follows/)
+})
+
+t.test('`cook stop` exits 0 with no sysrc, service or consul at all, and logs why', async (t) => {
+  const root = tempDir(t)
+  const empty = tempDir(t)
+  mkdirSync(join(root, 'var'), { recursive: true })
+  const path = process.env.PATH
+  process.env.PATH = empty // nothing to find: as in a jail whose packages are gone
+  t.teardown(() => {
+    process.env.PATH = path
+  })
+  const out: string[] = []
+  const code = await main(['stop', '--root', root, '--timeout', '5'], {
+    out: (l) => out.push(l),
+    err: (l) => out.push(l),
+    env: {},
+  })
+  process.env.PATH = path
+  t.equal(code, 0)
+  const log = readFileSync(join(root, 'var/log/cook.log'), 'utf8')
+  t.match(log, /stopping patroni/)
+  t.match(log, /exit code 127: treated as already stopped/)
+  t.match(log, /cook stop finished in/)
+  const noRc = await main(['stop', '--root', root], {
+    out: (l) => out.push(l),
+    err: (l) => out.push(l),
+    env: {},
+  })
+  t.equal(noRc, 0)
+  t.match(
+    readFileSync(join(root, 'var/log/cook.log'), 'utf8'),
+    /cannot read patroni_stop_timeout from rc\.conf \(not set, or sysrc failed\); using 25 s/,
+  )
+})
