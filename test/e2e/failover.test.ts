@@ -7,7 +7,7 @@ import { since, startCluster } from './setup.js'
 t.test(
   'unplanned failover: SIGKILL the leader, a replica takes writes, the old leader rejoins',
   async (t) => {
-    const c = await startCluster(t, { scope: 'e2e-failover', net: '127.42.3' })
+    const c = await startCluster(t, { scope: 'e2e-failover', block: '127.43' })
     const { leader: old } = await c.waitFormed()
     await c.waitPrimaryRoute(old)
     await c.query(c.primaryConn(), 'CREATE TABLE events (id serial PRIMARY KEY, note text)')

@@ -8,7 +8,7 @@ t.test(
   'formation: one primary, two streaming replicas, :5000 writes, :5001 reads, admin logs in',
   async (t) => {
     const t0 = Date.now()
-    const c = await startCluster(t, { scope: 'e2e-formation', net: '127.42.1' })
+    const c = await startCluster(t, { scope: 'e2e-formation', block: '127.42' })
     const { leader, replicas } = await c.waitFormed()
     t.comment(`formed (leader + 2 streaming replicas) in ${since(t0)}`)
     t.equal(replicas.length, 2)

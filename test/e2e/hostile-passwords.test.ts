@@ -14,7 +14,7 @@ const HOSTILE = {
 }
 
 t.test('hostile passwords: replication, pg_rewind, superuser and admin all authenticate', async (t) => {
-  const c = await startCluster(t, { scope: 'e2e-hostile', net: '127.42.6', params: HOSTILE })
+  const c = await startCluster(t, { scope: 'e2e-hostile', block: '127.46', params: HOSTILE })
   t.same(
     c.passwords,
     {

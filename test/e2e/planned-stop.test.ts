@@ -6,7 +6,7 @@ import { sleep } from '../../scripts/lib/procs.js'
 import { since, startCluster } from './setup.js'
 
 t.test('planned stop: SIGTERM to the leader releases the leader key, a replica takes over', async (t) => {
-  const c = await startCluster(t, { scope: 'e2e-planned', net: '127.42.4' })
+  const c = await startCluster(t, { scope: 'e2e-planned', block: '127.44' })
   const { leader: old } = await c.waitFormed()
   await c.waitPrimaryRoute(old)
   await c.query(c.primaryConn(), "CREATE TABLE events (note text); INSERT INTO events VALUES ('before')")

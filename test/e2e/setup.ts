@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RawParams } from '../../cook/params.js'
 import { Cluster } from '../../scripts/lib/cluster.js'
+import { missingDeps } from '../../scripts/lib/deps.js'
+import { freeBlock } from '../../scripts/lib/netblock.js'
 
 /** ttl/loop_wait/retry_timeout 10/2/4: failovers in seconds instead of half a minute. */
 export const FAST: RawParams = { TTL: '10', LOOPWAIT: '2', RETRYTIMEOUT: '4' }
@@ -34,11 +36,15 @@ function hookSignals(): void {
 
 export async function startCluster(
   t: Tap,
-  opts: { scope: string; net: string; params?: RawParams },
+  /** block: the first two octets of this test's own loopback range, e.g. '127.42'. */
+  opts: { scope: string; block: string; params?: RawParams },
 ): Promise<Cluster> {
+  const missing = missingDeps()
+  if (missing.length > 0) throw new Error(`the end-to-end tests cannot run here:\n${missing.join('\n')}`)
   hookSignals()
   const dir = mkdtempSync(join(tmpdir(), `e2e-${opts.scope}-`))
-  const cluster = new Cluster({ scope: opts.scope, dir, net: opts.net, params: { ...FAST, ...opts.params } })
+  const net = await freeBlock(opts.block)
+  const cluster = new Cluster({ scope: opts.scope, dir, net, params: { ...FAST, ...opts.params } })
   live.add(cluster)
   t.teardown(async () => {
     await cluster.destroy()

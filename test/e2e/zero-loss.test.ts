@@ -7,7 +7,7 @@ import { Writer } from '../../scripts/lib/writer.js'
 import { since, startCluster } from './setup.js'
 
 t.test('SYNCMODE=on: every acknowledged write survives two failovers', async (t) => {
-  const c = await startCluster(t, { scope: 'e2e-zeroloss', net: '127.42.5', params: { SYNCMODE: 'on' } })
+  const c = await startCluster(t, { scope: 'e2e-zeroloss', block: '127.45', params: { SYNCMODE: 'on' } })
   let { leader } = await c.waitFormed()
   await c.waitSyncStandby(leader)
   await c.waitPrimaryRoute(leader)
