@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util'
 import type { RawParams } from '../cook/params.js'
 import { Cluster, type Member } from './lib/cluster.js'
 import { missingDeps } from './lib/deps.js'
+import { freeBlock } from './lib/netblock.js'
 import { descendants, sleep } from './lib/procs.js'
 import { Writer } from './lib/writer.js'
 
@@ -143,12 +144,13 @@ function benchCook(): void {
   record('cook render peak RSS', 'MB', samples.rss, { text: '<= 80 MB', ok: (m) => m <= 80 })
 }
 
-let block = 60
-/** A fresh loopback block and scope per cluster, so no run sees another's keys or ports. */
-function newCluster(label: string, params: RawParams): Cluster {
-  block += 1
+let serial = 0
+/** A fresh free loopback block and scope per cluster, so no run sees another's keys or ports. */
+async function newCluster(label: string, params: RawParams): Promise<Cluster> {
+  serial += 1
+  const net = await freeBlock('127.43')
   const dir = mkdtempSync(join(tmpdir(), `bench-${label}-`))
-  return new Cluster({ scope: `bench-${label}-${block}`, dir, net: `127.43.${block}`, params })
+  return new Cluster({ scope: `bench-${label}-${serial}`, dir, net, params })
 }
 
 async function withCluster<T>(
@@ -157,7 +159,7 @@ async function withCluster<T>(
   fn: (c: Cluster, renderMs: number) => Promise<T>,
 ): Promise<T> {
   const t0 = Date.now()
-  const c = newCluster(label, params)
+  const c = await newCluster(label, params)
   const renderMs = Date.now() - t0
   try {
     return await fn(c, renderMs)
