@@ -95,8 +95,8 @@ export interface Cidr {
 /** Parses `addr/prefix` (or a bare address, taken as a host route) into its network form. */
 export function parseCidr(text: string): Cidr | string {
   const [addr = '', prefixText, extra] = text.split('/')
-  if (extra !== undefined) return `"${text}" has more than one "/"`
-  if (!isPlainIP(addr)) return `"${addr}" is not an IPv4 or IPv6 address`
+  if (extra !== undefined) return `${shown(text)} has more than one "/"`
+  if (!isPlainIP(addr)) return `${shown(addr)} is not an IPv4 or IPv6 address`
   const bits = isIPv4(addr) ? 32 : 128
   const prefix = prefixText === undefined ? bits : Number(prefixText)
   if (!/^\d{1,3}$/.test(prefixText ?? String(bits)) || prefix > bits)
@@ -151,15 +151,24 @@ export function parseHostPort(
     host = text.slice(0, i)
     portText = text.slice(i + 1)
   }
-  if (!isPlainIP(host) && !isHostname(host)) return `"${host}" is neither an IP address nor a host name`
+  if (!isPlainIP(host) && !isHostname(host)) return `${shown(host)} is neither an IP address nor a host name`
   if (portText === undefined) {
-    if (defaultPort === undefined) return `"${text}" has no port (want host:port)`
+    if (defaultPort === undefined) return `${shown(text)} has no port (want host:port)`
     return { host, port: defaultPort }
   }
   const port = Number(portText)
   if (!/^\d{1,5}$/.test(portText) || port < 1 || port > 65535)
-    return `"${portText}" is not a port from 1 to 65535`
+    return `${shown(portText)} is not a port from 1 to 65535`
   return { host, port }
+}
+
+/**
+ * A value as error messages show it: JSON-quoted, so a line break or control character cannot split or
+ * garble the one line each problem gets, and shortened when long.
+ */
+export function shown(text: string): string {
+  const chars = [...text]
+  return JSON.stringify(chars.length > 64 ? `${chars.slice(0, 60).join('')}...` : text)
 }
 
 /** host:port as a URL authority (IPv6 in brackets). */

@@ -10,6 +10,7 @@ import {
   isPlainIP,
   parseCidr,
   parseHostPort,
+  shown,
   unusableAddress,
 } from './net.js'
 import { derivePassword } from './secrets.js'
@@ -78,12 +79,12 @@ const bad = (why: string): Checked => ({ why })
 
 function oneOf<T extends string>(values: readonly T[]) {
   return (text: string): Checked =>
-    values.includes(text as T) ? ok(text) : bad(`"${text}" is not one of them`)
+    values.includes(text as T) ? ok(text) : bad(`${shown(text)} is not one of them`)
 }
 
 function integer(min: number, max: number) {
   return (text: string): Checked => {
-    if (!/^\d+$/.test(text)) return bad(`"${text}" is not a whole number`)
+    if (!/^\d+$/.test(text)) return bad(`${shown(text)} is not a whole number`)
     const n = Number(text)
     return n < min || n > max ? bad(`${n} is out of range`) : ok(n)
   }
@@ -117,8 +118,7 @@ function consulServers(text: string): Checked {
   // IPv6 may come in brackets, as Consul's own retry_join wants it; the plan adds them back.
   const servers = splitList(text).map((s) => (/^\[.*\]$/.test(s) ? s.slice(1, -1) : s))
   const wrong = servers.filter((s) => !isPlainIP(s) && !isHostname(s))
-  if (wrong.length > 0)
-    return bad(`${wrong.map((s) => `"${s}"`).join(', ')} is not an IP address or host name`)
+  if (wrong.length > 0) return bad(`${wrong.map(shown).join(', ')} is not an IP address or host name`)
   const canonical = servers.map(canonicalHost)
   const dups = servers.filter((_, i) => canonical.indexOf(canonical[i] ?? '') !== i)
   if (dups.length > 0) return bad(`${[...new Set(dups)].join(', ')} is listed twice`)
@@ -153,7 +153,7 @@ function networks(text: string): Checked {
   for (const item of items) {
     const cidr = parseCidr(item)
     if (typeof cidr === 'string') return bad(cidr)
-    if (cidr.prefix === 0) return bad(`"${item}" admits every address on the internet`)
+    if (cidr.prefix === 0) return bad(`${shown(item)} admits every address on the internet`)
     out.push(`${cidr.address}/${cidr.prefix}`)
   }
   return ok(out)
@@ -167,14 +167,14 @@ export const PARAMS: Record<ParamName, Spec> = {
     want: '1 to 64 characters of a-z, 0-9, "-" and "_"',
     example: 'dc1',
     required: (raw) => (raw.DCS ?? 'consul') === 'consul',
-    check: (t) => (/^[a-z0-9_-]{1,64}$/.test(t) ? ok(t) : bad(`"${t}" has other characters or length`)),
+    check: (t) => (/^[a-z0-9_-]{1,64}$/.test(t) ? ok(t) : bad(`${shown(t)} has other characters or length`)),
   },
   NODENAME: {
     doc: 'unique member name (Patroni member name and Consul node name)',
     want: 'a DNS label: letters, digits and "-", at most 63 characters, no dots',
     example: 'pg1',
     required: true,
-    check: (t) => (isDnsLabel(t) ? ok(t) : bad(`"${t}" is not a DNS label`)),
+    check: (t) => (isDnsLabel(t) ? ok(t) : bad(`${shown(t)} is not a DNS label`)),
   },
   MYIP: {
     doc: "this jail's own address; PostgreSQL, the REST API and the Consul agent bind and advertise it",
@@ -184,7 +184,7 @@ export const PARAMS: Record<ParamName, Spec> = {
     required: true,
     check: (t, o) => {
       const why = unusableAddress(t, o.allowLoopback)
-      return why ? bad(`"${t}": ${why}`) : ok(t)
+      return why ? bad(`${shown(t)}: ${why}`) : ok(t)
     },
   },
   SERVICETAG: {
@@ -249,7 +249,8 @@ export const PARAMS: Record<ParamName, Spec> = {
     example: 'postgresql',
     defaultDoc: 'postgresql',
     fallback: () => 'postgresql',
-    check: (t) => (/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(t) ? ok(t) : bad(`"${t}" is not a DNS label`)),
+    check: (t) =>
+      /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(t) ? ok(t) : bad(`${shown(t)} is not a DNS label`),
   },
   DCS: {
     doc: 'where Patroni keeps the leader lock: the local Consul agent, or etcd (ETCDHOSTS)',
@@ -356,12 +357,16 @@ export function isRequired(name: ParamName, raw: RawParams): boolean {
   return typeof r === 'function' ? r(raw) : r === true
 }
 
-/** The error line for a value: the value is quoted for plain parameters and never shown for secrets. */
-function describe(name: ParamName, why: string): string {
+/**
+ * The error line for a value. Plain values are quoted by the checks; a secret's checks never quote it,
+ * and should one ever do, the value is cut out here as well, raw and quoted.
+ */
+function describe(name: ParamName, why: string, text: string): string {
   const spec = PARAMS[name]
-  return spec.secret
-    ? `${why.replace(/"[^"]*"/g, '(value hidden)')}; want ${spec.want}`
-    : `${why}; want ${spec.want}`
+  const hidden = spec.secret
+    ? [shown(text), text].reduce((msg, v) => (v === '' ? msg : msg.split(v).join('(value hidden)')), why)
+    : why
+  return `${hidden}; want ${spec.want}`
 }
 
 /** Checks every parameter and the rules between them; throws one ParamError listing every problem. */
@@ -379,7 +384,7 @@ export function validate(input: RawParams, opts: CheckOptions = { allowLoopback:
       continue
     }
     const result = PARAMS[name].check(text, opts)
-    if ('why' in result) problems.push({ name, message: describe(name, result.why) })
+    if ('why' in result) problems.push({ name, message: describe(name, result.why, text) })
     else out[name] = result.value
   }
   // Defaults are computed only from valid values; a rule between parameters runs when all of its

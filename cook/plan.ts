@@ -120,19 +120,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
     )
     files.push({
       path: PATHS.consulAgent,
-      content: renderTemplate('consul-agent.hcl', {
-        datacenter: p.DATACENTER,
-        nodeName: p.NODENAME,
-        dataDir: L(PATHS.consulDataDir),
-        myIp: p.MYIP,
-        // Consul wants literal IPv6 addresses in brackets in retry_join.
-        servers: p.CONSULSERVERS.map((s) => (isIPv6(s) ? `[${s}]` : s)),
-        gossipKey: p.GOSSIPKEY,
-        logFile: `${L(PATHS.consulLogDir)}/consul.log`,
-        token: p.CONSULTOKEN ?? null,
-        exporterTags: [p.SCOPE, p.NODENAME],
-        exporterCheck: `http://${authority(p.MYIP, 9100)}/metrics`,
-      }),
+      content: renderTemplate('consul-agent.hcl', consulView(p, layout)),
       mode: 0o640,
       owner: consul,
       section: 'consul',
@@ -144,6 +132,24 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
     services.unshift('consul')
   }
   return { dirs, files, rcConf, services }
+}
+
+/** The values consul-agent.hcl.hbs reads. */
+export function consulView(p: Params, layout: Layout) {
+  const L = (path: string) => at(layout, path)
+  return {
+    datacenter: p.DATACENTER,
+    nodeName: p.NODENAME,
+    dataDir: L(PATHS.consulDataDir),
+    myIp: p.MYIP,
+    // Consul wants literal IPv6 addresses in brackets in retry_join.
+    servers: p.CONSULSERVERS.map((s) => (isIPv6(s) ? `[${s}]` : s)),
+    gossipKey: p.GOSSIPKEY,
+    logFile: `${L(PATHS.consulLogDir)}/consul.log`,
+    token: p.CONSULTOKEN ?? null,
+    exporterTags: [p.SCOPE, p.NODENAME],
+    exporterCheck: `http://${authority(p.MYIP, 9100)}/metrics`,
+  }
 }
 
 /** The values patroni.yml.hbs reads. */

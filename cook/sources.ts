@@ -68,7 +68,7 @@ export function parseEnvironmentSh(text: string): { vars: Record<string, string>
     } else if (isParamKey(key)) {
       problems.push({
         name: NAME_INDEX.get(key)?.name ?? key,
-        message: `its line in environment.sh has no closing quote: pot set-env cannot carry a line break (or a trailing backslash); pass it as ${key.endsWith('_B64') ? key : `${key}_B64`} (base64) or in --env-file`,
+        message: `its line in environment.sh has no closing quote: pot set-env cannot carry a line break (or a trailing backslash); want it as ${key.endsWith('_B64') ? key : `${key}_B64`} (base64) or in --env-file`,
       })
     }
   }
@@ -130,7 +130,10 @@ export function resolve(sources: Sources): Resolved {
       text = readFileSync(sources.environmentSh, 'utf8')
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
-        problems.push({ name: sources.environmentSh, message: `cannot be read: ${(e as Error).message}` })
+        problems.push({
+          name: sources.environmentSh,
+          message: `cannot be read: ${(e as Error).message}; want pot's environment file, or none`,
+        })
     }
     if (text !== undefined) {
       const parsed = parseEnvironmentSh(text)
@@ -154,7 +157,7 @@ export function resolve(sources: Sources): Resolved {
     } catch (e) {
       problems.push({
         name: '--env-file',
-        message: `${sources.envFile} cannot be read: ${(e as Error).message}`,
+        message: `cannot be read: ${(e as Error).message}; want a readable file in dotenv syntax`,
       })
     }
   }
@@ -174,7 +177,7 @@ export function resolve(sources: Sources): Resolved {
         if (layer.strict)
           problems.push({
             name: shownName(key, `a name in the ${layer.source}`),
-            message: `is not a parameter of this image${suggest(key)}; see cook --help`,
+            message: `is not a parameter of this image${suggest(key)}; want a name that cook --help lists`,
           })
         continue
       }
@@ -182,7 +185,10 @@ export function resolve(sources: Sources): Resolved {
       if (hit.b64) {
         text = decodeB64(value)
         if (text === undefined) {
-          problems.push({ name: hit.name, message: `${key} is not base64 of UTF-8 text` })
+          problems.push({
+            name: hit.name,
+            message: `${key} is not base64 of UTF-8 text; want ${key}=<the value in base64>`,
+          })
           continue
         }
       }
@@ -190,7 +196,7 @@ export function resolve(sources: Sources): Resolved {
       if (earlier !== undefined && earlier !== key) {
         problems.push({
           name: hit.name,
-          message: `is given twice in the ${layer.source} (${earlier} and ${key})`,
+          message: `is given twice in the ${layer.source} (${earlier} and ${key}); want one of them`,
         })
         continue
       }

@@ -36,8 +36,9 @@ const render: Command = {
     const changes = apply(p, { root, owners, dryRun })
     for (const c of changes) {
       const mode = c.mode.toString(8).padStart(4, '0')
+      const status = dryRun && c.status !== 'unchanged' ? `would be ${c.status}` : c.status
       io.out(
-        `${dryRun && c.status !== 'unchanged' ? 'would be ' : ''}${c.status.padEnd(9)} ${mode} ${c.owner.padEnd(8)} ${c.path}${c.detail ? ` (${c.detail})` : ''}`,
+        `${status.padEnd(dryRun ? 16 : 9)} ${mode} ${c.owner.padEnd(8)} ${c.path}${c.detail ? ` (${c.detail})` : ''}`,
       )
       if (c.diff) io.out(c.diff.trimEnd())
     }

@@ -314,6 +314,15 @@ t.test('messages: start with the name, say what is expected, never show a secret
   for (const line of err.lines()) t.match(line, /; want /, 'says what is expected')
 })
 
+t.test('a plain value is shown quoted on one line, shortened when long', async (t) => {
+  t.same(problems({ NODENAME: 'pg\n1\t"x"' }).lines(), [
+    'NODENAME: "pg\\n1\\t\\"x\\"" is not a DNS label; want a DNS label: letters, digits and "-", at most 63 characters, no dots',
+  ])
+  const long = problems({ DATACENTER: 'X'.repeat(500) }).lines()[0] ?? ''
+  t.ok(long.length < 200, 'a 500-character value does not flood the terminal')
+  t.match(long, /^DATACENTER: "X{60}\.\.\." has other characters/)
+})
+
 t.test('the schema: every parameter documented, secrets marked', async (t) => {
   t.same(SECRET_NAMES.sort(), ['ADMPASS', 'CONSULTOKEN', 'GOSSIPKEY', 'KEKPASS', 'REPPASS', 'REWINDPASS'])
   for (const name of PARAM_NAMES) {

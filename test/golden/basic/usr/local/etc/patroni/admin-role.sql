@@ -1,0 +1,10 @@
+-- Creates or updates the "admin" role. Written by cook; the password is a SCRAM-SHA-256 verifier.
+DO $cook$
+BEGIN
+  IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'admin') THEN
+    ALTER ROLE admin WITH LOGIN CREATEROLE CREATEDB NOSUPERUSER PASSWORD 'SCRAM-SHA-256$4096:+VTBfQXPtbOJ78SLK3V4sg==$uOvOY4xmVhPWbKWbsViO7iVizeWHllPYScPLf9MGjx8=:hbNKHPiyGbowYjxbB5ZWTpxUGb0tHRfd/3e+5mp5S4o=';
+  ELSE
+    CREATE ROLE admin WITH LOGIN CREATEROLE CREATEDB NOSUPERUSER PASSWORD 'SCRAM-SHA-256$4096:+VTBfQXPtbOJ78SLK3V4sg==$uOvOY4xmVhPWbKWbsViO7iVizeWHllPYScPLf9MGjx8=:hbNKHPiyGbowYjxbB5ZWTpxUGb0tHRfd/3e+5mp5S4o=';
+  END IF;
+END
+$cook$;

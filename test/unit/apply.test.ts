@@ -1,0 +1,250 @@
+// apply(): idempotent, repairs drift, converges after a run killed midway, dry-run writes nothing and
+// masks secrets, owners applied as root or recorded.
+import { spawn } from 'node:child_process'
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { apply } from '../../cook/apply.js'
+import { CookError } from '../../cook/errors.js'
+import { PATHS } from '../../cook/layout.js'
+import { validate } from '../../cook/params.js'
+import { plan } from '../../cook/plan.js'
+import { yaml } from '../../cook/quote.js'
+import { lookupUser } from '../../cook/users.js'
+import { basicEnv, cook, tempDir } from '../helpers.js'
+
+const GOLDEN_ROOT = new URL('../golden/basic/', import.meta.url).pathname
+
+/** Path -> [mode, uid, mtime, content] for everything under root, temp files included. */
+function snapshot(root: string): Map<string, [number, number, number, string]> {
+  const out = new Map<string, [number, number, number, string]>()
+  for (const rel of readdirSync(root, { recursive: true, encoding: 'utf8' }).sort()) {
+    const st = statSync(join(root, rel))
+    out.set(rel, [
+      st.mode & 0o7777,
+      st.uid,
+      st.mtimeMs,
+      st.isFile() ? readFileSync(join(root, rel), 'utf8') : '',
+    ])
+  }
+  return out
+}
+
+/** The rendered files are the golden ones, with the plan's modes, and no temp file is left anywhere. */
+function assertConverged(t: Test, root: string): void {
+  const pl = plan(validate(basicEnv()))
+  for (const f of pl.files) {
+    t.equal(readFileSync(join(root, f.path), 'utf8'), readFileSync(join(GOLDEN_ROOT, f.path), 'utf8'), f.path)
+    t.equal(statSync(join(root, f.path)).mode & 0o7777, f.mode, `${f.path} mode`)
+  }
+  for (const d of pl.dirs) t.equal(statSync(join(root, d.path)).mode & 0o7777, d.mode, `${d.path} mode`)
+  const temps = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((p) =>
+    p.includes('.cook-tmp-'),
+  )
+  t.same(temps, [], 'no temp file left')
+}
+
+const renderCli = (root: string, env = basicEnv(), ...extra: string[]) =>
+  cook(['render', '--root', root, '--owners', 'record', ...extra], env)
+
+t.test('a second render changes nothing and says so', async (t) => {
+  const root = join(tempDir(t), 'jail')
+  t.equal((await renderCli(root)).code, 0)
+  const before = snapshot(root)
+  await new Promise((r) => setTimeout(r, 20))
+  const again = await renderCli(root)
+  t.equal(again.code, 0, again.err)
+  const lines = again.out.split('\n')
+  t.equal(lines.length, plan(validate(basicEnv())).dirs.length + 5, 'one line per directory and file')
+  t.ok(
+    lines.every((l) => l.startsWith('unchanged ')),
+    'every entry unchanged',
+  )
+  t.same(snapshot(root), before, 'no content, mode or mtime changed')
+})
+
+t.test('owner and mode drift is repaired, content left alone', async (t) => {
+  const root = join(tempDir(t), 'jail')
+  const pl = plan(validate(basicEnv()))
+  apply(pl, { root, owners: 'record' })
+  const yml = join(root, PATHS.patroniYml)
+  const mtime = statSync(yml).mtimeMs
+  chmodSync(yml, 0o644)
+  chmodSync(join(root, PATHS.dataDir), 0o777)
+  const changes = apply(pl, { root, owners: 'record' })
+  const changed = changes.filter((c) => c.status !== 'unchanged').map((c) => [c.path, c.status, c.detail])
+  t.same(changed, [
+    [PATHS.dataDir, 'changed', 'owner or mode'],
+    [PATHS.patroniYml, 'changed', 'owner or mode'],
+  ])
+  t.equal(statSync(yml).mode & 0o7777, 0o600)
+  t.equal(statSync(join(root, PATHS.dataDir)).mode & 0o7777, 0o700)
+  t.equal(statSync(yml).mtimeMs, mtime, 'the content was not rewritten')
+})
+
+t.test(
+  'as root, owners are applied and owner drift is repaired',
+  { skip: process.getuid?.() !== 0 },
+  async (t) => {
+    const root = join(tempDir(t), 'jail')
+    // Consul's user does not exist on this machine; an etcd member needs only postgres and root.
+    const pl = plan(validate({ ...basicEnv(), DCS: 'etcd', ETCDHOSTS: '10.0.0.2' }))
+    const pg = lookupUser('postgres')
+    t.ok(pg, 'the postgres user exists (scripts/install-deps)')
+    apply(pl, { root, owners: 'apply' })
+    const yml = join(root, PATHS.patroniYml)
+    t.same([statSync(yml).uid, statSync(yml).gid], [pg?.uid, pg?.gid])
+    t.equal(statSync(join(root, PATHS.rcPatroni)).uid, 0)
+    chownSync(yml, 65534, 65534)
+    const changes = apply(pl, { root, owners: 'apply' })
+    t.same(
+      changes.filter((c) => c.status !== 'unchanged').map((c) => c.path),
+      [PATHS.patroniYml],
+    )
+    t.equal(statSync(yml).uid, pg?.uid)
+    t.same(
+      apply(pl, { root, owners: 'apply' }).filter((c) => c.status !== 'unchanged'),
+      [],
+    )
+    const missing = join(tempDir(t), 'jail')
+    t.throws(
+      () => apply(plan(validate(basicEnv())), { root: missing, owners: 'apply' }),
+      /consul do not exist/,
+    )
+    t.notOk(existsSync(missing), 'a missing user stops apply before anything is written')
+  },
+)
+
+t.test('owners are recorded under --owners record', async (t) => {
+  const root = join(tempDir(t), 'jail')
+  const r = await renderCli(root)
+  t.match(r.out, /^created\s+0600 postgres \/usr\/local\/etc\/patroni\/patroni\.yml$/m)
+  t.match(r.out, /^created\s+0640 consul\s+\/usr\/local\/etc\/consul\.d\/agent\.hcl$/m)
+  t.match(r.out, /^created\s+0755 root\s+\/usr\/local\/etc\/rc\.d\/patroni$/m)
+  t.equal(statSync(join(root, PATHS.consulAgent)).uid, process.getuid?.(), 'recorded, not applied')
+})
+
+t.test('a run killed midway converges when run again', async (t) => {
+  const root = join(tempDir(t), 'jail')
+  t.equal((await renderCli(root)).code, 0)
+  // Half state: a temp file the killed run left, a file cut short, one never written, a directory gone,
+  // and a file with the content of another configuration.
+  const dir = join(root, '/usr/local/etc/patroni')
+  writeFileSync(join(dir, '.cook-tmp-4242-patroni.yml'), 'scope: "half')
+  truncateSync(join(root, PATHS.patroniYml), 100)
+  rmSync(join(root, PATHS.consulAgent))
+  rmSync(join(root, '/mnt/postgres'), { recursive: true })
+  writeFileSync(join(root, PATHS.rcPatroni), '#!/bin/sh\n# an older version\n')
+  const r = await renderCli(root)
+  t.equal(r.code, 0, r.err)
+  t.match(r.out, /^changed\s+0600 postgres \/usr\/local\/etc\/patroni\/patroni\.yml$/m)
+  t.match(r.out, /^created\s+0640 consul\s+\/usr\/local\/etc\/consul\.d\/agent\.hcl$/m)
+  t.match(r.out, /^created\s+0700 postgres \/mnt\/postgres\/data$/m)
+  assertConverged(t, root)
+})
+
+t.test('a render process killed with SIGKILL converges on the next run', async (t) => {
+  const root = join(tempDir(t), 'jail')
+  const main = new URL('../../cook/main.ts', import.meta.url).pathname
+  const child = spawn(
+    process.execPath,
+    ['--import=@tapjs/typescript/import', main, 'render', '--root', root, '--owners', 'record'],
+    {
+      env: { ...basicEnv(), PATH: process.env.PATH, TS_NODE_TRANSPILE_ONLY: '1' },
+      stdio: 'ignore',
+    },
+  )
+  // Kill it as soon as it has begun to write: wherever that lands, the next run must converge.
+  const started = Date.now()
+  while (!existsSync(root) && Date.now() - started < 20000) await new Promise((r) => setTimeout(r, 2))
+  child.kill('SIGKILL')
+  await new Promise((r) => child.once('exit', r))
+  t.ok(existsSync(root), 'the child had begun to write')
+  const r = await renderCli(root)
+  t.equal(r.code, 0, r.err)
+  assertConverged(t, root)
+})
+
+t.test('dry-run writes nothing', async (t) => {
+  const root = join(tempDir(t), 'jail')
+  const r = await renderCli(root, basicEnv(), '--dry-run')
+  t.equal(r.code, 0, r.err)
+  t.notOk(existsSync(root), 'not even the root')
+  t.match(r.out, /^would be created +0600 postgres \/usr\/local\/etc\/patroni\/patroni\.yml$/m)
+  mkdirSync(root)
+  t.equal((await renderCli(root)).code, 0)
+  const before = snapshot(root)
+  const changed = await renderCli(root, { ...basicEnv(), TTL: '40' }, '--dry-run')
+  t.match(changed.out, /^would be changed 0600 postgres \/usr\/local\/etc\/patroni\/patroni\.yml$/m)
+  t.match(changed.out, /^-\s+ttl: 30$/m)
+  t.match(changed.out, /^\+\s+ttl: 40$/m)
+  t.same(snapshot(root), before, 'an existing jail is not touched')
+})
+
+t.test('dry-run diffs mask secrets, old and new', async (t) => {
+  const root = join(tempDir(t), 'jail')
+  const oldEnv = { ...basicEnv(), KEKPASS: 'old "kek" 1' }
+  const newEnv = {
+    ...basicEnv(),
+    KEKPASS: 'new "kek" 2',
+    CONSULTOKEN: 'new-token-2',
+    GOSSIPKEY: Buffer.alloc(32, 9).toString('base64'),
+    ADMPASS: 'new-adm-3',
+    CONSULSERVERS: '10.0.0.2,10.0.0.3,10.0.0.5',
+  }
+  t.equal((await renderCli(root, oldEnv)).code, 0)
+  const r = await renderCli(root, newEnv, '--dry-run')
+  t.equal(r.code, 0, r.err)
+  t.match(
+    r.out,
+    /^-retry_join {5}= \["10\.0\.0\.2", "10\.0\.0\.3", "10\.0\.0\.4"\]$/m,
+    'the diff shows what changed',
+  )
+  t.match(r.out, /^ encrypt {8}= <redacted>$/m, 'a changed secret in context: masked on both sides')
+  t.match(r.out, /^\+ {4}agent {3}= <redacted>$/m, 'an added secret line: masked')
+  t.match(r.out, /^\+ {2}token: <redacted>$/m)
+  t.match(
+    r.out,
+    /^would be changed 0600 postgres \/usr\/local\/etc\/patroni\/admin-role\.sql \(secret values only\)$/m,
+  )
+  const secrets = [oldEnv, newEnv].flatMap((env) => {
+    const p = validate(env)
+    return [p.KEKPASS, p.REPPASS, p.REWINDPASS, p.CONSULTOKEN ?? 'none', p.GOSSIPKEY ?? '', p.ADMPASS]
+  })
+  for (const s of secrets) {
+    t.notOk(r.out.includes(s), 'no secret in the report')
+    t.notOk(r.out.includes(yaml(s).slice(1, -1)), 'not even escaped')
+  }
+  t.notMatch(r.out, /SCRAM-SHA-256/, 'no verifier either')
+})
+
+t.test('apply refuses what it cannot replace safely', async (t) => {
+  const root = join(tempDir(t), 'jail')
+  mkdirSync(join(root, PATHS.patroniYml), { recursive: true })
+  t.throws(() => apply(plan(validate(basicEnv())), { root, owners: 'record' }), CookError)
+  const r = await renderCli(root)
+  t.equal(r.code, 73)
+  t.match(r.err, /patroni\.yml exists and is not a regular file/)
+  const root2 = join(tempDir(t), 'jail')
+  mkdirSync(join(root2, '/mnt'), { recursive: true })
+  writeFileSync(join(root2, '/mnt/postgres'), 'a file where a directory belongs')
+  t.throws(() => apply(plan(validate(basicEnv())), { root: root2, owners: 'record' }), /not a directory/)
+})
+
+t.test('directories the plan does not list are created like install -d', async (t) => {
+  const root = join(tempDir(t), 'jail')
+  apply(plan(validate(basicEnv())), { root, owners: 'record' })
+  t.equal(statSync(join(root, '/usr/local/etc/rc.d')).mode & 0o7777, 0o755)
+  t.equal(statSync(root).mode & 0o7777, 0o755)
+})
