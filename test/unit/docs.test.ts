@@ -2,6 +2,7 @@
 // drift (run `npm run docs`), and checks that what they show is what cook accepts.
 import { readFileSync } from 'node:fs'
 import t from 'tap'
+import { helpText } from '../../cook/cli.js'
 import { isRequired, PARAM_NAMES, PARAMS, validate, type ParamName } from '../../cook/params.js'
 import { parseEnvironmentSh, resolve } from '../../cook/sources.js'
 import { paramTable, POT_CONF_EXAMPLE, potConfExample, README, withParamTable } from '../../scripts/docs.js'
@@ -89,4 +90,13 @@ t.test('the documented conditions are the ones the schema applies', async (t) =>
     t.notOk(isRequired(name, { [key as ParamName]: 'something-else' }), `${name} is not required otherwise`)
     t.equal(isRequired(name, {}), isDefault !== undefined, `${name}: without ${key}`)
   }
+})
+
+t.test('cook --help lists every parameter with its doc line', async (t) => {
+  const help = helpText()
+  for (const name of PARAM_NAMES)
+    t.ok(
+      help.split('\n').some((l) => l.startsWith(`  ${name} `) && l.includes(PARAMS[name].doc)),
+      name,
+    )
 })
