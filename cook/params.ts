@@ -61,8 +61,9 @@ interface Spec {
   example: string
   aliases?: readonly string[]
   secret?: boolean
-  /** Required always (true) or when the other raw values say so. */
+  /** Required always (true) or when the other raw values say so; then `requiredDoc` says when. */
   required?: boolean | ((raw: RawParams) => boolean)
+  requiredDoc?: string
   /** Default, computed from the other (already checked) values; its text is `defaultDoc`. */
   fallback?: (p: Params) => unknown
   defaultDoc?: string
@@ -167,6 +168,7 @@ export const PARAMS: Record<ParamName, Spec> = {
     want: '1 to 64 characters of a-z, 0-9, "-" and "_"',
     example: 'dc1',
     required: (raw) => (raw.DCS ?? 'consul') === 'consul',
+    requiredDoc: 'with DCS=consul, the default',
     check: (t) => (/^[a-z0-9_-]{1,64}$/.test(t) ? ok(t) : bad(`${shown(t)} has other characters or length`)),
   },
   NODENAME: {
@@ -199,6 +201,7 @@ export const PARAMS: Record<ParamName, Spec> = {
     want: '1, 3 or 5 distinct IP addresses or host names, separated by commas or spaces',
     example: '"10.0.0.2", "10.0.0.3", "10.0.0.4"',
     required: (raw) => (raw.DCS ?? 'consul') === 'consul',
+    requiredDoc: 'with DCS=consul, the default',
     check: consulServers,
   },
   ADMPASS: {
@@ -223,6 +226,7 @@ export const PARAMS: Record<ParamName, Spec> = {
     example: 'cg8StVXbQJ0gPvMd9o7yrg1Yr5x2eH0pKgx0WsRRvHc=',
     secret: true,
     required: (raw) => (raw.DCS ?? 'consul') === 'consul',
+    requiredDoc: 'with DCS=consul, the default',
     check: gossipKey,
   },
   REPPASS: {
@@ -265,6 +269,7 @@ export const PARAMS: Record<ParamName, Spec> = {
     want: 'host:port items separated by commas or spaces (port 2379 when left out)',
     example: '10.0.0.2:2379,10.0.0.3:2379,10.0.0.4:2379',
     required: (raw) => raw.DCS === 'etcd',
+    requiredDoc: 'with DCS=etcd',
     fallback: () => [],
     defaultDoc: 'none',
     check: hostPorts(2379),
@@ -333,6 +338,7 @@ export const PARAMS: Record<ParamName, Spec> = {
     want: 'an IP address or host name, with an optional :port (default 5432)',
     example: '10.1.0.11:5432',
     required: (raw) => raw.SERVICETAG === 'standby-leader',
+    requiredDoc: 'with SERVICETAG=standby-leader',
     defaultDoc: 'none',
     check: (t) => {
       const hp = parseHostPort(t, 5432)

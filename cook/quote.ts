@@ -4,6 +4,7 @@
 /** POSIX shell: one single-quoted word; a `'` becomes `'\''`. Safe in /bin/sh, dash and bash alike. */
 export function sh(value: unknown): string {
   const text = scalarText(value, 'sh')
+  if (text.includes('\0')) throw new Error('sh: a NUL byte cannot be in a shell word')
   return `'${text.replace(/'/g, `'\\''`)}'`
 }
 

@@ -203,6 +203,10 @@ export function resolve(sources: Sources): Resolved {
       seen.set(hit.name, key)
       raw[hit.name] = text
       from[hit.name] = layer.source
+      if (layer.source === 'arguments' && PARAMS[hit.name].secret && text !== '')
+        warnings.push(
+          `${hit.name}: given as an argument, which any process in the jail can read (ps); prefer the environment or --env-file`,
+        )
     }
   }
   return { raw, from, problems, warnings }

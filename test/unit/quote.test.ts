@@ -57,6 +57,7 @@ t.test('sql: quotes are doubled, a NUL is refused', async (t) => {
   t.equal(sql("it's"), "'it''s'")
   t.equal(sql('back\\slash'), "'back\\slash'", 'standard_conforming_strings: a backslash is literal')
   t.throws(() => sql('a\0b'), /NUL/)
+  t.throws(() => sh('a\0b'), /NUL/, 'nor in a shell word')
 })
 
 t.test('a missing value is an error in every helper, never an empty string', async (t) => {

@@ -183,6 +183,20 @@ t.test('the real process: exit status 78, problems on stderr', async (t) => {
   checkContract(t, { code: r.status ?? -1, out: r.stdout, err: r.stderr.trimEnd() }, BAD_NAMES)
 })
 
+t.test('--dev-allow-loopback lets a development cluster use 127.0.0.0/8, in check and render', async (t) => {
+  const env = { ...basicEnv(), MYIP: '127.0.0.11' }
+  checkContract(t, await cook(['check'], env), ['MYIP'])
+  t.equal((await cook(['check', '--dev-allow-loopback'], env)).code, 0)
+  const root = join(tempDir(t), 'jail')
+  checkContract(t, await render(root, env), ['MYIP'])
+  const r = await render(root, env, '--dev-allow-loopback')
+  t.equal(r.code, 0, r.err)
+  t.match(
+    readFileSync(join(root, 'usr/local/etc/patroni/patroni.yml'), 'utf8'),
+    /connect_address: "127\.0\.0\.11:5432"/,
+  )
+})
+
 t.test('usage errors are not parameter errors', async (t) => {
   const noRoot = await cook(['render'], basicEnv())
   t.equal(noRoot.code, 64)

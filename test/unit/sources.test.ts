@@ -163,6 +163,14 @@ t.test('arguments: NAME=value only; nothing else is echoed', async (t) => {
   t.notMatch(JSON.stringify(unknown.problems), /secret3|pass word/)
 })
 
+t.test('a secret given as an argument is taken, with a warning that argv is public', async (t) => {
+  const r = resolve({ args: ['KEKPASS=argv-secret', 'NODENAME=pg1'] })
+  t.equal(r.raw.KEKPASS, 'argv-secret')
+  t.same(r.warnings.length, 1)
+  t.match(r.warnings[0], /^KEKPASS: given as an argument/)
+  t.notMatch(r.warnings[0], 'argv-secret')
+})
+
 t.test('precedence: arguments > environment > --env-file > environment.sh', async (t) => {
   const dir = tempDir(t)
   const envSh = join(dir, 'environment.sh')

@@ -1,0 +1,102 @@
+// The README's parameter table and pot.conf.example are generated from the schema: this fails when they
+// drift (run `npm run docs`), and checks that what they show is what cook accepts.
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { helpText } from '../../cook/cli.js'
+import { isRequired, PARAM_NAMES, PARAMS, validate, type ParamName } from '../../cook/params.js'
+import { parseEnvironmentSh, resolve } from '../../cook/sources.js'
+import { paramTable, POT_CONF_EXAMPLE, potConfExample, README, withParamTable } from '../../scripts/docs.js'
+
+const readme = readFileSync(README, 'utf8')
+const example = readFileSync(POT_CONF_EXAMPLE, 'utf8')
+
+t.test('README.md: the parameter table is the generated one (npm run docs)', async (t) => {
+  t.equal(readme, withParamTable(readme))
+  const rows = paramTable().split('\n').slice(2)
+  t.equal(rows.length, PARAM_NAMES.length)
+  PARAM_NAMES.forEach((name, i) => {
+    t.match(rows[i], new RegExp(`^\\| \`${name}\``), `${name} has a row`)
+    t.ok(rows[i]?.includes(PARAMS[name].doc.replace(/\|/g, '\\|')), `${name}: its doc line`)
+  })
+  t.match(paramTable(), /^\| `MYIP` \(alias `IP`\) \| yes \|/m)
+  t.match(paramTable(), /^\| `KEKPASS` \| yes \| {2}\| yes, or `KEKPASS_B64` \|/m)
+  t.match(paramTable(), /^\| `TTL` \| no \| 30 \| no \|/m)
+})
+
+t.test('README.md: the Parameters section says how to pass values safely', async (t) => {
+  const section = readme.slice(
+    readme.indexOf('## Parameters'),
+    readme.indexOf('\n## ', readme.indexOf('## Parameters') + 1),
+  )
+  t.match(section, /### Getting values into the jail safely/)
+  for (const words of [
+    /NAME_B64/,
+    /--env-file/,
+    /`\$`, backticks and `\\`/,
+    /Line breaks cannot pass/,
+    /never\s+as the `postgres` superuser/,
+  ])
+    t.match(section, words)
+  const b64 = /`printf %s '([^']+)' \| base64` gives `([^`]+)`/.exec(section)
+  t.equal(Buffer.from(b64?.[2] ?? '', 'base64').toString(), b64?.[1], 'the base64 example is right')
+})
+
+t.test('pot.conf.example is the generated one (npm run docs)', async (t) => {
+  t.equal(example, potConfExample())
+  for (const name of PARAM_NAMES) {
+    t.match(
+      example,
+      new RegExp(`^# ${name}: ${PARAMS[name].doc.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'),
+      `${name}: doc line`,
+    )
+    t.match(example, new RegExp(`^# pot\\.env="${name}=`, 'm'), `${name}: a commented pot.env line`)
+  }
+  t.match(example, /^pot\.cmd=sh \/etc\/rc$/m)
+  t.match(example, /^network_type=public-bridge$/m)
+  t.match(example, /^pot\.attr\.no-rc-script=NO$/m)
+  t.notMatch(example, /^pot\.env=/m, 'no parameter is set: an image has no defaults for them')
+})
+
+t.test(
+  'pot.conf.example: its pot.env lines, as pot hands them to the jail, are a valid configuration',
+  async (t) => {
+    // pot start: grep '^pot.env=' pot.conf | sed 's/^pot.env=/export /' > environment.sh
+    const environmentSh = example
+      .split('\n')
+      .filter((l) => l.startsWith('# pot.env='))
+      .map((l) => l.replace(/^# pot\.env=/, 'export '))
+      .filter((l) => !l.includes('STANDBYHOST='))
+      .join('\n')
+    const parsed = parseEnvironmentSh(environmentSh)
+    t.same(parsed.problems, [])
+    t.equal(parsed.vars.CONSULSERVERS, '"10.0.0.2", "10.0.0.3", "10.0.0.4"', 'the seed form survives pot')
+    const r = resolve({ env: parsed.vars })
+    t.same(r.problems, [])
+    t.doesNotThrow(() => validate(r.raw), 'the examples together validate')
+  },
+)
+
+t.test('the documented conditions are the ones the schema applies', async (t) => {
+  for (const name of PARAM_NAMES) {
+    const spec = PARAMS[name]
+    if (spec.required === true || spec.required === undefined) {
+      t.equal(spec.requiredDoc, undefined, `${name}: no condition documented`)
+      continue
+    }
+    const m = /^with ([A-Z]+)=([a-z-]+)(, the default)?$/.exec(spec.requiredDoc ?? '')
+    t.ok(m, `${name}: the condition is documented`)
+    const [, key = '', value = '', isDefault] = m ?? []
+    t.ok(isRequired(name, { [key as ParamName]: value }), `${name} is required with ${key}=${value}`)
+    t.notOk(isRequired(name, { [key as ParamName]: 'something-else' }), `${name} is not required otherwise`)
+    t.equal(isRequired(name, {}), isDefault !== undefined, `${name}: without ${key}`)
+  }
+})
+
+t.test('cook --help lists every parameter with its doc line', async (t) => {
+  const help = helpText()
+  for (const name of PARAM_NAMES)
+    t.ok(
+      help.split('\n').some((l) => l.startsWith(`  ${name} `) && l.includes(PARAMS[name].doc)),
+      name,
+    )
+})
