@@ -33,12 +33,19 @@ t.test(
       replicas.some((r) => r.ip === viaReplica?.[1]),
       ':5001 reaches one of the replicas',
     )
-    // Replication is asynchronous: the row arrives on the replica shortly after the commit.
+    // Replication is asynchronous: the table and the row arrive on the replica shortly after the commit
+    // (until then the query fails with "relation does not exist" or finds no row).
     let seen = ''
-    for (let i = 0; i < 50 && seen !== token; i++) {
-      seen = (await c.query(c.replicaConn(), 'SELECT token FROM probe'))[0]?.[0] ?? ''
+    let last = ''
+    for (let i = 0; i < 100 && seen !== token; i++) {
+      try {
+        seen = (await c.query(c.replicaConn(), 'SELECT token FROM probe'))[0]?.[0] ?? ''
+      } catch (e) {
+        last = (e as Error).message
+      }
       if (seen !== token) await sleep(100)
     }
+    if (seen !== token) t.comment(`last error on :5001: ${last}`)
     t.equal(seen, token, 'the row written through :5000 is read through :5001')
 
     const [role] = await c.query(
