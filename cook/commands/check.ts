@@ -1,6 +1,6 @@
 // cook check: validate every parameter and print the result with secrets redacted.
 import { PARAM_OPTIONS, type Command } from '../cli.js'
-import { loadConfig } from '../config.js'
+import { loadConfigFromOptions } from '../config.js'
 import { PARAM_NAMES, redacted } from '../params.js'
 
 const check: Command = {
@@ -8,13 +8,7 @@ const check: Command = {
   usage: 'cook check [--env-file FILE] [--environment-sh FILE] [--dev-allow-loopback] [NAME=value ...]',
   options: PARAM_OPTIONS,
   run: async (values, positionals, io) => {
-    const { params, resolved } = loadConfig({
-      envFile: values['env-file'] as string | undefined,
-      environmentSh: values['environment-sh'] as string | undefined,
-      allowLoopback: values['dev-allow-loopback'] === true,
-      args: positionals,
-      env: io.env,
-    })
+    const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
     for (const w of resolved.warnings) io.err(`warning: ${w}`)
     const shown = redacted(params)
     const width = Math.max(...PARAM_NAMES.map((n) => n.length))

@@ -1,7 +1,7 @@
 // cook render: validate, then write every file the jail needs under --root; starts nothing.
 import { apply } from '../apply.js'
 import { PARAM_OPTIONS, type Command } from '../cli.js'
-import { loadConfig } from '../config.js'
+import { loadConfigFromOptions } from '../config.js'
 import { CookError } from '../errors.js'
 import { plan } from '../plan.js'
 import { verifyPlan } from '../verify.js'
@@ -22,13 +22,7 @@ const render: Command = {
     const owners = (values.owners as string | undefined) ?? (process.getuid?.() === 0 ? 'apply' : 'record')
     if (owners !== 'apply' && owners !== 'record')
       throw new CookError('USAGE', '--owners takes apply or record')
-    const { params, resolved } = loadConfig({
-      envFile: values['env-file'] as string | undefined,
-      environmentSh: values['environment-sh'] as string | undefined,
-      allowLoopback: values['dev-allow-loopback'] === true,
-      args: positionals,
-      env: io.env,
-    })
+    const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
     for (const w of resolved.warnings) io.err(`warning: ${w}`)
     const p = plan(params)
     verifyPlan(p)
