@@ -1,6 +1,6 @@
-// The one module that imports zx. FreeBSD has no bash by default, so commands run in /bin/sh, and every
+// The one module that imports zx (its core only: the bundle stays small, the jail start fast). FreeBSD has no bash by default, so commands run in /bin/sh, and every
 // interpolated value becomes one single-quoted word (quote.ts `sh`), whatever characters it holds.
-import { $ as zx, ProcessOutput } from 'zx'
+import { $ as zx, ProcessOutput } from 'zx/core'
 import { CookError } from './errors.js'
 import { sh } from './quote.js'
 
