@@ -29,6 +29,7 @@ const FAST: RawParams = { TTL: '10', LOOPWAIT: '2', RETRYTIMEOUT: '4' }
 const DEFAULT: RawParams = { TTL: '30', LOOPWAIT: '10', RETRYTIMEOUT: '10' }
 
 interface Figure {
+  section: string
   name: string
   unit: string
   median: number
@@ -41,6 +42,8 @@ interface Figure {
 }
 
 const figures: Figure[] = []
+/** The section being measured: --only re-runs some sections and keeps the others' last figures. */
+let section = ''
 
 function summarize(samples: number[]): { median: number; min: number; max: number } {
   const s = [...samples].sort((a, b) => a - b)
@@ -56,7 +59,7 @@ function record(
   target?: { text: string; ok: (median: number) => boolean },
   note?: string,
 ): Figure {
-  const f: Figure = { name, unit, ...summarize(samples), runs: samples.length }
+  const f: Figure = { section, name, unit, ...summarize(samples), runs: samples.length }
   if (target) {
     f.target = target.text
     f.met = target.ok(f.median)
@@ -377,11 +380,27 @@ async function main(): Promise<void> {
   console.log(
     `bench on ${info.cpu} (${info.cores} cores), ${info.node}; runs=${RUNS}${QUICK ? ' (quick)' : ''}\n`,
   )
-  if (want('cook')) benchCook()
-  if (want('formation')) await benchFormation()
-  if (want('failover')) await benchFailover()
-  if (want('loss')) await benchLoss()
-  if (want('memory')) await benchMemory()
+  const sections: [string, () => void | Promise<void>][] = [
+    ['cook', benchCook],
+    ['formation', benchFormation],
+    ['failover', benchFailover],
+    ['loss', benchLoss],
+    ['memory', benchMemory],
+  ]
+  for (const [name, run] of sections) {
+    if (!want(name)) continue
+    section = name
+    await run()
+  }
+  if (ONLY) {
+    // Keep the figures of the sections this run skipped, from the last full run.
+    try {
+      const last = JSON.parse(readFileSync('bench/results.json', 'utf8')) as { figures: Figure[] }
+      figures.unshift(...last.figures.filter((f) => !ONLY.has(f.section)))
+    } catch {
+      // no earlier results: this run's figures alone
+    }
+  }
   mkdirSync('bench', { recursive: true })
   const result = { machine: info, runs: RUNS, figures }
   writeFileSync('bench/results.json', `${JSON.stringify(result, null, 2)}\n`)
