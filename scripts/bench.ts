@@ -70,14 +70,10 @@ function record(
   return f
 }
 
+const DECIMALS: Record<string, number> = { s: 2, ms: 0, rows: 0, MB: 1 }
+
 function fmt(n: number, unit: string): string {
-  return unit === 's'
-    ? n.toFixed(2)
-    : unit === 'ms'
-      ? n.toFixed(0)
-      : unit === 'MB'
-        ? n.toFixed(1)
-        : n.toFixed(2)
+  return n.toFixed(DECIMALS[unit] ?? 2)
 }
 
 function line(f: Figure): string {
