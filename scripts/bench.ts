@@ -76,6 +76,16 @@ function fmt(n: number, unit: string): string {
   return n.toFixed(DECIMALS[unit] ?? 2)
 }
 
+function markdownTable(list: Figure[]): string {
+  const rows = list.map((f) => {
+    const target = [f.target ? `${f.target} ${f.met ? '✓' : '✗'}` : '', f.note ?? '']
+      .filter(Boolean)
+      .join('; ')
+    return `| ${f.name} | ${fmt(f.median, f.unit)} ${f.unit} | ${fmt(f.min, f.unit)}–${fmt(f.max, f.unit)} (${f.runs}) | ${target} |`
+  })
+  return ['| figure | median | min–max (runs) | target |', '|---|---|---|---|', ...rows].join('\n')
+}
+
 function line(f: Figure): string {
   const range = f.runs > 1 ? ` (${fmt(f.min, f.unit)}–${fmt(f.max, f.unit)}, n=${f.runs})` : ''
   const target = f.target ? `  target ${f.target}: ${f.met ? 'met' : 'MISSED'}` : ''
@@ -398,14 +408,18 @@ async function main(): Promise<void> {
     }
   }
   mkdirSync('bench', { recursive: true })
-  const result = { machine: info, runs: RUNS, figures }
-  writeFileSync('bench/results.json', `${JSON.stringify(result, null, 2)}\n`)
-  console.log('\n| figure | median | min–max | runs | target |\n|---|---|---|---|---|')
-  for (const f of figures)
-    console.log(
-      `| ${f.name} | ${fmt(f.median, f.unit)} ${f.unit} | ${fmt(f.min, f.unit)}–${fmt(f.max, f.unit)} | ${f.runs} | ${f.target ? `${f.target} ${f.met ? '✓' : '✗'}` : ''} |`,
-    )
-  console.log('\nwritten to bench/results.json')
+  const order = sections.map(([name]) => name)
+  figures.sort((a, b) => order.indexOf(a.section) - order.indexOf(b.section))
+  const table = markdownTable(figures)
+  console.log(`\n${table}`)
+  // The README's Performance section shows the same table.
+  const readme = readFileSync('README.md', 'utf8')
+  writeFileSync(
+    'README.md',
+    readme.replace(/(<!-- bench:begin -->\n)[\s\S]*?(<!-- bench:end -->)/, `$1${table}\n$2`),
+  )
+  writeFileSync('bench/results.json', `${JSON.stringify({ machine: info, runs: RUNS, figures }, null, 2)}\n`)
+  console.log('\nwritten to bench/results.json and the Performance section of README.md')
 }
 
 await main()
