@@ -86,7 +86,14 @@ export async function jailStop(c: Cluster, m: Member, o: JailStopOptions): Promi
     signalAll(killed, 'SIGKILL')
     if (!(await waitGone(killed, 10000))) throw new Error(`${m.name}: processes survived SIGKILL`)
   }
-  await m.proc?.exited
-  await m.gateway?.exited
+  // The children are unref'd and waitGone counts a zombie as gone: a timer keeps Node alive until their
+  // exit events arrive, or a script with nothing else pending would end here.
+  const keepAlive = setInterval(() => undefined, 1000)
+  try {
+    await m.proc?.exited
+    await m.gateway?.exited
+  } finally {
+    clearInterval(keepAlive)
+  }
   return { report, terminated, killed }
 }
