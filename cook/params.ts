@@ -34,6 +34,7 @@ export interface Params {
   SCOPE: string
   DCS: Dcs
   ETCDHOSTS: string[]
+  ETCDPROXY: string | undefined
   TTL: number
   LOOPWAIT: number
   RETRYTIMEOUT: number
@@ -145,6 +146,16 @@ function hostPorts(defaultPort: number) {
     if (dups.length > 0) return bad(`${[...new Set(dups)].join(', ')} is listed twice`)
     return ok(out)
   }
+}
+
+/** host:port, or an http:// URL with nothing after the authority; the value is host:port. */
+function etcdProxy(text: string): Checked {
+  const m = /^(?:([a-z][a-z0-9+.-]*):\/\/)?([^/]*)\/?$/i.exec(text)
+  if (!m) return bad(`${shown(text)} has a path`)
+  if (m[1] !== undefined && m[1].toLowerCase() !== 'http')
+    return bad(`${shown(text)} is not http:// (Patroni reaches a local proxy in plain HTTP)`)
+  const hp = parseHostPort(m[2] ?? '', 2379)
+  return typeof hp === 'string' ? bad(hp) : ok(authority(hp.host, hp.port))
 }
 
 function networks(text: string): Checked {
@@ -265,14 +276,22 @@ export const PARAMS: Record<ParamName, Spec> = {
     check: oneOf(['consul', 'etcd'] as const),
   },
   ETCDHOSTS: {
-    doc: 'etcd endpoints when DCS=etcd',
+    doc: 'etcd endpoints when DCS=etcd (not needed with ETCDPROXY)',
     want: 'host:port items separated by commas or spaces (port 2379 when left out)',
     example: '10.0.0.2:2379,10.0.0.3:2379,10.0.0.4:2379',
-    required: (raw) => raw.DCS === 'etcd',
-    requiredDoc: 'with DCS=etcd',
+    // A given ETCDPROXY counts even when it is invalid: its own problem is the one to report.
+    required: (raw) => raw.DCS === 'etcd' && raw.ETCDPROXY === undefined,
+    requiredDoc: 'with DCS=etcd, unless ETCDPROXY is given',
     fallback: () => [],
     defaultDoc: 'none',
     check: hostPorts(2379),
+  },
+  ETCDPROXY: {
+    doc: "a local etcd gateway or grpc-proxy that Patroni must use as its only way to etcd (DCS=etcd): no discovery of the cluster's members bypasses it",
+    want: 'host:port or http://host:port of an etcd gateway/grpc-proxy (port 2379 when left out)',
+    example: '127.0.0.1:23790',
+    defaultDoc: 'none',
+    check: etcdProxy,
   },
   TTL: {
     doc: 'seconds the leader lock lives without renewal: an unplanned failover takes about this long',
@@ -446,6 +465,12 @@ const RULES: Rule[] = [
       p.DCS === 'consul' && p.TTL < 20
         ? `${p.TTL} is below 20; want 20 or more with DCS=consul (Consul's session TTL floor is 10 s and Patroni asks for TTL/2)`
         : undefined,
+  },
+  {
+    name: 'ETCDPROXY',
+    needs: ['DCS', 'ETCDPROXY'],
+    broken: (p) =>
+      p.DCS !== 'etcd' ? `is set, but DCS=${p.DCS}; want ETCDPROXY only with DCS=etcd` : undefined,
   },
   {
     name: 'SYNCMODE',

@@ -175,7 +175,10 @@ export function patroniView(p: Params, layout: Layout) {
     restListen: authority(p.MYIP, 8008),
     restConnect: authority(p.MYIP, 8008),
     consul: p.DCS === 'consul' ? { token: p.CONSULTOKEN ?? null } : null,
-    etcd: p.DCS === 'etcd' ? { hosts: p.ETCDHOSTS } : null,
+    etcd:
+      p.DCS === 'etcd'
+        ? { hosts: p.ETCDHOSTS, proxy: p.ETCDPROXY === undefined ? null : `http://${p.ETCDPROXY}` }
+        : null,
     ttl: p.TTL,
     loopWait: p.LOOPWAIT,
     retryTimeout: p.RETRYTIMEOUT,

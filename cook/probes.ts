@@ -59,12 +59,17 @@ export async function etcdKeyExists(endpoints: string[], keys: string[]): Promis
   throw new Error(errors.join('; '))
 }
 
+/** Where the cook reaches etcd: through the local proxy when there is one, as Patroni does. */
+export function etcdEndpoints(p: Params): string[] {
+  return p.ETCDPROXY === undefined ? p.ETCDHOSTS : [p.ETCDPROXY]
+}
+
 /** Where the cook asks whether the cluster exists, for messages. */
 export function clusterWhere(p: Params, consulHttp: string): string {
   const keys = clusterKeys(p.SCOPE).join(' or ')
   return p.DCS === 'consul'
     ? `${keys} via ${consulHttp}/v1/kv`
-    : `${keys} in etcd at ${p.ETCDHOSTS.join(', ')}`
+    : `${keys} in etcd at ${etcdEndpoints(p).join(', ')}`
 }
 
 /** True when the cluster of p.SCOPE exists in the DCS: a replica may then clone from it. */
@@ -73,7 +78,7 @@ export async function clusterExists(p: Params, consulHttp: string): Promise<true
   const exists =
     p.DCS === 'consul'
       ? await consulKeyExists(consulHttp, keys, p.CONSULTOKEN)
-      : await etcdKeyExists(p.ETCDHOSTS, keys)
+      : await etcdKeyExists(etcdEndpoints(p), keys)
   return exists ? true : undefined
 }
 

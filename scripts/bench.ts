@@ -1,6 +1,6 @@
 // npm run bench: measures the cook and the cluster it configures, prints a table and writes
 // bench/results.json. Figures are medians with min-max over several runs, on this machine.
-// Usage: npm run bench -- [--runs N] [--quick] [--only cook,formation,failover,planned,loss,memory]
+// Usage: npm run bench -- [--runs N] [--quick] [--only cook,formation,failover,planned,jailstop,loss,memory]
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util'
 import type { RawParams } from '../cook/params.js'
 import { Cluster, type Member } from './lib/cluster.js'
 import { missingDeps } from './lib/deps.js'
+import { jailStop } from './lib/jail-stop.js'
 import { freeBlock } from './lib/netblock.js'
 import { descendants, sleep } from './lib/procs.js'
 import { Writer } from './lib/writer.js'
@@ -163,12 +164,13 @@ async function withCluster<T>(
   label: string,
   params: RawParams,
   fn: (c: Cluster, renderMs: number) => Promise<T>,
+  agent?: 'gateway',
 ): Promise<T> {
   serial += 1
   const net = await freeBlock('127.43')
   const dir = mkdtempSync(join(tmpdir(), `bench-${label}-`))
   const t0 = Date.now()
-  const c = new Cluster({ scope: `bench-${label}-${serial}`, dir, net, params })
+  const c = new Cluster({ scope: `bench-${label}-${serial}`, dir, net, params, ...(agent ? { agent } : {}) })
   const renderMs = Date.now() - t0
   try {
     return await fn(c, renderMs)
@@ -263,6 +265,49 @@ async function benchFailover(): Promise<void> {
     's',
     [...fastKill.route, ...defKill.route, ...fastStop.route, ...defStop.route],
     { text: '<= 1 s', ok: (m) => m <= 1 },
+  )
+}
+
+/**
+ * What `jail -r` does to the leader's jail, each member reaching etcd through its own gateway (the stand-in
+ * for the in-jail Consul agent): with exec.stop = `cook stop` (stop.timeout 30 s), and without it (pot
+ * older than 0.16.0: SIGTERM to everything at once, SIGKILL after the default 10 s). Runs alternate in one
+ * cluster, re-forming in between.
+ */
+async function benchJailStop(): Promise<void> {
+  const n = QUICK ? 1 : Math.max(3, Math.ceil(RUNS / 2))
+  console.log('jail stop of the leader (jail -r, fast 10/2/4) -> new leader accepts writes:')
+  const hook: number[] = []
+  const bare: number[] = []
+  await withCluster(
+    'jailstop',
+    FAST,
+    async (c) => {
+      await c.start()
+      for (let i = 0; i < n; i++)
+        for (const withHook of [true, false]) {
+          const { leader } = await c.waitFormed(180000)
+          const t0 = Date.now()
+          const stopping = jailStop(c, leader, { hook: withHook, stopTimeoutS: withHook ? 30 : 10 })
+          await c.waitNewLeader(leader, 180000)
+          ;(withHook ? hook : bare).push((Date.now() - t0) / 1000)
+          await stopping
+          c.startMember(leader)
+        }
+      await c.waitFormed(180000)
+    },
+    'gateway',
+  )
+  record('jail stop with cook stop (exec.stop), fast 10/2/4', 's', hook, {
+    text: '<= 5 s',
+    ok: (m) => m <= 5,
+  })
+  record(
+    'jail stop without the hook, fast 10/2/4',
+    's',
+    bare,
+    { text: '≈ ttl (10 s)', ok: (m) => m >= 5 && m <= 10 + 2 + 2 },
+    'the leader key expires: nobody can delete it',
   )
 }
 
@@ -390,6 +435,7 @@ async function main(): Promise<void> {
     ['cook', benchCook],
     ['formation', benchFormation],
     ['failover', benchFailover],
+    ['jailstop', benchJailStop],
     ['loss', benchLoss],
     ['memory', benchMemory],
   ]

@@ -21,6 +21,8 @@ export const PG_PORT = 5432
 export const REST_PORT = 8008
 export const PRIMARY_PORT = 5000
 export const REPLICA_PORT = 5001
+/** Where a member's own etcd gateway listens, on the member's address (etcd's default gateway port). */
+export const GATEWAY_PORT = 23790
 
 export interface ClusterOptions {
   /** Patroni scope: each test gets its own, so no key of another cluster can be in its way. */
@@ -34,6 +36,12 @@ export interface ClusterOptions {
   haproxyBind?: string
   /** Parameters on top of the development ones (TTL, LOOPWAIT, RETRYTIMEOUT, SYNCMODE, passwords, ...). */
   params?: RawParams
+  /**
+   * 'gateway': the jail's shape. Each member reaches the DCS only through a process of its own, as a jail's
+   * Patroni reaches Consul through the in-jail agent: an `etcd gateway` on the member's address (ETCDPROXY),
+   * which dies with the member's other processes when the jail stops. Left out: Patroni talks to etcd.
+   */
+  agent?: 'gateway'
 }
 
 export interface Member {
@@ -46,6 +54,8 @@ export interface Member {
   restUrl: string
   params: Params
   proc?: Proc | undefined
+  /** The member's own etcd gateway, with `agent: 'gateway'`. */
+  gateway?: Proc | undefined
   /** False after kill() or stop(): its Patroni is meant to be down. */
   up: boolean
 }
@@ -97,8 +107,11 @@ export class Cluster {
       const name = `pg${i + 1}`
       const ip = `${opts.net}.${11 + i}`
       const root = join(opts.dir, name)
+      // With a gateway there is no ETCDHOSTS: the gateway is provably the member's only way to etcd.
+      const dcs: RawParams =
+        opts.agent === 'gateway' ? { ETCDHOSTS: undefined, ETCDPROXY: `http://${ip}:${GATEWAY_PORT}` } : {}
       const params = validate(
-        { ...shared, NODENAME: name, MYIP: ip, SERVICETAG: i === 0 ? 'master' : 'replica' },
+        { ...shared, ...dcs, NODENAME: name, MYIP: ip, SERVICETAG: i === 0 ? 'master' : 'replica' },
         { allowLoopback: true },
       )
       return {
@@ -209,15 +222,35 @@ export class Cluster {
     return this.haproxy
   }
 
-  /** Starts the member's Patroni as postgres; setpriv execs, so the PID held is Patroni's. */
+  /**
+   * Starts the member's Patroni as postgres (setpriv execs, so the PID held is Patroni's), after the
+   * member's gateway when it has one: Patroni retries the DCS until the gateway listens.
+   */
   startMember(m: Member): Proc {
     if (m.proc && !m.proc.done) throw new Error(`${m.name} is already running`)
+    if (this.opts.agent === 'gateway' && (!m.gateway || m.gateway.done)) m.gateway = this.startGateway(m)
     m.proc = this.procs.start(m.name, ['patroni', m.config], {
       user: 'postgres',
       log: join(this.logDir, `${m.name}.log`),
     })
     m.up = true
     return m.proc
+  }
+
+  /** etcd's L4 gateway: it forwards TCP to etcd, like the jail's Consul agent forwards Patroni's calls. */
+  private startGateway(m: Member): Proc {
+    if (!this.etcd) throw new Error('etcd is not running')
+    return this.procs.start(
+      `${m.name}-gateway`,
+      [
+        'etcd',
+        'gateway',
+        'start',
+        `--endpoints=${this.etcd.endpoint}`,
+        `--listen-addr=${m.ip}:${GATEWAY_PORT}`,
+      ],
+      { log: join(this.logDir, `${m.name}-gateway.log`) },
+    )
   }
 
   /** The postmaster's PID from postmaster.pid, when that process is still the postmaster of this member. */
@@ -236,22 +269,24 @@ export class Cluster {
     }
   }
 
-  /** Every PID of the member: Patroni and what it runs, the postmaster and its backends. */
+  /** Every PID of the member: Patroni and what it runs, the postmaster and its backends, its gateway. */
   memberPids(m: Member): number[] {
     const pids: number[] = []
     if (m.proc && !m.proc.done) pids.push(m.proc.pid, ...descendants(m.proc.pid))
+    if (m.gateway && !m.gateway.done) pids.push(m.gateway.pid)
     const pm = this.postmasterPid(m)
     if (pm !== undefined) pids.push(pm, ...descendants(pm))
     return [...new Set(pids)]
   }
 
-  /** Node loss: SIGKILL to Patroni, the postmaster and all their children at once. */
+  /** Node loss: SIGKILL to Patroni, the postmaster, all their children and the gateway at once. */
   async kill(m: Member): Promise<void> {
     m.up = false
     const pids = this.memberPids(m)
     signalAll(pids, 'SIGKILL')
     if (!(await waitGone(pids, 10000))) throw new Error(`${m.name}: processes survived SIGKILL`)
     await m.proc?.exited
+    await m.gateway?.exited
   }
 
   /** A planned stop: SIGTERM to Patroni, which stops PostgreSQL and releases the leader key. */
@@ -271,7 +306,11 @@ export class Cluster {
   /** Throws GiveUp when a process that should run has exited: waiting for it cannot succeed. */
   checkProcesses(): void {
     const dead: string[] = []
-    for (const m of this.members) if (m.up && m.proc?.done) dead.push(`${m.name} (${this.logHint(m)})`)
+    for (const m of this.members) {
+      if (m.up && m.proc?.done) dead.push(`${m.name} (${this.logHint(m)})`)
+      if (m.up && m.gateway?.done)
+        dead.push(`${m.name}'s etcd gateway (see ${join(this.logDir, `${m.name}-gateway.log`)})`)
+    }
     if (this.haproxy?.done) dead.push(`haproxy (see ${join(this.logDir, 'haproxy.log')})`)
     if (this.etcd?.proc.done) dead.push(`etcd (see ${join(this.opts.dir, 'etcd', 'etcd.log')})`)
     if (dead.length > 0) throw new GiveUp(`exited unexpectedly: ${dead.join(', ')}`)
@@ -428,7 +467,10 @@ export class Cluster {
     const memberPids = this.members.map((m) => ({ m, pids: this.memberPids(m), pm: this.postmasterPid(m) }))
     for (const { m } of memberPids) if (m.proc && !m.proc.done) signalAll([m.proc.pid], 'SIGKILL')
     for (const { pm } of memberPids) if (pm !== undefined) signalAll([pm], 'SIGQUIT')
-    const others = this.procs.all.filter((p) => !p.done && (p === this.haproxy || p === this.etcd?.proc))
+    const gateways = new Set(this.members.map((m) => m.gateway))
+    const others = this.procs.all.filter(
+      (p) => !p.done && (p === this.haproxy || p === this.etcd?.proc || gateways.has(p)),
+    )
     signalAll(
       others.map((p) => p.pid),
       'SIGTERM',

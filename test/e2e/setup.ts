@@ -37,14 +37,20 @@ function hookSignals(): void {
 export async function startCluster(
   t: Tap,
   /** block: the first two octets of this test's own loopback range, e.g. '127.42'. */
-  opts: { scope: string; block: string; params?: RawParams },
+  opts: { scope: string; block: string; params?: RawParams; agent?: 'gateway' },
 ): Promise<Cluster> {
   const missing = missingDeps()
   if (missing.length > 0) throw new Error(`the end-to-end tests cannot run here:\n${missing.join('\n')}`)
   hookSignals()
   const dir = mkdtempSync(join(tmpdir(), `e2e-${opts.scope}-`))
   const net = await freeBlock(opts.block)
-  const cluster = new Cluster({ scope: opts.scope, dir, net, params: { ...FAST, ...opts.params } })
+  const cluster = new Cluster({
+    scope: opts.scope,
+    dir,
+    net,
+    params: { ...FAST, ...opts.params },
+    ...(opts.agent ? { agent: opts.agent } : {}),
+  })
   live.add(cluster)
   t.teardown(async () => {
     await cluster.destroy()

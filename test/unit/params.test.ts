@@ -173,6 +173,23 @@ const TABLE: [string, Over, string[], boolean?][] = [
   ['ETCDHOSTS with a bad host', { ...ETCD, ETCDHOSTS: 'etcd_1:2379' }, ['ETCDHOSTS']],
   ['ETCDHOSTS duplicate', { ...ETCD, ETCDHOSTS: '10.0.0.2,10.0.0.2:2379' }, ['ETCDHOSTS']],
   ['ETCDHOSTS with a bad Consul value still checked', { ...ETCD, GOSSIPKEY: 'nope' }, ['GOSSIPKEY']],
+  [
+    'DCS etcd with ETCDPROXY instead of ETCDHOSTS',
+    { ...ETCD, ETCDHOSTS: undefined, ETCDPROXY: '127.0.0.1:23790' },
+    [],
+  ],
+  ['DCS etcd with both ETCDHOSTS and ETCDPROXY', { ...ETCD, ETCDPROXY: 'http://127.0.0.1:23790' }, []],
+  ['DCS etcd with neither', { ...ETCD, ETCDHOSTS: '', ETCDPROXY: '' }, ['ETCDHOSTS']],
+  [
+    'ETCDPROXY invalid is reported alone',
+    { ...ETCD, ETCDHOSTS: undefined, ETCDPROXY: 'gw_1' },
+    ['ETCDPROXY'],
+  ],
+  ['ETCDPROXY https', { ...ETCD, ETCDPROXY: 'https://127.0.0.1:23790' }, ['ETCDPROXY']],
+  ['ETCDPROXY with a path', { ...ETCD, ETCDPROXY: 'http://127.0.0.1:23790/v3' }, ['ETCDPROXY']],
+  ['ETCDPROXY with credentials', { ...ETCD, ETCDPROXY: 'http://u:p@127.0.0.1:23790' }, ['ETCDPROXY']],
+  ['ETCDPROXY with a bad port', { ...ETCD, ETCDPROXY: '127.0.0.1:0' }, ['ETCDPROXY']],
+  ['ETCDPROXY with DCS consul', { ETCDPROXY: '127.0.0.1:23790' }, ['ETCDPROXY']],
   // timing
   ['TTL 29 < 10 + 2*10', { TTL: '29' }, ['TTL']],
   ['TTL 30 = 10 + 2*10', { TTL: '30' }, []],
@@ -256,6 +273,20 @@ t.test('resolved values', async (t) => {
   t.same(ok({ MYIP: '2001:db8:1:2:aa::11' }).ALLOWNETS, ['2001:db8:1:2::/64'], 'and to the /64 for IPv6')
   t.same(ok({ ALLOWNETS: '10.1.2.3/16 2001:db8::1/48' }).ALLOWNETS, ['10.1.0.0/16', '2001:db8::/48'])
   t.same(ok(ETCD).ETCDHOSTS, ['10.0.0.2:2379', '10.0.0.3:2379', '10.0.0.4:2379'])
+  t.equal(ok(ETCD).ETCDPROXY, undefined, 'no proxy unless given')
+  const proxied = (v: string) => ok({ ...ETCD, ETCDHOSTS: undefined, ETCDPROXY: v })
+  t.same(
+    [
+      '127.0.0.1:23790',
+      'http://127.0.0.1:23790/',
+      'HTTP://gw.local',
+      '[::1]:23790',
+      'http://2001:db8::7',
+    ].map((v) => proxied(v).ETCDPROXY),
+    ['127.0.0.1:23790', '127.0.0.1:23790', 'gw.local:2379', '[::1]:23790', '[2001:db8::7]:2379'],
+    'ETCDPROXY is kept as host:port, the scheme dropped, port 2379 by default',
+  )
+  t.same(proxied('127.0.0.1:23790').ETCDHOSTS, [], 'ETCDHOSTS may be left out with a proxy')
   t.same(ok({ ...ETCD, ETCDHOSTS: 'etcd1 2001:db8::5 [2001:db8::6]:2380' }).ETCDHOSTS, [
     'etcd1:2379',
     '[2001:db8::5]:2379',
@@ -329,7 +360,11 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
     const spec = PARAMS[name]
     t.ok(spec.doc.length > 10 && !spec.doc.includes('\n'), `${name} has one line of doc`)
     t.ok(spec.want.length > 3, `${name} says what it wants`)
-    const context = name === 'STANDBYHOST' ? { SERVICETAG: 'standby-leader' } : {}
+    const contexts: Partial<Record<string, Over>> = {
+      STANDBYHOST: { SERVICETAG: 'standby-leader' },
+      ETCDPROXY: ETCD,
+    }
+    const context = contexts[name] ?? {}
     t.same(failing({ ...context, [name]: spec.example }), [], `${name}: its example is valid`)
   }
   t.equal(PARAMS.MYIP.aliases?.[0], 'IP')

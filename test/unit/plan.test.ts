@@ -131,6 +131,18 @@ t.test('patroni.yml variants: etcd, sync modes, standby, IPv6, several networks'
   const etcd = patroniYml(plan(params({ DCS: 'etcd', ETCDHOSTS: 'etcd1,10.0.0.3:2380,2001:db8::4' })))
   t.same(etcd.etcd3, { hosts: ['etcd1:2379', '10.0.0.3:2380', '[2001:db8::4]:2379'] })
   t.notOk('consul' in etcd)
+  const viaProxy = (over: Record<string, string>) =>
+    patroniYml(plan(params({ DCS: 'etcd', ...over }))).etcd3 as Record<string, unknown>
+  t.same(
+    viaProxy({ ETCDPROXY: '127.0.0.1:23790' }),
+    { proxy: 'http://127.0.0.1:23790' },
+    'ETCDPROXY: the proxy only, as a URL Patroni reads',
+  )
+  t.same(
+    viaProxy({ ETCDHOSTS: '10.0.0.2', ETCDPROXY: 'http://[::1]:23790' }),
+    { proxy: 'http://[::1]:23790' },
+    'the proxy wins over ETCDHOSTS, which Patroni would ignore anyway',
+  )
   t.notOk('token' in (patroniYml(plan(params())).consul ?? {}), 'no token unless given')
   const mode = (m: string) => {
     const d = patroniYml(plan(params({ SYNCMODE: m }))).bootstrap?.dcs as Record<string, unknown>
@@ -335,6 +347,10 @@ t.test('patroni --validate-config accepts patroni.yml (etcd and consul)', async 
         ...{ DCS: 'etcd', ETCDHOSTS: `127.0.0.1:${etcdPort}`, TTL: '10', LOOPWAIT: '2', RETRYTIMEOUT: '4' },
         ...{ SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11' },
       },
+    ],
+    [
+      'etcd through a local proxy',
+      { DCS: 'etcd', ETCDPROXY: `127.0.0.1:${etcdPort}`, TTL: '10', LOOPWAIT: '2', RETRYTIMEOUT: '4' },
     ],
   ]
   for (const [name, over] of variants) {
