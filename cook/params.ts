@@ -467,12 +467,6 @@ const RULES: Rule[] = [
         : undefined,
   },
   {
-    name: 'ETCDPROXY',
-    needs: ['DCS', 'ETCDPROXY'],
-    broken: (p) =>
-      p.DCS !== 'etcd' ? `is set, but DCS=${p.DCS}; want ETCDPROXY only with DCS=etcd` : undefined,
-  },
-  {
     name: 'SYNCMODE',
     needs: ['SYNCMODE', 'SERVICETAG'],
     broken: (p) =>

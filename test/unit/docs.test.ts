@@ -83,10 +83,17 @@ t.test('the documented conditions are the ones the schema applies', async (t) =>
       t.equal(spec.requiredDoc, undefined, `${name}: no condition documented`)
       continue
     }
-    const m = /^with ([A-Z]+)=([a-z-]+)(, the default)?$/.exec(spec.requiredDoc ?? '')
+    const m = /^with ([A-Z]+)=([a-z-]+)(, the default)?(?:, unless ([A-Z]+) is given)?$/.exec(
+      spec.requiredDoc ?? '',
+    )
     t.ok(m, `${name}: the condition is documented`)
-    const [, key = '', value = '', isDefault] = m ?? []
+    const [, key = '', value = '', isDefault, unless] = m ?? []
     t.ok(isRequired(name, { [key as ParamName]: value }), `${name} is required with ${key}=${value}`)
+    if (unless)
+      t.notOk(
+        isRequired(name, { [key as ParamName]: value, [unless as ParamName]: 'x' }),
+        `${name} is not required when ${unless} is given`,
+      )
     t.notOk(isRequired(name, { [key as ParamName]: 'something-else' }), `${name} is not required otherwise`)
     t.equal(isRequired(name, {}), isDefault !== undefined, `${name}: without ${key}`)
   }

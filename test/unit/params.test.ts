@@ -189,7 +189,8 @@ const TABLE: [string, Over, string[], boolean?][] = [
   ['ETCDPROXY with a path', { ...ETCD, ETCDPROXY: 'http://127.0.0.1:23790/v3' }, ['ETCDPROXY']],
   ['ETCDPROXY with credentials', { ...ETCD, ETCDPROXY: 'http://u:p@127.0.0.1:23790' }, ['ETCDPROXY']],
   ['ETCDPROXY with a bad port', { ...ETCD, ETCDPROXY: '127.0.0.1:0' }, ['ETCDPROXY']],
-  ['ETCDPROXY with DCS consul', { ETCDPROXY: '127.0.0.1:23790' }, ['ETCDPROXY']],
+  // Like ETCDHOSTS, an etcd setting is ignored with DCS=consul (whose own parameters are still required).
+  ['ETCDPROXY with DCS consul', { ETCDPROXY: '127.0.0.1:23790' }, []],
   // timing
   ['TTL 29 < 10 + 2*10', { TTL: '29' }, ['TTL']],
   ['TTL 30 = 10 + 2*10', { TTL: '30' }, []],
