@@ -1,5 +1,5 @@
 // Resolving and validating parameters from the command line's options: shared by every subcommand.
-import { ParamError } from './errors.js'
+import { CookError, ParamError } from './errors.js'
 import { validate, type Params } from './params.js'
 import { resolve, type Resolved } from './sources.js'
 
@@ -51,4 +51,12 @@ export function loadConfigFromOptions(
     args,
     env,
   })
+}
+
+/** --owners: apply (chown, needs root) by default when running as root, else record. */
+export function ownersOption(values: Record<string, string | boolean | undefined>): 'apply' | 'record' {
+  const owners = (values.owners as string | undefined) ?? (process.getuid?.() === 0 ? 'apply' : 'record')
+  if (owners !== 'apply' && owners !== 'record')
+    throw new CookError('USAGE', '--owners takes apply or record')
+  return owners
 }

@@ -1,7 +1,7 @@
 // cook render: validate, then write every file the jail needs under --root; starts nothing.
 import { apply } from '../apply.js'
 import { PARAM_OPTIONS, type Command } from '../cli.js'
-import { loadConfigFromOptions } from '../config.js'
+import { loadConfigFromOptions, ownersOption } from '../config.js'
 import { CookError } from '../errors.js'
 import { plan } from '../plan.js'
 import { verifyPlan } from '../verify.js'
@@ -19,9 +19,7 @@ const render: Command = {
   run: async (values, positionals, io) => {
     const root = values.root as string | undefined
     if (!root) throw new CookError('USAGE', 'render needs --root DIR')
-    const owners = (values.owners as string | undefined) ?? (process.getuid?.() === 0 ? 'apply' : 'record')
-    if (owners !== 'apply' && owners !== 'record')
-      throw new CookError('USAGE', '--owners takes apply or record')
+    const owners = ownersOption(values)
     const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
     for (const w of resolved.warnings) io.err(`warning: ${w}`)
     const p = plan(params)

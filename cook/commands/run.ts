@@ -1,7 +1,7 @@
 // cook (no subcommand): the jail's entry point. Seasons or reseasons the jail and starts the services;
 // in Nomad mode it then stays in the foreground while Patroni runs.
 import { PARAM_OPTIONS, type Command, type Io } from '../cli.js'
-import { loadConfigFromOptions } from '../config.js'
+import { loadConfigFromOptions, ownersOption } from '../config.js'
 import { CookError } from '../errors.js'
 import { freebsd } from '../freebsd.js'
 import { startJail, statePaths, stayInForeground } from '../lifecycle.js'
@@ -29,9 +29,7 @@ const run: Command = {
   },
   run: async (values, positionals, io) => {
     const root = (values.root as string | undefined) ?? '/'
-    const owners = (values.owners as string | undefined) ?? (process.getuid?.() === 0 ? 'apply' : 'record')
-    if (owners !== 'apply' && owners !== 'record')
-      throw new CookError('USAGE', '--owners takes apply or record')
+    const owners = ownersOption(values)
     const paths = statePaths(root)
     const log = new StepLog({ file: paths.cookLog, out: io.out })
     const sys = freebsd()
