@@ -11,6 +11,7 @@ import { Cluster, type Member } from './lib/cluster.js'
 import { missingDeps } from './lib/deps.js'
 import { jailStop } from './lib/jail-stop.js'
 import { freeBlock } from './lib/netblock.js'
+import { PG_BIN } from './lib/pg.js'
 import { descendants, sleep } from './lib/procs.js'
 import { Writer } from './lib/writer.js'
 
@@ -413,7 +414,7 @@ function machine(): Record<string, string | number> {
     cores: cpus().length,
     memoryGb: Math.round(totalmem() / 2 ** 30),
     node: process.version,
-    postgres: version('/usr/lib/postgresql/15/bin/postgres', ['--version']),
+    postgres: version(`${PG_BIN}/postgres`, ['--version']),
     patroni: version('patroni', ['--version']),
     etcd: version('etcd', ['--version']),
     haproxy: version('haproxy', ['-v']),

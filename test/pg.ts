@@ -5,8 +5,10 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { lookupUser } from '../cook/users.js'
+import { PG_BIN } from '../scripts/lib/pg.js'
+import { asUser } from '../scripts/lib/procs.js'
 
-export const PG_BIN = '/usr/lib/postgresql/15/bin'
+export { PG_BIN }
 
 export interface Postgres {
   host: string
@@ -19,14 +21,8 @@ export interface Postgres {
 }
 
 function asPostgres(cmd: string[]): SpawnSyncReturns<string> {
-  // PostgreSQL refuses root; setpriv execs the command directly as postgres (see TESTBED.md).
-  return spawnSync(
-    'setpriv',
-    ['--reuid=postgres', '--regid=postgres', '--clear-groups', '--reset-env', ...cmd],
-    {
-      encoding: 'utf8',
-    },
-  )
+  const [setpriv = '', ...args] = asUser('postgres', cmd)
+  return spawnSync(setpriv, args, { encoding: 'utf8' })
 }
 
 export function startPostgres(t: { teardown: (fn: () => void) => void }): Postgres {

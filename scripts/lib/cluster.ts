@@ -14,7 +14,7 @@ import { verifyPlan } from '../../cook/verify.js'
 import { type Etcd, getKey, type KeyValue, startEtcd } from './etcd.js'
 import { type ClusterView, clusterView, isLeader, isReplica } from './patroni.js'
 import { type Conn, PG_BIN, query, writePgpass } from './pg.js'
-import { descendants, isAlive, type Proc, Procs, signalAll, waitGone } from './procs.js'
+import { asUser, descendants, isAlive, type Proc, Procs, signalAll, waitGone } from './procs.js'
 import { GiveUp, waitFor } from './wait.js'
 
 export const PG_PORT = 5432
@@ -169,11 +169,8 @@ export class Cluster {
     verifyPlan(p)
     apply(p, { root: m.root, owners: 'apply' })
     try {
-      execFileSync(
-        'setpriv',
-        ['--reuid=postgres', '--regid=postgres', '--clear-groups', 'test', '-w', join(m.root, PATHS.dataDir)],
-        { stdio: 'ignore' },
-      )
+      const [cmd = '', ...args] = asUser('postgres', ['/usr/bin/test', '-w', join(m.root, PATHS.dataDir)])
+      execFileSync(cmd, args, { stdio: 'ignore' })
     } catch {
       throw new Error(
         `the postgres user cannot write ${join(m.root, PATHS.dataDir)}: a parent folder of ${this.opts.dir} is ` +

@@ -19,14 +19,20 @@ export interface StartOptions {
   cwd?: string
 }
 
+/**
+ * argv that runs `argv` as `user` through setpriv, which execs: the PID a caller holds is the program's
+ * own (runuser would stay in between). PostgreSQL and Patroni refuse to run as root.
+ */
+export function asUser(user: string, argv: string[]): string[] {
+  return ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--clear-groups', '--reset-env', ...argv]
+}
+
 /** Every process started through a registry; `killAllNow` is synchronous so an exit handler can use it. */
 export class Procs {
   readonly all: Proc[] = []
 
   start(name: string, argv: string[], opts: StartOptions): Proc {
-    const [cmd = '', ...args] = opts.user
-      ? ['setpriv', `--reuid=${opts.user}`, `--regid=${opts.user}`, '--clear-groups', '--reset-env', ...argv]
-      : argv
+    const [cmd = '', ...args] = opts.user ? asUser(opts.user, argv) : argv
     const fd = openSync(opts.log, 'a', 0o600)
     // Detached: a Ctrl-C in the developer's terminal reaches only us, and we stop the rest in order.
     const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], cwd: opts.cwd ?? '/' })
