@@ -14,26 +14,41 @@ export interface WaitOptions {
   intervalMs: number
 }
 
-/** A probe answers a value when ready, undefined when not yet; a thrown error counts as "not yet". */
-export type Probe<T> = () => Promise<T | undefined>
+/** A probe answers a value when ready, undefined or false when not yet; a thrown error counts as "not yet". */
+export type Probe<T> = () => Promise<T | undefined | false> | T | undefined | false
 
-export async function waitUntil<T>(probe: Probe<T>, opts: WaitOptions): Promise<T> {
+export type Polled<T> = { ok: true; value: T } | { ok: false; last: string | undefined }
+
+/**
+ * The one polling loop of the project (the cook's waits and the development cluster's): calls `probe`
+ * until it answers or `timeoutMs` has passed. An error that `fatal` recognises ends the wait at once.
+ * `last` is the probe's last error message, undefined when it last answered "not yet".
+ */
+export async function poll<T>(
+  probe: Probe<T>,
+  opts: { timeoutMs: number; intervalMs: number; fatal?: (e: unknown) => boolean },
+): Promise<Polled<T>> {
   const deadline = Date.now() + opts.timeoutMs
-  let last: string
   for (;;) {
+    let last: string | undefined
     try {
       const value = await probe()
-      if (value !== undefined) return value
-      last = 'not ready'
+      if (value !== undefined && value !== false) return { ok: true, value }
     } catch (e) {
+      if (opts.fatal?.(e)) throw e
       last = (e as Error).message
     }
     const left = deadline - Date.now()
-    if (left <= 0)
-      throw new CookError(
-        'SERVICE_FAILED',
-        `${opts.what} did not come up within ${opts.timeoutMs / 1000} s (asked ${opts.where}; last: ${last}); see ${opts.hint}`,
-      )
+    if (left <= 0) return { ok: false, last }
     await sleep(Math.min(opts.intervalMs, left))
   }
+}
+
+export async function waitUntil<T>(probe: Probe<T>, opts: WaitOptions): Promise<T> {
+  const r = await poll(probe, opts)
+  if (r.ok) return r.value
+  throw new CookError(
+    'SERVICE_FAILED',
+    `${opts.what} did not come up within ${opts.timeoutMs / 1000} s (asked ${opts.where}; last: ${r.last ?? 'not ready'}); see ${opts.hint}`,
+  )
 }

@@ -1,5 +1,5 @@
-// Polling with a deadline: the cluster is observed, never assumed.
-import { sleep } from './procs.js'
+// Polling with a deadline: the cluster is observed, never assumed. The loop is the cook's own (cook/wait.ts).
+import { poll, type Probe } from '../../cook/wait.js'
 
 export class WaitTimeout extends Error {
   override name = 'WaitTimeout'
@@ -16,26 +16,17 @@ export class GiveUp extends Error {
  */
 export async function waitFor<T>(
   what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  probe: Probe<T>,
   opts: { timeout: number; interval?: number; last?: () => string },
 ): Promise<T> {
-  const end = Date.now() + opts.timeout
-  let lastError: string
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined && value !== false) return value
-      lastError = ''
-    } catch (e) {
-      if (e instanceof GiveUp) throw e
-      lastError = (e as Error).message
-    }
-    if (Date.now() > end) {
-      const detail = opts.last?.() ?? lastError
-      throw new WaitTimeout(
-        `timed out after ${opts.timeout / 1000} s waiting for ${what}${detail ? `: ${detail}` : ''}`,
-      )
-    }
-    await sleep(opts.interval ?? 200)
-  }
+  const r = await poll(probe, {
+    timeoutMs: opts.timeout,
+    intervalMs: opts.interval ?? 200,
+    fatal: (e) => e instanceof GiveUp,
+  })
+  if (r.ok) return r.value
+  const detail = opts.last?.() ?? r.last ?? ''
+  throw new WaitTimeout(
+    `timed out after ${opts.timeout / 1000} s waiting for ${what}${detail ? `: ${detail}` : ''}`,
+  )
 }
