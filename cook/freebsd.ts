@@ -54,7 +54,7 @@ export const STAND_IN_MARK = 'cook-stand-in'
  */
 function refusal(path: string, platform: NodeJS.Platform): string | undefined {
   if (platform === 'freebsd') return undefined
-  let head = ''
+  let head: string
   try {
     const fd = openSync(path, 'r')
     try {
