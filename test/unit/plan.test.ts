@@ -311,7 +311,7 @@ t.test('every shell script passes shellcheck -s sh and sh -n, with paths that ne
   t.match(rc, /^rcvar="patroni_enable"$/m)
   t.match(
     rc,
-    /daemon -f -R "\$patroni_restart_delay" .*-P "\$supervisor_pidfile" -p "\$pidfile" .*-u "\$patroni_user"/,
+    /daemon -f -R "\$patroni_restart_delay" [^]*-P "\$supervisor_pidfile" -p "\$pidfile" [^]*-u "\$patroni_user"/,
   )
   t.match(rc, /extra_commands="reload configtest list"/)
   t.match(
