@@ -8,11 +8,13 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { sh } from '../cook/quote.js'
 import { freebsd, type FreeBsd } from '../cook/freebsd.js'
+import { markStandIns, sealedEnv, toolsDir } from './sealed.js'
 
 export interface StandIns {
   dir: string
   state: string
-  env: NodeJS.ProcessEnv
+  /** The sealed environment of every stand-in call (test/sealed.ts). */
+  env: Record<string, string | undefined>
   sys: FreeBsd
   /** Every stand-in call so far, one `command args...` line each. */
   calls(): string[]
@@ -152,6 +154,9 @@ const RECORD_ONLY = `
 printf '%s %s\\n' "$(basename "$0")" "$*" >> "$LOG"
 `
 
+/** What the stand-in scripts themselves call (`kill`, `printf`, `echo` and `read` are sh builtins). */
+const STANDIN_TOOLS = ['grep', 'cut', 'mv', 'cat', 'rm', 'touch', 'sleep', 'setsid', 'basename']
+
 export function standIns(root: string): StandIns {
   const dir = join(root, 'standin-bin')
   const state = join(root, 'standin-state')
@@ -173,7 +178,9 @@ export function standIns(root: string): StandIns {
     writeFileSync(join(dir, name), head + body)
     chmodSync(join(dir, name), 0o755)
   }
-  const env = { ...process.env, PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}` }
+  // Sealed (test/sealed.ts): the stand-ins and the tools their scripts use, nothing of the machine's own.
+  markStandIns(dir)
+  const env = sealedEnv([dir, toolsDir(join(root, 'standin-tools'), STANDIN_TOOLS)])
   const calls = () =>
     readFileSync(log, 'utf8')
       .split('\n')

@@ -2,11 +2,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { main } from '../../cook/cli.js'
 import { statePaths } from '../../cook/lifecycle.js'
 import { StepLog } from '../../cook/log.js'
 import { stopJail } from '../../cook/stop.js'
-import { tempDir } from '../helpers.js'
+import { cook, tempDir } from '../helpers.js'
 import { standIns, type StandIns } from '../standins.js'
 
 async function running(
@@ -87,32 +86,19 @@ t.test('a Patroni that does not stop in time cannot hold the jail up', async (t)
 })
 
 t.test('`cook stop` exits 0 with no sysrc, service or consul at all, and logs why', async (t) => {
+  // cook() runs it on an empty sealed PATH (test/sealed.ts): as in a jail whose packages are gone, and
+  // never the machine's own service(8).
   const root = tempDir(t)
-  const empty = tempDir(t)
   mkdirSync(join(root, 'var'), { recursive: true })
-  const path = process.env.PATH
-  process.env.PATH = empty // nothing to find: as in a jail whose packages are gone
-  t.teardown(() => {
-    process.env.PATH = path
-  })
-  const out: string[] = []
-  const code = await main(['stop', '--root', root, '--timeout', '5'], {
-    out: (l) => out.push(l),
-    err: (l) => out.push(l),
-    env: {},
-  })
-  process.env.PATH = path
-  t.equal(code, 0)
+  const r = await cook(['stop', '--root', root, '--timeout', '5'])
+  t.equal(r.code, 0)
   const log = readFileSync(join(root, 'var/log/cook.log'), 'utf8')
   t.match(log, /stopping patroni/)
   t.match(log, /exit code 127: treated as already stopped/)
+  t.match(log, /consul leave/, 'rc.conf unreadable: the DCS is unknown, so consul leave is tried')
   t.match(log, /cook stop finished in/)
-  const noRc = await main(['stop', '--root', root], {
-    out: (l) => out.push(l),
-    err: (l) => out.push(l),
-    env: {},
-  })
-  t.equal(noRc, 0)
+  const noRc = await cook(['stop', '--root', root])
+  t.equal(noRc.code, 0)
   t.match(
     readFileSync(join(root, 'var/log/cook.log'), 'utf8'),
     /cannot read patroni_stop_timeout from rc\.conf \(not set, or sysrc failed\); using 25 s/,
