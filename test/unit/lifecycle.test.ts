@@ -1,7 +1,7 @@
 // The jail's start, run on this Linux machine: FreeBSD's sysrc and service are recording stand-ins on PATH
 // (test/standins.ts), the Consul agent's HTTP API is a loopback stand-in server, Patroni's REST API is a
 // loopback HTTP responder that the `service` stand-in starts (test/jail.ts).
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { startJail } from '../../cook/lifecycle.js'
@@ -108,6 +108,36 @@ t.test('reseason: only the service whose configuration changed is reloaded or re
   n = j.s.calls().length
   r = await startJail(j.params({ TTL: '40', DATACENTER: 'dc2', ADMPASS: 'another admin password' }), j.opts())
   t.equal(r.kind, 'unchanged', 'the reseason was recorded')
+  t.same(actions(j.s.calls().slice(n)), [])
+})
+
+t.test('a changed KEKPASS alone reseasons: patroni.yml rewritten, Patroni reloaded', async (t) => {
+  const j = await jail(t)
+  await startJail(j.params(), j.opts())
+  const n = j.s.calls().length
+  const r = await startJail(j.params({ KEKPASS: 'a new superuser password' }), j.opts())
+  t.equal(r.kind, 'reseason')
+  t.same(r.refreshed, ['patroni'])
+  t.same(actions(j.s.calls().slice(n)), ['service patroni reload'])
+  t.match(readFileSync(join(j.root, 'usr/local/etc/patroni/patroni.yml'), 'utf8'), /a new superuser password/)
+  t.match(j.logText(), /\(a secret parameter\): reseasoning/)
+})
+
+t.test('a marker without what each service was given is rewritten after one refresh', async (t) => {
+  // As a cook that recorded no service digests left it: the parameters are the same, the services' are not.
+  const j = await jail(t)
+  await startJail(j.params(), j.opts())
+  const markerPath = join(j.root, 'usr/local/etc/pot-is-seasoned')
+  const older = JSON.parse(readFileSync(markerPath, 'utf8'))
+  delete older.services
+  writeFileSync(markerPath, JSON.stringify(older))
+  const r = await startJail(j.params(), j.opts())
+  t.equal(r.kind, 'unchanged')
+  t.same(r.refreshed, ['consul', 'patroni', 'node_exporter'], 'each running service gets its configuration')
+  t.same(Object.keys(JSON.parse(readFileSync(markerPath, 'utf8')).services), r.refreshed, 'marker rewritten')
+  const n = j.s.calls().length
+  const again = await startJail(j.params(), j.opts())
+  t.same(again.refreshed, [], 'the next start refreshes nothing')
   t.same(actions(j.s.calls().slice(n)), [])
 })
 

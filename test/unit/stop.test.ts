@@ -68,6 +68,19 @@ t.test('with DCS=etcd there is no consul to leave', async (t) => {
   t.equal(report.consul, 'skipped')
 })
 
+t.test('rc.conf unreadable: the DCS is unknown, so consul leave is still tried', async (t) => {
+  const j = await running(t, {})
+  for (const svc of ['consul', 'patroni', 'node_exporter']) await j.s.sys.service(svc, 'start')
+  const report = await stopJail({ sys: j.s.sys, log: j.log, stopping: statePaths(j.root).stopping })
+  t.same(actions(j.s.calls()).slice(-3), [
+    'service patroni stop',
+    'service node_exporter stop',
+    'consul leave',
+  ])
+  t.equal(report.consul, 'stopped')
+  t.notOk(j.s.running('consul'), 'the agent left')
+})
+
 t.test('a Patroni that does not stop in time cannot hold the jail up', async (t) => {
   const j = await running(t, { patroni_stop_timeout: '25', consul_enable: 'YES' })
   for (const svc of ['consul', 'patroni', 'node_exporter']) await j.s.sys.service(svc, 'start')
