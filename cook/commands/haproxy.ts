@@ -4,6 +4,7 @@ import { defineCommand } from '../command.js'
 import { CookError, type Problem } from '../errors.js'
 import { haproxyConfig, parseMembers } from '../haproxy.js'
 import { unusableAddress } from '../net.js'
+import { PORTS } from '../ports.js'
 
 function port(name: string, text: string | undefined, fallback: number, problems: Problem[]): number {
   if (text === undefined) return fallback
@@ -15,10 +16,9 @@ function port(name: string, text: string | undefined, fallback: number, problems
 
 export default defineCommand({
   summary:
-    'Prints the HAProxy configuration that routes :5000 to the primary and :5001 to the replicas, ' +
+    `Prints the HAProxy configuration that routes :${PORTS.haproxyPrimary} to the primary and :${PORTS.haproxyReplicas} to the replicas, ` +
     "using each member's Patroni REST API as health check.",
-  usage:
-    'cook haproxy --members [NAME=]HOST[:RESTPORT:PGPORT],... [--bind ADDR] [--primary-port 5000] [--replica-port 5001] [--out FILE]',
+  usage: `cook haproxy --members [NAME=]HOST[:RESTPORT:PGPORT],... [--bind ADDR] [--primary-port ${PORTS.haproxyPrimary}] [--replica-port ${PORTS.haproxyReplicas}] [--out FILE]`,
   options: {
     members: { type: 'string' },
     bind: { type: 'string' },
@@ -39,8 +39,8 @@ export default defineCommand({
       if (why && !why.startsWith('the unspecified'))
         problems.push({ name: '--bind', message: `"${bind}": ${why}` })
     }
-    const primaryPort = port('--primary-port', values['primary-port'], 5000, problems)
-    const replicaPort = port('--replica-port', values['replica-port'], 5001, problems)
+    const primaryPort = port('--primary-port', values['primary-port'], PORTS.haproxyPrimary, problems)
+    const replicaPort = port('--replica-port', values['replica-port'], PORTS.haproxyReplicas, problems)
     if (primaryPort === replicaPort)
       problems.push({ name: '--replica-port', message: 'must differ from --primary-port' })
     if (problems.length > 0) throw new CookError('USAGE', 'invalid options', problems)

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { PATHS } from '../../cook/layout.js'
-import { validate } from '../../cook/params.js'
+import { DEFAULT_STOP_TIMEOUT_S, validate } from '../../cook/params.js'
 import { plan } from '../../cook/plan.js'
 import { run } from '../../cook/shell.js'
 import { basicEnv, tempDir } from '../helpers.js'
@@ -94,4 +94,10 @@ t.test('rc.d patroni stop gives up after patroni_stop_timeout and says so', asyn
 t.test('the Consul agent does not leave on SIGTERM: cook stop leaves after Patroni', async (t) => {
   const agent = await hcl2json(rendered(PATHS.consulAgent))
   t.equal(agent.leave_on_terminate, false)
+})
+
+t.test('one stop-timeout default: the schema, the rc.d script and cook stop without rc.conf', async (t) => {
+  t.equal(validate(basicEnv()).STOPTIMEOUT, DEFAULT_STOP_TIMEOUT_S, "STOPTIMEOUT's default")
+  t.match(rendered(PATHS.rcPatroni), new RegExp(`^_default_stop_timeout='${DEFAULT_STOP_TIMEOUT_S}'$`, 'm'))
+  t.match(rendered(PATHS.rcPatroni), /^: "\$\{patroni_stop_timeout:=\$\{_default_stop_timeout\}\}"$/m)
 })

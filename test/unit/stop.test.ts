@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { statePaths } from '../../cook/lifecycle.js'
+import { DEFAULT_STOP_TIMEOUT_S } from '../../cook/params.js'
 import { StepLog } from '../../cook/log.js'
 import { stopJail } from '../../cook/stop.js'
 import { cook, tempDir } from '../helpers.js'
@@ -114,6 +115,8 @@ t.test('`cook stop` exits 0 with no sysrc, service or consul at all, and logs wh
   t.equal(noRc.code, 0)
   t.match(
     readFileSync(join(root, 'var/log/cook.log'), 'utf8'),
-    /cannot read patroni_stop_timeout from rc\.conf \(not set, or sysrc failed\); using 25 s/,
+    new RegExp(
+      `cannot read patroni_stop_timeout from rc\\.conf \\(not set, or sysrc failed\\); using ${DEFAULT_STOP_TIMEOUT_S} s`,
+    ),
   )
 })
