@@ -32,8 +32,7 @@ export default defineCommand({
     const owners = ownersOption(values)
     const paths = statePaths(root)
     const log = new StepLog({ file: paths.cookLog, out: io.out })
-    // Its commands get the environment cook was given (the process's own outside tests).
-    const sys = freebsd({ env: io.env })
+    const sys = freebsd()
     try {
       const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
       for (const w of resolved.warnings) log.info(`warning: ${w}`)

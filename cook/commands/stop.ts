@@ -19,7 +19,7 @@ export default defineCommand({
     if (text !== undefined && timeoutS === undefined)
       log.info(`--timeout "${text}" is not a number of seconds; ignored`)
     await stopJail({
-      sys: freebsd({ env: io.env }),
+      sys: freebsd(),
       log,
       stopping: paths.stopping,
       ...(timeoutS ? { timeoutS } : {}),

@@ -4,7 +4,7 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { run } from '../../cook/shell.js'
+import { $ } from '../../cook/shell.js'
 import { cook, tempDir } from '../helpers.js'
 import { assertSealed, onMachinePath, Refused, sealedEnv, toolsDir } from '../sealed.js'
 import { standIns } from '../standins.js'
@@ -70,9 +70,9 @@ t.test('a tools directory links named tools only, never a FreeBSD or system comm
 
 t.test("the stand-ins' sealed PATH: the stand-ins and their tools, nothing else", async (t) => {
   const s = standIns(tempDir(t))
-  // zx runs each command line in /bin/sh: `command -v` is what that shell would run.
+  // What /bin/sh would run for `name` on that PATH.
   const which = async (name: string) => {
-    const r = await run(['command', '-v', name], { env: s.env })
+    const r = await $({ env: s.env, nothrow: true })`command -v ${name}`
     return r.exitCode === 0 ? r.stdout.trim() : 'none'
   }
   t.equal(await which('service'), join(s.dir, 'service'), 'service is the stand-in')
