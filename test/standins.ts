@@ -22,8 +22,11 @@ export interface StandIns {
   callsOf(command: string): string[]
   rcConf(): Record<string, string>
   running(name: string): boolean
-  /** Next `service NAME ACTION` waits while the block exists; `blocked` tells when one is waiting. */
-  block(name: string, action: string): { release(): void; blocked(): boolean }
+  /**
+   * Next `service NAME ACTION` waits while the block exists; `blocked` tells when one is waiting, `pid` which
+   * process waits (the cook runs each command in a process group of its own, led by that pid).
+   */
+  block(name: string, action: string): { release(): void; blocked(): boolean; pid(): number | undefined }
   /** `service NAME ACTION` fails with a message on stderr. */
   fail(name: string, action: string): void
   /** Kills every stand-in service process. */
@@ -82,7 +85,7 @@ if [ -e "$STATE/fail-$name-$action" ]; then
 	exit 1
 fi
 while [ -e "$STATE/block-$name-$action" ]; do
-	: > "$STATE/blocked-$name-$action"
+	echo $$ > "$STATE/blocked-$name-$action"
 	sleep 0.05
 done
 launch() {
@@ -229,6 +232,7 @@ export function standIns(root: string): StandIns {
       return {
         release: () => rmSync(file, { force: true }),
         blocked: () => existsSync(join(state, `blocked-${name}-${action}`)),
+        pid: () => Number(readFileSync(join(state, `blocked-${name}-${action}`), 'utf8')) || undefined,
       }
     },
     fail: (name, action) => writeFileSync(join(state, `fail-${name}-${action}`), ''),

@@ -28,15 +28,9 @@ const rendered = (path: string) => {
 function rcScript(t: Test) {
   const dir = tempDir(t)
   const subr = join(dir, 'rc.subr')
-  writeFileSync(
-    subr,
-    [
-      '# Stand-in for the parts of FreeBSD rc.subr(8) that the script uses.',
-      'load_rc_config() { :; }',
-      'run_rc_command() { pidfile=$RC_TEST_PIDFILE; eval "_cmd=\\$${1}_cmd"; $_cmd; }',
-      '',
-    ].join('\n'),
-  )
+  const body =
+    'load_rc_config() { :; }\nrun_rc_command() { pidfile=$RC_TEST_PIDFILE; eval "_cmd=\\$${1}_cmd"; $_cmd; }\n'
+  writeFileSync(subr, `# Stand-in for the parts of FreeBSD rc.subr(8) that the script uses.\n${body}`)
   const script = join(dir, 'patroni')
   const text = rendered(PATHS.rcPatroni)
   t.match(text, /^\. \/etc\/rc\.subr$/m, 'the script reads rc.subr')
