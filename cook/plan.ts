@@ -3,7 +3,7 @@
 import { createHmac } from 'node:crypto'
 import { isIPv6 } from 'node:net'
 import { authority, parseHostPort } from './net.js'
-import { DEFAULT_STOP_TIMEOUT_S, type Params } from './params.js'
+import type { Params } from './params.js'
 import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
 import { renderTemplate } from './render.js'
 import { scramVerifier } from './secrets.js'
@@ -94,10 +94,10 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
         consul: p.DCS === 'consul',
         user: pg,
         logDir: L(PATHS.patroniLogDir),
+        outputFile: L(PATHS.patroniOut),
+        stopTimeout: p.STOPTIMEOUT,
         patroniBin: '/usr/local/bin/patroni',
         patronictlBin: '/usr/local/bin/patronictl',
-        // The same default as STOPTIMEOUT's, for an rc.conf without patroni_stop_timeout.
-        stopTimeout: DEFAULT_STOP_TIMEOUT_S,
       }),
       mode: 0o755,
       owner: 'root',

@@ -23,13 +23,14 @@ const rendered = (path: string) => {
 /**
  * The rendered rc.d script, run by /bin/sh with a stand-in for FreeBSD's /etc/rc.subr: load_rc_config
  * reads nothing (rc.conf values come from the environment), run_rc_command runs the script's own
- * `<action>_cmd` function, with the pidfile pointed into the test directory.
+ * `<action>_cmd` function, with the pidfiles pointed into the test directory (stop signals daemon(8), the
+ * supervisor, and waits for it).
  */
 function rcScript(t: Test) {
   const dir = tempDir(t)
   const subr = join(dir, 'rc.subr')
   const body =
-    'load_rc_config() { :; }\nrun_rc_command() { pidfile=$RC_TEST_PIDFILE; eval "_cmd=\\$${1}_cmd"; $_cmd; }\n'
+    'load_rc_config() { :; }\nrun_rc_command() { pidfile=$RC_TEST_PIDFILE.patroni supervisor_pidfile=$RC_TEST_PIDFILE; eval "_cmd=\\$${1}_cmd"; $_cmd; }\n'
   writeFileSync(subr, `# Stand-in for the parts of FreeBSD rc.subr(8) that the script uses.\n${body}`)
   const script = join(dir, 'patroni')
   const text = rendered(PATHS.rcPatroni)
@@ -92,6 +93,6 @@ t.test('the Consul agent does not leave on SIGTERM: cook stop leaves after Patro
 
 t.test('one stop-timeout default: the schema, the rc.d script and cook stop without rc.conf', async (t) => {
   t.equal(validate(basicEnv()).STOPTIMEOUT, DEFAULT_STOP_TIMEOUT_S, "STOPTIMEOUT's default")
-  t.match(rendered(PATHS.rcPatroni), new RegExp(`^_default_stop_timeout='${DEFAULT_STOP_TIMEOUT_S}'$`, 'm'))
+  t.match(rendered(PATHS.rcPatroni), new RegExp(`^_default_stop_timeout=${DEFAULT_STOP_TIMEOUT_S}$`, 'm'))
   t.match(rendered(PATHS.rcPatroni), /^: "\$\{patroni_stop_timeout:=\$\{_default_stop_timeout\}\}"$/m)
 })
