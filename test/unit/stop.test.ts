@@ -1,5 +1,5 @@
 // `cook stop`, the jail's stop hook, against recording stand-ins of sysrc(8), service(8) and the Consul CLI.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { statePaths } from '../../cook/lifecycle.js'
@@ -105,6 +105,9 @@ t.test('`cook stop` exits 0 with no sysrc, service or consul at all, and logs wh
   // whose packages are gone.
   const root = tempDir(t)
   mkdirSync(join(root, 'var'), { recursive: true })
+  // A jail the cook configured: its rc.d script is there.
+  mkdirSync(join(root, 'usr/local/etc/rc.d'), { recursive: true })
+  writeFileSync(join(root, 'usr/local/etc/rc.d/patroni'), '#!/bin/sh\n')
   const r = await cook(['stop', '--root', root, '--timeout', '5'])
   t.equal(r.code, 0)
   const log = readFileSync(join(root, 'var/log/cook.log'), 'utf8')
@@ -120,4 +123,13 @@ t.test('`cook stop` exits 0 with no sysrc, service or consul at all, and logs wh
       `cannot read patroni_stop_timeout from rc\\.conf \\(not set, or sysrc failed\\); using ${DEFAULT_STOP_TIMEOUT_S} s`,
     ),
   )
+})
+
+t.test('`cook stop` in a jail the cook never configured (an image being built) writes nothing', async (t) => {
+  // pot create stops the jail it builds the image in, which runs exec.stop: no log, no flag may remain.
+  const root = tempDir(t)
+  const r = await cook(['stop', '--root', root])
+  t.equal(r.code, 0)
+  t.match(r.out, /the cook never configured this jail; nothing to stop/)
+  t.same(readdirSync(root), [], 'no /var/log/cook.log, no /var/run/cook.stopping')
 })
