@@ -1,6 +1,6 @@
 // cook (no subcommand): the jail's entry point. Seasons or reseasons the jail and starts the services;
 // in Nomad mode it then stays in the foreground while Patroni runs.
-import { PARAM_OPTIONS, type Command, type Io } from '../cli.js'
+import { defineCommand, PARAM_OPTIONS, PARAM_USAGE, type Io } from '../command.js'
 import { loadConfigFromOptions, ownersOption } from '../config.js'
 import { CookError, ParamError } from '../errors.js'
 import { freebsd } from '../freebsd.js'
@@ -16,12 +16,12 @@ export function isNomadMode(values: Record<string, unknown>, env: Io['env']): bo
   return values.nomad === true || (env.NOMAD_ALLOC_ID ?? '') !== ''
 }
 
-const run: Command = {
+export default defineCommand({
   summary:
-    'Configures the jail on first start (or when its parameters changed) and starts consul, patroni and ' +
-    'node_exporter in order; with --nomad (or NOMAD_ALLOC_ID set) it then stays in the foreground.',
-  usage:
-    'cook [--nomad] [--env-file FILE] [--environment-sh FILE] [--root DIR] [--owners apply|record] [NAME=value ...]',
+    "The jail's start: configures the jail on first start (or when its parameters changed) and starts " +
+    'consul, patroni and node_exporter in order; with --nomad (or NOMAD_ALLOC_ID set) it then stays in the ' +
+    'foreground. A bare `cook`, as the rc.d service and pot.cmd run it, is `cook run`.',
+  usage: `cook run [--nomad] [--root DIR] [--owners apply|record] ${PARAM_USAGE}`,
   options: {
     ...PARAM_OPTIONS,
     nomad: { type: 'boolean' },
@@ -29,7 +29,7 @@ const run: Command = {
     owners: { type: 'string' },
   },
   run: async (values, positionals, io) => {
-    const root = (values.root as string | undefined) ?? '/'
+    const root = values.root ?? '/'
     const owners = ownersOption(values)
     const paths = statePaths(root)
     const log = new StepLog({ file: paths.cookLog, out: io.out })
@@ -57,5 +57,4 @@ const run: Command = {
       throw e
     }
   },
-}
-export default run
+})

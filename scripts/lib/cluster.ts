@@ -25,11 +25,12 @@ import {
   waitGone,
 } from './procs.js'
 import { GiveUp, waitFor } from './wait.js'
+import { PORTS } from '../../cook/ports.js'
 
-export const PG_PORT = 5432
-export const REST_PORT = 8008
-export const PRIMARY_PORT = 5000
-export const REPLICA_PORT = 5001
+export const PG_PORT = PORTS.postgres
+export const REST_PORT = PORTS.patroniRest
+export const PRIMARY_PORT = PORTS.haproxyPrimary
+export const REPLICA_PORT = PORTS.haproxyReplicas
 /** Where a member's own etcd gateway listens, on the member's address (etcd's default gateway port). */
 export const GATEWAY_PORT = 23790
 /** daemon(8) -R of the jail's rc.d script (patroni_restart_delay). */
@@ -107,7 +108,7 @@ export class Cluster {
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 })
     const shared: RawParams = {
       DCS: 'etcd',
-      ETCDHOSTS: `${this.etcdHost}:2379`,
+      ETCDHOSTS: `${this.etcdHost}:${PORTS.etcdClient}`,
       SCOPE: opts.scope,
       // Loopback connections come from 127.0.0.1 whatever member address they go to.
       ALLOWNETS: '127.0.0.0/8',

@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { authority } from '../../cook/net.js'
+import { PORTS } from '../../cook/ports.js'
 import type { Proc, Procs } from './procs.js'
 import { waitFor } from './wait.js'
 
@@ -15,8 +16,8 @@ export async function startEtcd(
   procs: Procs,
   opts: { host: string; dir: string; name: string },
 ): Promise<Etcd> {
-  const client = `http://${authority(opts.host, 2379)}`
-  const peer = `http://${authority(opts.host, 2380)}`
+  const client = `http://${authority(opts.host, PORTS.etcdClient)}`
+  const peer = `http://${authority(opts.host, PORTS.etcdPeer)}`
   const data = join(opts.dir, 'data')
   mkdirSync(data, { recursive: true, mode: 0o700 })
   const proc = procs.start(
