@@ -34,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   haproxy: async () => (await import('./commands/haproxy.js')).default,
   run: async () => (await import('./commands/run.js')).default,
   stop: async () => (await import('./commands/stop.js')).default,
+  backup: async () => (await import('./commands/backup.js')).default,
 }
 
 export function helpText(): string {
@@ -64,6 +65,7 @@ export function helpText(): string {
     '  cook haproxy --members [NAME=]HOST[:RESTPORT:PGPORT],... [--bind ADDR] [--out FILE]',
     '                                           print the HAProxy configuration for clients (:5000 primary,',
     '                                           :5001 replicas), checked through each Patroni REST API',
+    '  cook backup [--type full|diff|incr]      take a pgBackRest backup now, on the leader (refused on a replica)',
     '  cook --help | --version',
     '',
     'Options that read parameters:',

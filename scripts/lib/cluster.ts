@@ -13,7 +13,8 @@ import { plan } from '../../cook/plan.js'
 import { verifyPlan } from '../../cook/verify.js'
 import { type Etcd, getKey, type KeyValue, startEtcd } from './etcd.js'
 import { type ClusterView, clusterView, isLeader, isReplica } from './patroni.js'
-import { type Conn, PG_BIN, query, writePgpass } from './pg.js'
+import { type Conn, PG_BIN, PGBACKREST_BIN, query, writePgpass } from './pg.js'
+import { makeRepoDir } from './backup.js'
 import { asUser, descendants, isAlive, type Proc, Procs, signalAll, waitGone } from './procs.js'
 import { GiveUp, waitFor } from './wait.js'
 
@@ -80,6 +81,8 @@ export class Cluster {
   readonly logDir: string
   etcd: Etcd | undefined
   haproxy: Proc | undefined
+  /** The default repository (BACKUPREPO, unless the parameters name another). */
+  readonly repoDir: string
   private readonly etcdHost: string
   private readonly haproxyCfg: string
 
@@ -93,7 +96,10 @@ export class Cluster {
     chmodSync(opts.dir, 0o755)
     this.logDir = join(opts.dir, 'logs')
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 })
+    // The cluster's pgBackRest repository: a directory all members share, as a mounted dataset would be.
+    this.repoDir = join(opts.dir, 'repo')
     const shared: RawParams = {
+      BACKUPREPO: this.repoDir,
       DCS: 'etcd',
       ETCDHOSTS: `${this.etcdHost}:2379`,
       SCOPE: opts.scope,
@@ -133,6 +139,7 @@ export class Cluster {
       replicator: first.REPPASS,
       rewinder: first.REWINDPASS,
     }
+    if (first.BACKUPREPO.type === 'posix') makeRepoDir(first.BACKUPREPO.path)
     for (const m of this.members) this.render(m)
     this.pgpass = join(opts.dir, 'pgpass')
     writePgpass(this.pgpass, { ...this.passwords })
@@ -159,6 +166,7 @@ export class Cluster {
     const layout: Layout = {
       base: m.root,
       pgBinDir: `${PG_BIN}`,
+      pgbackrestBin: PGBACKREST_BIN,
       pgUser: 'postgres',
       consulUser: 'consul',
     }

@@ -4,6 +4,8 @@ import { writeFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin'
+/** Debian's pgBackRest (FreeBSD's package installs /usr/local/bin/pgbackrest). */
+export const PGBACKREST_BIN = '/usr/bin/pgbackrest'
 
 const run = promisify(execFile)
 
