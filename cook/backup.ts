@@ -8,7 +8,8 @@ import { at, PATHS, type Layout } from './layout.js'
 import { sh } from './quote.js'
 
 /** Where the repository is: nowhere (backups off), a directory (a dataset shared by the members), or S3. */
-export type Repo = { type: 'off' } | { type: 'posix'; path: string } | { type: 's3'; bucket: string; path: string }
+export type Repo =
+  { type: 'off' } | { type: 'posix'; path: string } | { type: 's3'; bucket: string; path: string }
 
 /** A point in time, as PostgreSQL and pgBackRest read it (UTC) and as whole seconds since the epoch. */
 export interface PointInTime {
@@ -302,7 +303,9 @@ export function backupSummary(p: Params): string {
   if (repo.type === 'off')
     return 'backups: OFF (BACKUPREPO=off): no WAL archive, no backups, no point-in-time restore; set BACKUPREPO to turn them on'
   const where =
-    repo.type === 's3' ? `s3://${repo.bucket}${repo.path} at ${p.S3ENDPOINT ?? '?'}` : `directory ${repo.path}`
+    repo.type === 's3'
+      ? `s3://${repo.bucket}${repo.path} at ${p.S3ENDPOINT ?? '?'}`
+      : `directory ${repo.path}`
   const diff = p.BACKUPDIFF === 'off' ? 'no differential backups' : `differential "${p.BACKUPDIFF}"`
   const lines = [
     `backups: pgBackRest, stanza ${p.SCOPE}, repository ${where}; full "${p.BACKUPFULL}", ${diff} (cron, on the leader only); ` +

@@ -632,16 +632,14 @@ const RULES: Rule[] = [
         ? 'is set without RESTORETIME; want both, or neither'
         : undefined,
   },
-  ...(['S3KEY', 'S3SECRET', 'S3ENDPOINT', 'S3CAFILE'] as const).map(
-    (name): Rule => ({
-      name,
-      needs: [name, 'BACKUPREPO'],
-      broken: (p) =>
-        p[name] !== undefined && p.BACKUPREPO.type !== 's3'
-          ? 'is set, but BACKUPREPO is not s3://...; want it only with an S3 repository'
-          : undefined,
-    }),
-  ),
+  ...(['S3KEY', 'S3SECRET', 'S3ENDPOINT', 'S3CAFILE'] as const).map((name): Rule => ({
+    name,
+    needs: [name, 'BACKUPREPO'],
+    broken: (p) =>
+      p[name] !== undefined && p.BACKUPREPO.type !== 's3'
+        ? 'is set, but BACKUPREPO is not s3://...; want it only with an S3 repository'
+        : undefined,
+  })),
 ]
 
 /** Shows resolved parameters with every secret replaced by <redacted>. */
@@ -666,5 +664,9 @@ export function redacted(p: Params): Record<ParamName, string> {
 /** The text of a parameter whose checked value is an object (BACKUPREPO, RESTORETIME). */
 function objectText(v: Repo | PointInTime): string {
   if ('text' in v) return v.text
-  return v.type === 'off' ? 'off' : v.type === 's3' ? `s3://${v.bucket}${v.path === '/' ? '' : v.path}` : v.path
+  return v.type === 'off'
+    ? 'off'
+    : v.type === 's3'
+      ? `s3://${v.bucket}${v.path === '/' ? '' : v.path}`
+      : v.path
 }

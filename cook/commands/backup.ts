@@ -18,15 +18,14 @@ const backup: Command = {
     if (positionals.length > 0)
       throw new CookError('USAGE', `unexpected argument(s): ${positionals.join(' ')}; see cook backup --help`)
     const type = (values.type as string | undefined) ?? 'full'
-    if (!TYPES.includes(type))
-      throw new CookError('USAGE', `--type takes full, diff or incr, not "${type}"`)
+    if (!TYPES.includes(type)) throw new CookError('USAGE', `--type takes full, diff or incr, not "${type}"`)
     const script = join((values.root as string | undefined) ?? '/', BACKUP_PATHS.backupScript)
     // As root (the jail's operator), drop to postgres: the repository's files must belong to postgres.
     const argv =
       process.getuid?.() === 0 ? ['su', '-m', 'postgres', '-c', commandLine([script, type])] : [script, type]
     const r = await run(argv)
     if (r.stdout.trim()) io.out(r.stdout.trimEnd())
-    if (r.exitCode === 127 || /not found|No such file/.test(r.stderr) && r.exitCode !== 0)
+    if (r.exitCode === 127 || (/not found|No such file/.test(r.stderr) && r.exitCode !== 0))
       throw new CookError(
         'USAGE',
         `${script} is missing: backups are off (BACKUPREPO=off) or this jail was not configured by cook`,

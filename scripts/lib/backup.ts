@@ -94,7 +94,10 @@ export async function backupInfo(
   }[]
   return {
     status: entry?.status.message ?? 'no answer',
-    walMax: entry?.archive?.map((a) => a.max).filter(Boolean).pop(),
+    walMax: entry?.archive
+      ?.map((a) => a.max)
+      .filter(Boolean)
+      .pop(),
     backups: (entry?.backup ?? []).map((b) => ({
       label: b.label,
       type: b.type,
@@ -111,7 +114,8 @@ export async function lastBackupLine(m: MemberRoot, stanza: string): Promise<str
   try {
     const info = await backupInfo(m, stanza)
     const b = info.backups.at(-1)
-    if (!b) return `no backup yet in stanza ${stanza} (${info.status}); WAL archived up to ${info.walMax ?? 'none'}`
+    if (!b)
+      return `no backup yet in stanza ${stanza} (${info.status}); WAL archived up to ${info.walMax ?? 'none'}`
     return (
       `last backup ${b.label} (${b.type}) finished ${new Date(b.stop * 1000).toISOString()}, ` +
       `${(b.size / 1048576).toFixed(1)} MB; WAL archived up to ${info.walMax ?? 'none'}`

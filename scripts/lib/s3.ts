@@ -31,8 +31,19 @@ export async function startLocalS3(dir: string, bucket = 'pg-backups'): Promise<
   const caFile = join(dir, 'tls.crt')
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', keyFile, '-out', caFile]
-      .concat(['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']),
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-keyout',
+      keyFile,
+      '-out',
+      caFile,
+    ].concat(['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']),
     { stdio: ['ignore', 'ignore', 'pipe'] },
   )
   chmodSync(caFile, 0o644)
@@ -48,5 +59,12 @@ export async function startLocalS3(dir: string, bucket = 'pg-backups'): Promise<
   })
   const { port } = await server.run()
   // s3rver's fixed development credentials.
-  return { endpoint: `localhost:${port}`, bucket, caFile, key: 'S3RVER', secret: 'S3RVER', close: () => server.close() }
+  return {
+    endpoint: `localhost:${port}`,
+    bucket,
+    caFile,
+    key: 'S3RVER',
+    secret: 'S3RVER',
+    close: () => server.close(),
+  }
 }
