@@ -23,7 +23,7 @@ const backup: Command = {
     // As root (the jail's operator), drop to postgres: the repository's files must belong to postgres.
     const argv =
       process.getuid?.() === 0 ? ['su', '-m', 'postgres', '-c', commandLine([script, type])] : [script, type]
-    const r = await run(argv)
+    const r = await run(argv, { env: io.env as NodeJS.ProcessEnv })
     if (r.stdout.trim()) io.out(r.stdout.trimEnd())
     if (r.exitCode === 127 || (/not found|No such file/.test(r.stderr) && r.exitCode !== 0))
       throw new CookError(
