@@ -266,7 +266,7 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
 }
 
 /** One pgpass field: `\` and `:` escaped with a backslash (libpq's rule). */
-function pgpassField(value: string): string {
+export function pgpassField(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:')
 }
 
