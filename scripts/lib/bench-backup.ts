@@ -7,7 +7,7 @@ import { lookupUser } from '../../cook/users.js'
 import type { RawParams } from '../../cook/params.js'
 import { backupInfo, backupScript, pgbackrest, runAsPostgres } from './backup.js'
 import type { Cluster, Member } from './cluster.js'
-import { PG_BIN, query } from './pg.js'
+import { PG_BIN, query, writePgpass } from './pg.js'
 import { sleep } from './procs.js'
 import { Writer } from './writer.js'
 
@@ -75,6 +75,11 @@ export async function benchBackup(ctx: BackupBenchContext): Promise<void> {
       `CREATE TABLE bench_data AS SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) AS b FROM generate_series(1, ${rows}) g`,
       { pgpass: c.pgpass, timeout: 900_000 },
     )
+    // pg_basebackup runs as postgres, which cannot read the cluster's root-owned pgpass.
+    const replPass = join(c.opts.dir, 'pgpass-replicator')
+    writePgpass(replPass, { replicator: c.passwords.replicator })
+    const pgUser = lookupUser('postgres')
+    if (pgUser) chownSync(replPass, pgUser.uid, pgUser.gid)
     const backupS: number[] = []
     const restoreS: number[] = []
     const basebackupS: number[] = []
@@ -100,7 +105,7 @@ export async function benchBackup(ctx: BackupBenchContext): Promise<void> {
           must(
             await runAsPostgres([
               'env',
-              `PGPASSFILE=${c.pgpass}`,
+              `PGPASSFILE=${replPass}`,
               `${PG_BIN}/pg_basebackup`,
               `--host=${leader.ip}`,
               '--username=replicator',
