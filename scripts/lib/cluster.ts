@@ -54,6 +54,8 @@ export interface ClusterOptions {
    * which dies with the member's other processes when the jail stops. Left out: Patroni talks to etcd.
    */
   agent?: 'gateway'
+  /** A pgBackRest repository (repoDir) for the cluster: archiving, backups, replicas from it. Default on. */
+  backups?: boolean
 }
 
 export interface Member {
@@ -111,7 +113,7 @@ export class Cluster {
     // The cluster's pgBackRest repository: a directory all members share, as a mounted dataset would be.
     this.repoDir = join(opts.dir, 'repo')
     const shared: RawParams = {
-      BACKUPREPO: this.repoDir,
+      BACKUPREPO: opts.backups === false ? 'off' : this.repoDir,
       DCS: 'etcd',
       ETCDHOSTS: `${this.etcdHost}:2379`,
       SCOPE: opts.scope,

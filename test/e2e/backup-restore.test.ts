@@ -44,7 +44,7 @@ const utc = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace
 t.test(
   'pgBackRest: backups on the leader, a replica from the repository, PITR to a new cluster',
   async (t) => {
-    const c = await startCluster(t, { scope: SCOPE, block: '127.61' })
+    const c = await startCluster(t, { scope: SCOPE, block: '127.61', backups: true })
     const { leader: first, replicas } = await c.waitFormed()
     await c.waitPrimaryRoute(first)
     const replica = replicas[0] as Member
@@ -130,6 +130,7 @@ t.test(
     const r = await startCluster(t, {
       scope: `${SCOPE}-restored`,
       block: '127.62',
+      backups: true,
       params: {
         BACKUPREPO: c.repoDir,
         RESTORETIME: target,

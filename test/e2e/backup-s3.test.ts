@@ -25,6 +25,7 @@ t.test(
     const c = await startCluster(t, {
       scope: SCOPE,
       block: '127.63',
+      backups: true,
       size: 2,
       params: {
         BACKUPREPO: `s3://${s3.bucket}/${SCOPE}`,

@@ -37,7 +37,14 @@ function hookSignals(): void {
 export async function startCluster(
   t: Tap,
   /** block: the first two octets of this test's own loopback range, e.g. '127.42'. */
-  opts: { scope: string; block: string; params?: RawParams; agent?: 'gateway'; size?: number },
+  opts: {
+    scope: string
+    block: string
+    params?: RawParams
+    agent?: 'gateway'
+    size?: number
+    backups?: boolean
+  },
 ): Promise<Cluster> {
   const missing = missingDeps()
   if (missing.length > 0) throw new Error(`the end-to-end tests cannot run here:\n${missing.join('\n')}`)
@@ -50,6 +57,8 @@ export async function startCluster(
     net,
     params: { ...FAST, ...opts.params },
     ...(opts.size ? { size: opts.size } : {}),
+    // Off unless a test is about backups: see the report on archiving and replicas after a SIGKILL failover.
+    backups: opts.backups ?? false,
     ...(opts.agent ? { agent: opts.agent } : {}),
   })
   live.add(cluster)
