@@ -14,6 +14,8 @@ import { freebsd, STAND_IN_MARK, type FreeBsd } from '../cook/freebsd.js'
 
 export interface StandIns {
   dir: string
+  /** The stand-ins' paths, for freebsd({ commands }). */
+  commands: { sysrc: string; service: string; consul: string }
   state: string
   env: NodeJS.ProcessEnv
   sys: FreeBsd
@@ -177,6 +179,7 @@ export function standIns(root: string): StandIns {
     writeFileSync(join(dir, name), head(name) + body)
     chmodSync(join(dir, name), 0o755)
   }
+  const commands = { sysrc: join(dir, 'sysrc'), service: join(dir, 'service'), consul: join(dir, 'consul') }
   const env = { ...process.env, PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}` }
   const calls = () =>
     readFileSync(log, 'utf8')
@@ -193,10 +196,8 @@ export function standIns(root: string): StandIns {
     dir,
     state,
     env,
-    sys: freebsd({
-      env,
-      commands: { sysrc: join(dir, 'sysrc'), service: join(dir, 'service'), consul: join(dir, 'consul') },
-    }),
+    commands,
+    sys: freebsd({ env, commands }),
     calls,
     callsOf: (command) => calls().filter((l) => l.startsWith(`${command} `)),
     rcConf: () => {

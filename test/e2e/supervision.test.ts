@@ -15,7 +15,12 @@ t.test('a killed Patroni is restarted and the cluster never has two primaries', 
   const until = Date.now() + 2.5 * Number(FAST.TTL) * 1000
   let most = 0
   let samples = 0
+  let back: string | undefined
   while (Date.now() < until) {
+    if (back === undefined && leader.proc?.pid !== killed) {
+      const res = await fetch(`${leader.restUrl}/liveness`).catch(() => undefined)
+      if (res?.ok) back = since(t0)
+    }
     let primaries = 0
     for (const m of c.members) {
       const rows = await c.query(c.memberConn(m), 'SELECT pg_is_in_recovery()').catch(() => [])
@@ -27,6 +32,7 @@ t.test('a killed Patroni is restarted and the cluster never has two primaries', 
   }
   t.equal(most, 1, `at most one primary in ${samples} samples over ${since(t0)}`)
   t.ok((leader.proc?.restarts ?? 0) >= 1, 'the supervisor started Patroni again')
+  t.comment(`Patroni's REST API answered again ${back ?? '(never)'} after the kill`)
   t.not(leader.proc?.pid, killed, `Patroni ${killed} was killed; ${leader.proc?.pid} runs now`)
   const formed = await c.waitFormed()
   t.equal(formed.replicas.length, 2, `one leader (${formed.leader.name}) and two streaming replicas`)

@@ -17,7 +17,13 @@ t.test('a start killed midway converges on the next start', async (t) => {
     [
       ...(tsImport ? [tsImport] : []),
       new URL('../fixtures/start-driver.ts', import.meta.url).pathname,
-      JSON.stringify({ raw: j.raw, root: j.root, env: j.s.env, consulHttp: j.consul.url }),
+      JSON.stringify({
+        raw: j.raw,
+        root: j.root,
+        env: j.s.env,
+        commands: j.s.commands,
+        consulHttp: j.consul.url,
+      }),
     ],
     { detached: true, stdio: 'ignore' },
   )

@@ -110,7 +110,10 @@ t.test('a wait that times out names what did not come up, where it asked, and it
   const broken = await jail(t)
   broken.s.fail('consul', 'start')
   const e4 = (await startJail(broken.params(), broken.opts()).catch((e: unknown) => e)) as CookError
-  t.match(e4.message, /^command failed: service consul start\nexit code: 1\nstderr: consul: start failed/)
+  t.match(
+    e4.message,
+    /^command failed: \S+\/service consul start\nexit code: 1\nstderr: consul: start failed/,
+  )
 })
 
 t.test('Nomad mode: --nomad or NOMAD_ALLOC_ID', async (t) => {
