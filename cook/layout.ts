@@ -6,6 +6,8 @@ export interface Layout {
   /** Prefix applied to every path written into file contents ('' in the jail). */
   base: string
   pgBinDir: string
+  /** pgBackRest's program, named in archive_command, restore_command and the scripts. */
+  pgbackrestBin: string
   /** The user PostgreSQL and Patroni run as, and the consul agent's user. */
   pgUser: string
   consulUser: string
@@ -14,6 +16,7 @@ export interface Layout {
 export const JAIL_LAYOUT: Layout = {
   base: '',
   pgBinDir: '/usr/local/bin',
+  pgbackrestBin: '/usr/local/bin/pgbackrest',
   pgUser: 'postgres',
   consulUser: 'consul',
 }

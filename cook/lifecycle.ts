@@ -95,12 +95,15 @@ const REFRESH: Record<ServiceName, 'reload' | 'restart'> = {
   // The agent's bind address, datacenter or ACLs are not reloadable.
   consul: 'restart',
   node_exporter: 'restart',
+  // cron notices changed files in /usr/local/etc/cron.d by itself; a restart is harmless.
+  cron: 'restart',
 }
 
 export const LOGS: Record<ServiceName, string> = {
   consul: `${PATHS.consulLogDir}/`,
   patroni: `${PATHS.patroniLogDir}/patroni.log`,
   node_exporter: '/var/log/messages',
+  cron: '/var/log/cron',
 }
 
 export async function startJail(p: Params, opts: StartOptions): Promise<StartResult> {

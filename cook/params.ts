@@ -15,6 +15,16 @@ import {
 } from './net.js'
 import { derivePassword } from './secrets.js'
 import { PORTS } from './ports.js'
+import {
+  checkCron,
+  checkEndpoint,
+  checkPointInTime,
+  checkRepo,
+  checkS3Credential,
+  isS3,
+  type PointInTime,
+  type Repo,
+} from './backup.js'
 
 export type ServiceTag = 'master' | 'replica' | 'standby-leader'
 export type SyncMode = 'off' | 'on' | 'strict'
@@ -45,6 +55,19 @@ export interface Params {
   CONSULTOKEN: string | undefined
   STANDBYHOST: string | undefined
   STOPTIMEOUT: number
+  BACKUPREPO: Repo
+  S3ENDPOINT: string | undefined
+  S3REGION: string
+  S3KEY: string | undefined
+  S3SECRET: string | undefined
+  S3URISTYLE: 'host' | 'path'
+  S3CAFILE: string | undefined
+  BACKUPKEEP: number
+  BACKUPFULL: string
+  BACKUPDIFF: string
+  ARCHIVETIMEOUT: number
+  RESTORETIME: PointInTime | undefined
+  RESTORESTANZA: string | undefined
 }
 
 export type ParamName = keyof Params
@@ -376,6 +399,114 @@ export const PARAMS: Record<ParamName, Spec> = {
     fallback: () => DEFAULT_STOP_TIMEOUT_S,
     check: integer(5, 300),
   },
+  BACKUPREPO: {
+    doc: 'the pgBackRest repository for WAL archive and backups: off, a directory shared by the members (e.g. a mounted dataset), or s3://bucket/prefix (with S3ENDPOINT, S3KEY, S3SECRET)',
+    want: 'off, an absolute path, or s3://bucket or s3://bucket/prefix',
+    example: 's3://pg-backups/postgresql',
+    defaultDoc: 'off (no WAL archive, no backups: `cook check` says so)',
+    fallback: () => ({ type: 'off' }),
+    check: checkRepo,
+  },
+  S3ENDPOINT: {
+    doc: 'the S3-compatible endpoint (HTTPS) of BACKUPREPO=s3://...',
+    want: 'a host name or IP address with an optional :port (443 when left out)',
+    example: 's3.eu-central-1.amazonaws.com',
+    required: (raw) => isS3(raw.BACKUPREPO),
+    requiredDoc: 'with BACKUPREPO=s3://...',
+    defaultDoc: 'none',
+    check: checkEndpoint,
+  },
+  S3REGION: {
+    doc: 'the S3 region of the bucket (S3-compatible servers usually accept any)',
+    want: 'a region name: letters, digits and "-"',
+    example: 'eu-central-1',
+    defaultDoc: 'us-east-1',
+    fallback: () => 'us-east-1',
+    check: (t) => (/^[a-z0-9-]{1,64}$/.test(t) ? ok(t) : bad(`${shown(t)} is not a region name`)),
+  },
+  S3KEY: {
+    doc: 'the S3 access key id of BACKUPREPO=s3://...',
+    want: 'visible ASCII characters, no blanks',
+    example: 'AKIAIOSFODNN7EXAMPLE',
+    secret: true,
+    required: (raw) => isS3(raw.BACKUPREPO),
+    requiredDoc: 'with BACKUPREPO=s3://...',
+    defaultDoc: 'none',
+    check: checkS3Credential,
+  },
+  S3SECRET: {
+    doc: 'the S3 secret access key of BACKUPREPO=s3://...',
+    want: 'visible ASCII characters, no blanks',
+    example: SECRET_EXAMPLE,
+    secret: true,
+    required: (raw) => isS3(raw.BACKUPREPO),
+    requiredDoc: 'with BACKUPREPO=s3://...',
+    defaultDoc: 'none',
+    check: checkS3Credential,
+  },
+  S3URISTYLE: {
+    doc: 'how the bucket is addressed: host (bucket.endpoint, AWS) or path (endpoint/bucket, most self-hosted servers)',
+    want: 'host or path',
+    example: 'host',
+    defaultDoc: 'host',
+    fallback: () => 'host',
+    check: oneOf(['host', 'path'] as const),
+  },
+  S3CAFILE: {
+    doc: "a CA bundle in the jail that signs the S3 endpoint's certificate, for a private CA",
+    want: 'an absolute path',
+    example: '/usr/local/etc/ssl/s3-ca.pem',
+    defaultDoc: "the system's CA certificates",
+    check: (t) =>
+      /^(\/[A-Za-z0-9._@+-]+)+$/.test(t) ? ok(t) : bad(`${shown(t)} is not a plain absolute path`),
+  },
+  BACKUPKEEP: {
+    doc: 'full backups to keep (older ones and the WAL they need are expired)',
+    want: 'a whole number from 1 to 100',
+    example: '2',
+    defaultDoc: '2',
+    fallback: () => 2,
+    check: integer(1, 100),
+  },
+  BACKUPFULL: {
+    doc: "when the leader takes a full backup: a cron schedule in the jail's time zone",
+    want: 'five cron fields (minute hour day-of-month month day-of-week) of numbers, ranges, lists, steps or *',
+    example: '15 1 * * 0',
+    defaultDoc: '15 1 * * 0 (Sundays 01:15)',
+    fallback: () => '15 1 * * 0',
+    check: (t) => checkCron(t, false),
+  },
+  BACKUPDIFF: {
+    doc: 'when the leader takes a differential backup (changes since the last full one), or off',
+    want: 'off, or five cron fields of numbers, ranges, lists, steps or *',
+    example: '15 1 * * 1-6',
+    defaultDoc: '15 1 * * 1-6 (Monday to Saturday 01:15)',
+    fallback: () => '15 1 * * 1-6',
+    check: (t) => checkCron(t, true),
+  },
+  ARCHIVETIMEOUT: {
+    doc: 'seconds after which the leader archives a WAL segment even when it is not full: the bound on data lost with the whole cluster (RPO)',
+    want: 'a whole number of seconds from 10 to 3600',
+    example: '60',
+    defaultDoc: '60',
+    fallback: () => 60,
+    check: integer(10, 3600),
+  },
+  RESTORETIME: {
+    doc: 'create this cluster from the repository as it was at this time (first start of the master member only; the others join as replicas)',
+    want: 'YYYY-MM-DD HH:MM:SS[.ffffff] with a zone, e.g. 2026-11-30 23:10:05+00',
+    example: '2026-11-30 23:10:05+00',
+    defaultDoc: 'none: a new cluster starts empty (initdb)',
+    check: checkPointInTime,
+  },
+  RESTORESTANZA: {
+    doc: 'the stanza (SCOPE of the old cluster) RESTORETIME restores from; the restored cluster archives into its own SCOPE',
+    want: 'a DNS label in lower case',
+    example: 'postgresql',
+    defaultDoc: 'SCOPE',
+    check: (t) =>
+      /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(t) ? ok(t) : bad(`${shown(t)} is not a DNS label`),
+  },
 }
 
 export const PARAM_NAMES = Object.keys(PARAMS) as ParamName[]
@@ -486,6 +617,33 @@ const RULES: Rule[] = [
         ? 'is set, but SERVICETAG=master starts a cluster of its own; want STANDBYHOST only with SERVICETAG=standby-leader (or replica)'
         : undefined,
   },
+  {
+    name: 'RESTORETIME',
+    needs: ['RESTORETIME', 'BACKUPREPO', 'SERVICETAG'],
+    broken: (p) =>
+      // Replicas may carry it too (one parameter set for the whole group): they never bootstrap.
+      p.RESTORETIME !== undefined && p.BACKUPREPO.type === 'off'
+        ? 'is set, but BACKUPREPO=off: there is no repository to restore from; want BACKUPREPO too'
+        : p.RESTORETIME !== undefined && p.SERVICETAG === 'standby-leader'
+          ? 'is set with SERVICETAG=standby-leader, which follows STANDBYHOST instead; want one of the two'
+          : undefined,
+  },
+  {
+    name: 'RESTORESTANZA',
+    needs: ['RESTORESTANZA'],
+    broken: (p) =>
+      p.RESTORESTANZA !== undefined && p.RESTORETIME === undefined
+        ? 'is set without RESTORETIME; want both, or neither'
+        : undefined,
+  },
+  ...(['S3KEY', 'S3SECRET', 'S3ENDPOINT', 'S3CAFILE'] as const).map((name): Rule => ({
+    name,
+    needs: [name, 'BACKUPREPO'],
+    broken: (p) =>
+      p[name] !== undefined && p.BACKUPREPO.type !== 's3'
+        ? 'is set, but BACKUPREPO is not s3://...; want it only with an S3 repository'
+        : undefined,
+  })),
 ]
 
 /** Shows resolved parameters with every secret replaced by <redacted>. */
@@ -494,7 +652,25 @@ export function redacted(p: Params): Record<ParamName, string> {
   for (const name of PARAM_NAMES) {
     const v = p[name]
     out[name] =
-      v === undefined ? '' : PARAMS[name].secret ? '<redacted>' : Array.isArray(v) ? v.join(',') : String(v)
+      v === undefined
+        ? ''
+        : PARAMS[name].secret
+          ? '<redacted>'
+          : Array.isArray(v)
+            ? v.join(',')
+            : typeof v === 'object'
+              ? objectText(v)
+              : String(v)
   }
   return out
+}
+
+/** The text of a parameter whose checked value is an object (BACKUPREPO, RESTORETIME). */
+function objectText(v: Repo | PointInTime): string {
+  if ('text' in v) return v.text
+  return v.type === 'off'
+    ? 'off'
+    : v.type === 's3'
+      ? `s3://${v.bucket}${v.path === '/' ? '' : v.path}`
+      : v.path
 }

@@ -6,11 +6,12 @@ import { authority, parseHostPort } from './net.js'
 import type { Params } from './params.js'
 import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
 import { renderTemplate } from './render.js'
+import { backupFiles, backupsOn, patroniBackupView, stanzaCreateView } from './backup.js'
 import { scramVerifier } from './secrets.js'
 import { PORTS } from './ports.js'
 
-export type Section = 'patroni' | 'postgres' | 'consul' | 'rc'
-export type Format = 'yaml' | 'hcl' | 'sh' | 'sql'
+export type Section = 'patroni' | 'postgres' | 'consul' | 'rc' | 'backup'
+export type Format = 'yaml' | 'hcl' | 'sh' | 'sql' | 'ini' | 'text'
 
 export interface DirEntry {
   path: string
@@ -29,7 +30,7 @@ export interface FileEntry {
   secretLines?: RegExp
 }
 
-export type ServiceName = 'consul' | 'patroni' | 'node_exporter'
+export type ServiceName = 'consul' | 'patroni' | 'node_exporter' | 'cron'
 
 export interface Plan {
   dirs: DirEntry[]
@@ -72,6 +73,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
       content: renderTemplate('post-bootstrap.sh', {
         psql: `${layout.pgBinDir}/psql`,
         adminRoleSql: L(PATHS.adminRoleSql),
+        stanza: stanzaCreateView(p, layout),
       }),
       mode: 0o750,
       owner: pg,
@@ -113,6 +115,24 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
     node_exporter_listen_address: authority(p.MYIP, PORTS.nodeExporter),
   }
   const services: ServiceName[] = ['patroni', 'node_exporter']
+
+  const backup = backupFiles(p, layout)
+  dirs.push(...backup.dirs)
+  for (const f of backup.files)
+    files.push({
+      path: f.path,
+      content: renderTemplate(f.template, f.view),
+      mode: f.mode,
+      owner: f.owner,
+      section: 'backup',
+      format: f.format,
+      ...(f.secretLines ? { secretLines: f.secretLines } : {}),
+    })
+  if (backupsOn(p)) {
+    // The scheduled backups; normal mode's /etc/rc starts cron anyway, Nomad mode (no rc) needs it started.
+    rcConf.cron_enable = 'YES'
+    services.push('cron')
+  }
 
   if (p.DCS === 'consul') {
     const consul = layout.consulUser
@@ -204,6 +224,7 @@ export function patroniView(p: Params, layout: Layout) {
     superuserPassword: p.KEKPASS,
     replicationPassword: p.REPPASS,
     rewindPassword: p.REWINDPASS,
+    ...patroniBackupView(p, layout),
   }
 }
 

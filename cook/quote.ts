@@ -63,6 +63,18 @@ function hclString(text: string): string {
   )
 }
 
+/**
+ * An INI value as pgBackRest reads its configuration: everything after `=` to the end of the line, with no
+ * quoting and no escapes. So nothing can be quoted: a value that would change the file's meaning (a line
+ * break, blanks that would be trimmed, a NUL) is refused; the schema keeps such values out.
+ */
+export function ini(value: unknown): string {
+  const text = scalarText(value, 'ini')
+  if (/[\0\r\n]/.test(text) || text !== text.trim() || text === '')
+    throw new Error('ini: a value must be one non-empty line without surrounding blanks')
+  return text
+}
+
 /** An SQL string literal with standard_conforming_strings (the default since PostgreSQL 9.1). */
 export function sql(value: unknown): string {
   const text = scalarText(value, 'sql')

@@ -1,8 +1,8 @@
 // Handlebars with strict lookups and no HTML escaping; every value goes through a format helper.
-import { hcl, hcl1, json, sh, sql, yaml } from './quote.js'
+import { hcl, hcl1, ini, json, sh, sql, yaml } from './quote.js'
 import { compile, hb } from './template-engine.js'
 
-for (const [name, fn] of Object.entries({ yaml, json, hcl, hcl1, sh, sql })) {
+for (const [name, fn] of Object.entries({ yaml, json, hcl, hcl1, sh, sql, ini })) {
   // The last argument Handlebars passes is its options object; helpers take exactly one value.
   // Strict mode does not cover helper arguments, so the helpers themselves refuse a missing value.
   hb.registerHelper(name, (...args: unknown[]) => {

@@ -117,10 +117,13 @@ fi
 
 # Exactly what the jail runs: one PostgreSQL major, Patroni with both DCS clients it may be configured
 # for (python-consul2 provides the "consul" module, python-etcd the "etcd" module Patroni's etcd3 uses),
-# the Consul agent, node_exporter and the node runtime of the cook. Nothing to build software with.
+# the Consul agent, node_exporter, the node runtime of the cook, and pgBackRest with what the backup
+# scripts call (curl asks Patroni's REST API for the role, jq reads `pgbackrest info`). databases/pgbackrest
+# is built USES=pgsql like psycopg2: its package depends on the client of the package set's default
+# PostgreSQL major, which the one-major check below catches. Nothing to build software with.
 PACKAGES="postgresql${PG_MAJOR}-server postgresql${PG_MAJOR}-client postgresql${PG_MAJOR}-contrib
 ${PY_FLAVOR}-psycopg2 $PATRONI_PACKAGES ${PY_FLAVOR}-python-consul2 ${PY_FLAVOR}-python-etcd
-consul node_exporter node22"
+consul node_exporter node22 pgbackrest curl jq"
 
 # PostgreSQL first and one package at a time, so that a failure names the package.
 for _pkg in $PACKAGES; do
@@ -144,7 +147,7 @@ for _pkg in $PACKAGES; do
 done
 _majors=$(pkg query '%n' | sed -n 's/^postgresql\([0-9][0-9]*\)-.*/\1/p' | sort -u | tr '\n' ' ')
 if [ "$_majors" != "$PG_MAJOR " ]; then
-	fail "PostgreSQL majors installed: ${_majors:-none}; wanted only $PG_MAJOR. A binary package (psycopg2 is built against the package set's default PostgreSQL) pulled another major: build with that major (--pg) instead"
+	fail "PostgreSQL majors installed: ${_majors:-none}; wanted only $PG_MAJOR. A binary package (psycopg2 and pgbackrest are built against the package set's default PostgreSQL) pulled another major: build with that major (--pg) instead"
 fi
 
 step "Check the Python modules Patroni needs"

@@ -57,8 +57,56 @@ variable "scope" {
   default     = "postgresql"
 }
 
+variable "backup_repo" {
+  description = "BACKUPREPO: off, a directory shared by the members (mount it into every jail), or s3://bucket/prefix"
+  type        = string
+  default     = "off"
+}
+
+variable "s3_endpoint" {
+  description = "S3ENDPOINT: host[:port] of the S3-compatible endpoint, with backup_repo = s3://...; S3KEY and S3SECRET come from Nomad Variables"
+  type        = string
+  default     = ""
+}
+
+variable "s3_region" {
+  description = "S3REGION"
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "s3_uri_style" {
+  description = "S3URISTYLE: host (AWS) or path (most self-hosted S3 servers)"
+  type        = string
+  default     = "host"
+}
+
+variable "backup_full" {
+  description = "BACKUPFULL: cron schedule of full backups (taken by the leader's in-jail cron)"
+  type        = string
+  default     = "15 1 * * 0"
+}
+
+variable "backup_diff" {
+  description = "BACKUPDIFF: cron schedule of differential backups, or off"
+  type        = string
+  default     = "15 1 * * 1-6"
+}
+
+variable "backup_keep" {
+  description = "BACKUPKEEP: full backups to keep"
+  type        = number
+  default     = 2
+}
+
+variable "archive_timeout" {
+  description = "ARCHIVETIMEOUT: seconds after which a WAL segment is archived even when not full (the RPO bound)"
+  type        = number
+  default     = 60
+}
+
 variable "secrets_path" {
-  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY and optionally CONSULTOKEN"
+  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY and optionally CONSULTOKEN, S3KEY, S3SECRET"
   type        = string
   # A task may read nomad/jobs/<job id> without any extra ACL policy; another path needs one.
   default = "nomad/jobs/patroni-postgresql"
@@ -211,6 +259,15 @@ job "patroni-postgresql" {
           CONSULSERVERS = join(",", var.consul_servers)
           SCOPE         = var.scope
           DCS           = "consul"
+          # Backups (README, "Backups and restore"): an empty value counts as not set.
+          BACKUPREPO     = var.backup_repo
+          S3ENDPOINT     = var.s3_endpoint
+          S3REGION       = var.s3_region
+          S3URISTYLE     = var.s3_uri_style
+          BACKUPFULL     = var.backup_full
+          BACKUPDIFF     = var.backup_diff
+          BACKUPKEEP     = var.backup_keep
+          ARCHIVETIMEOUT = var.archive_timeout
         }
 
         # Secrets from Nomad Variables, rendered into the task's secrets directory and read as
@@ -232,6 +289,12 @@ job "patroni-postgresql" {
             GOSSIPKEY_B64={{ if .GOSSIPKEY }}{{ .GOSSIPKEY.Value | base64Encode }}{{ end }}
             {{- if .CONSULTOKEN }}
             CONSULTOKEN_B64={{ .CONSULTOKEN.Value | base64Encode }}
+            {{- end }}
+            {{- if .S3KEY }}
+            S3KEY_B64={{ .S3KEY.Value | base64Encode }}
+            {{- end }}
+            {{- if .S3SECRET }}
+            S3SECRET_B64={{ .S3SECRET.Value | base64Encode }}
             {{- end }}
             {{- end }}
           EOT

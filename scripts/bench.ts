@@ -1,6 +1,6 @@
 // npm run bench: measures the cook and the cluster it configures, prints a table and writes
 // bench/results.json. Figures are medians with min-max over several runs, on this machine.
-// Usage: npm run bench -- [--runs N] [--quick] [--only cook,formation,failover,planned,jailstop,loss,memory]
+// Usage: npm run bench -- [--runs N] [--quick] [--only cook,formation,failover,planned,jailstop,loss,memory,backup]
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { RawParams } from '../cook/params.js'
 import { Cluster, type Member } from './lib/cluster.js'
+import { benchBackup } from './lib/bench-backup.js'
 import { missingDeps } from './lib/deps.js'
 import { jailStop } from './lib/jail-stop.js'
 import { freeBlock } from './lib/netblock.js'
@@ -439,6 +440,7 @@ async function main(): Promise<void> {
     ['jailstop', benchJailStop],
     ['loss', benchLoss],
     ['memory', benchMemory],
+    ['backup', () => benchBackup({ runs: RUNS, quick: QUICK, withCluster, record })],
   ]
   for (const [name, run] of sections) {
     if (!want(name)) continue

@@ -9,6 +9,7 @@ import { PATHS } from '../cook/layout.js'
 import { isParamKey, parseArgs as parseParamArgs } from '../cook/sources.js'
 import type { RawParams } from '../cook/params.js'
 import { Cluster, PRIMARY_PORT, REPLICA_PORT } from './lib/cluster.js'
+import { backupScript, lastBackupLine } from './lib/backup.js'
 import { missingDeps } from './lib/deps.js'
 import { statusTable } from './lib/patroni.js'
 import { isAlive, sleep } from './lib/procs.js'
@@ -114,6 +115,15 @@ async function main(): Promise<void> {
   say(`  psql -h 127.0.0.1 -p ${PRIMARY_PORT} -U admin postgres    # the primary, read-write`)
   say(`  psql -h 127.0.0.1 -p ${REPLICA_PORT} -U admin postgres    # the replicas, read-only`)
   say(`  runuser -u postgres -- patronictl -c ${c.members[0]?.root}${PATHS.patroniYml} list    # as root`)
+  const stanza = c.opts.scope
+  if (leader.params.BACKUPREPO.type !== 'off') {
+    // A first full backup, so that new members clone from the repository and a restore has a start.
+    const b = await backupScript(leader, 'full')
+    if (b.code !== 0) say(`First backup failed: ${b.stderr.trim()}`)
+    const script = `${leader.root}/usr/local/libexec/cook-backup`
+    say(`Backups: pgBackRest repository ${c.repoDir}, stanza ${stanza}; take one on the leader with`)
+    say(`  setpriv --reuid=postgres --regid=postgres --clear-groups --reset-env ${script} full`)
+  }
   say(`Logs: ${c.logDir}/ and each member's var/log/patroni/. Ctrl-C stops everything.`)
   say()
 
@@ -125,6 +135,7 @@ async function main(): Promise<void> {
     } catch (e) {
       text = `(no member answers: ${(e as Error).message})`
     }
+    if (leader.params.BACKUPREPO.type !== 'off') text += `\n${await lastBackupLine(leader, stanza)}`
     if (text !== shown && !stopping) {
       say(`${new Date().toISOString()}\n${text}`)
       shown = text

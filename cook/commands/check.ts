@@ -1,6 +1,7 @@
 // cook check: validate every parameter and print the result with secrets redacted.
 import { defineCommand, PARAM_OPTIONS, PARAM_USAGE } from '../command.js'
 import { loadConfigFromOptions } from '../config.js'
+import { backupSummary } from '../backup.js'
 import { PARAM_NAMES, redacted } from '../params.js'
 
 export default defineCommand({
@@ -17,6 +18,7 @@ export default defineCommand({
       const from = resolved.from[name] ?? 'default'
       io.out(`${name.padEnd(width)}  ${shown[name]}  (${from})`)
     }
+    for (const line of backupSummary(params).split('\n')) io.out(line)
     return 0
   },
 })

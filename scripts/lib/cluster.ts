@@ -13,7 +13,8 @@ import { plan } from '../../cook/plan.js'
 import { verifyPlan } from '../../cook/verify.js'
 import { type Etcd, getKey, type KeyValue, startEtcd } from './etcd.js'
 import { type ClusterView, clusterView, isLeader, isReplica } from './patroni.js'
-import { type Conn, PG_BIN, query, writePgpass } from './pg.js'
+import { type Conn, PG_BIN, PGBACKREST_BIN, query, writePgpass } from './pg.js'
+import { makeRepoDir } from './backup.js'
 import {
   asUser,
   descendants,
@@ -54,6 +55,8 @@ export interface ClusterOptions {
    * which dies with the member's other processes when the jail stops. Left out: Patroni talks to etcd.
    */
   agent?: 'gateway'
+  /** A pgBackRest repository (repoDir) for the cluster: archiving, backups, replicas from it. Default on. */
+  backups?: boolean
 }
 
 export interface Member {
@@ -93,6 +96,8 @@ export class Cluster {
   readonly logDir: string
   etcd: Etcd | undefined
   haproxy: Proc | undefined
+  /** The default repository (BACKUPREPO, unless the parameters name another). */
+  readonly repoDir: string
   private readonly etcdHost: string
   private readonly haproxyCfg: string
 
@@ -106,7 +111,10 @@ export class Cluster {
     chmodSync(opts.dir, 0o755)
     this.logDir = join(opts.dir, 'logs')
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 })
+    // The cluster's pgBackRest repository: a directory all members share, as a mounted dataset would be.
+    this.repoDir = join(opts.dir, 'repo')
     const shared: RawParams = {
+      BACKUPREPO: opts.backups === false ? 'off' : this.repoDir,
       DCS: 'etcd',
       ETCDHOSTS: `${this.etcdHost}:${PORTS.etcdClient}`,
       SCOPE: opts.scope,
@@ -146,6 +154,7 @@ export class Cluster {
       replicator: first.REPPASS,
       rewinder: first.REWINDPASS,
     }
+    if (first.BACKUPREPO.type === 'posix') makeRepoDir(first.BACKUPREPO.path)
     for (const m of this.members) this.render(m)
     this.pgpass = join(opts.dir, 'pgpass')
     writePgpass(this.pgpass, { ...this.passwords })
@@ -172,6 +181,7 @@ export class Cluster {
     const layout: Layout = {
       base: m.root,
       pgBinDir: `${PG_BIN}`,
+      pgbackrestBin: PGBACKREST_BIN,
       pgUser: 'postgres',
       consulUser: 'consul',
     }

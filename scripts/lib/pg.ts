@@ -2,8 +2,11 @@
 import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { promisify } from 'node:util'
+import { pgpassField } from '../../cook/backup.js'
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin'
+/** Debian's pgBackRest (FreeBSD's package installs /usr/local/bin/pgbackrest). */
+export const PGBACKREST_BIN = '/usr/bin/pgbackrest'
 
 const run = promisify(execFile)
 
@@ -12,11 +15,6 @@ export interface Conn {
   port: number
   user: string
   dbname?: string
-}
-
-/** One pgpass line field: `\` and `:` are escaped with a backslash (libpq's rule). */
-function pgpassField(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:')
 }
 
 /** Writes a pgpass file (mode 0600) that gives every host the password of each user. */

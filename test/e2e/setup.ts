@@ -37,18 +37,28 @@ function hookSignals(): void {
 export async function startCluster(
   t: Tap,
   /** block: the first two octets of this test's own loopback range, e.g. '127.42'. */
-  opts: { scope: string; block: string; params?: RawParams; agent?: 'gateway' },
+  opts: {
+    scope: string
+    block: string
+    params?: RawParams
+    agent?: 'gateway'
+    size?: number
+    backups?: boolean
+  },
 ): Promise<Cluster> {
   const missing = missingDeps()
   if (missing.length > 0) throw new Error(`the end-to-end tests cannot run here:\n${missing.join('\n')}`)
   hookSignals()
   const dir = mkdtempSync(join(tmpdir(), `e2e-${opts.scope}-`))
-  const net = await freeBlock(opts.block)
+  const net = await freeBlock(opts.block, opts.size)
   const cluster = new Cluster({
     scope: opts.scope,
     dir,
     net,
     params: { ...FAST, ...opts.params },
+    ...(opts.size ? { size: opts.size } : {}),
+    // Off unless a test is about backups: see the report on archiving and replicas after a SIGKILL failover.
+    backups: opts.backups ?? false,
     ...(opts.agent ? { agent: opts.agent } : {}),
   })
   live.add(cluster)

@@ -69,9 +69,10 @@ t.test('the documented conditions are the ones the schema applies', async (t) =>
       t.equal(spec.requiredDoc, undefined, `${name}: no condition documented`)
       continue
     }
-    const m = /^with ([A-Z]+)=([a-z-]+)(, the default)?(?:, unless ([A-Z]+) is given)?$/.exec(
-      spec.requiredDoc ?? '',
-    )
+    const m =
+      /^with ([A-Z0-9]+)=([a-z0-9-]+(?::\/\/\.\.\.)?)(, the default)?(?:, unless ([A-Z]+) is given)?$/.exec(
+        spec.requiredDoc ?? '',
+      )
     t.ok(m, `${name}: the condition is documented`)
     const [, key = '', value = '', isDefault, unless] = m ?? []
     t.ok(isRequired(name, { [key as ParamName]: value }), `${name} is required with ${key}=${value}`)

@@ -208,6 +208,9 @@ t.test('the package list has exactly one PostgreSQL major and nothing to build s
     '${PY_FLAVOR}-python-etcd',
     'consul',
     'node_exporter',
+    'pgbackrest',
+    'curl',
+    'jq',
   ])
     t.ok(list.includes(p), p)
   t.ok(
@@ -414,6 +417,9 @@ t.test('the in-jail build script installs the packages, the cook and its service
     'consul',
     'node_exporter',
     'node22',
+    'pgbackrest',
+    'curl',
+    'jq',
   ])
   t.same(calls.slice(0, 3), ['pkg -N', 'pkg bootstrap', 'pkg update -f'])
   t.ok(calls.includes('pw usershow postgres') && calls.includes('pw usershow consul'))

@@ -36,6 +36,14 @@ function problems(over: Over): ParamError {
 
 const ok = (over: Over, allowLoopback = false): Params => validate(raw(over), { allowLoopback })
 
+/** An S3 repository with every parameter it needs. */
+const S3: Over = {
+  BACKUPREPO: 's3://pg-backups/postgresql',
+  S3ENDPOINT: 's3.example.net',
+  S3KEY: 'AKIAEXAMPLE',
+  S3SECRET: 'wJalrXUtnFEMI/K7MDENG',
+}
+
 const ETCD: Over = {
   DCS: 'etcd',
   ETCDHOSTS: '10.0.0.2:2379,10.0.0.3:2379,10.0.0.4:2379',
@@ -356,7 +364,16 @@ t.test('a plain value is shown quoted on one line, shortened when long', async (
 })
 
 t.test('the schema: every parameter documented, secrets marked', async (t) => {
-  t.same(SECRET_NAMES.sort(), ['ADMPASS', 'CONSULTOKEN', 'GOSSIPKEY', 'KEKPASS', 'REPPASS', 'REWINDPASS'])
+  t.same(SECRET_NAMES.sort(), [
+    'ADMPASS',
+    'CONSULTOKEN',
+    'GOSSIPKEY',
+    'KEKPASS',
+    'REPPASS',
+    'REWINDPASS',
+    'S3KEY',
+    'S3SECRET',
+  ])
   for (const name of PARAM_NAMES) {
     const spec = PARAMS[name]
     t.ok(spec.doc.length > 10 && !spec.doc.includes('\n'), `${name} has one line of doc`)
@@ -364,6 +381,11 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
     const contexts: Partial<Record<string, Over>> = {
       STANDBYHOST: { SERVICETAG: 'standby-leader' },
       ETCDPROXY: ETCD,
+      ...Object.fromEntries(
+        ['BACKUPREPO', 'S3ENDPOINT', 'S3KEY', 'S3SECRET', 'S3CAFILE'].map((n) => [n, S3]),
+      ),
+      RESTORETIME: { BACKUPREPO: '/mnt/backups' },
+      RESTORESTANZA: { BACKUPREPO: '/mnt/backups', RESTORETIME: '2026-11-30 23:10:05+00' },
     }
     const context = contexts[name] ?? {}
     t.same(failing({ ...context, [name]: spec.example }), [], `${name}: its example is valid`)
@@ -372,7 +394,7 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
 })
 
 t.test('redacted shows every secret as <redacted>', async (t) => {
-  const shown = redacted(ok({ CONSULTOKEN: 'tok-123' }))
+  const shown = redacted(ok({ CONSULTOKEN: 'tok-123', ...S3 }))
   for (const name of SECRET_NAMES) t.equal(shown[name], '<redacted>', name)
   t.equal(shown.CONSULSERVERS, '10.0.0.2,10.0.0.3,10.0.0.4')
   t.equal(shown.STANDBYHOST, '')

@@ -1,0 +1,168 @@
+// Backups and point-in-time recovery with pgBackRest, path repository (a directory the members share).
+// One cluster carries every scenario: timestamped rows written continuously, a full backup, an unplanned
+// failover, more rows, DROP TABLE at a recorded time, a second backup on the new leader; the killed
+// leader comes back as a new replica built from the repository; then a new cluster is created from the
+// repository as of one second before the DROP, and must hold exactly the rows that existed then. That
+// restore replays WAL from the first backup across the failover: a gap in the archive would fail it.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { backupInfo, backupScript, pgbackrest, runAsPostgres } from '../../scripts/lib/backup.js'
+import { Cluster, type Member } from '../../scripts/lib/cluster.js'
+import { sleep } from '../../scripts/lib/procs.js'
+import { BACKUP_PATHS } from '../../cook/backup.js'
+import { since, startCluster } from './setup.js'
+
+const SCOPE = 'e2e-pitr'
+
+/** Inserts a row (id, clock_timestamp()) through :5000 again and again; failed inserts are retried later. */
+function startTicks(c: Cluster) {
+  let running = true
+  let acked = 0
+  const loop = (async () => {
+    while (running) {
+      try {
+        await c.query(c.primaryConn(), 'INSERT INTO ticks DEFAULT VALUES')
+        acked++
+      } catch {
+        await sleep(100)
+      }
+    }
+  })()
+  return {
+    acked: () => acked,
+    stop: async () => {
+      running = false
+      await loop
+    },
+  }
+}
+
+const utc = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '+00')
+
+t.test(
+  'pgBackRest: backups on the leader, a replica from the repository, PITR to a new cluster',
+  async (t) => {
+    const c = await startCluster(t, { scope: SCOPE, block: '127.61', backups: true })
+    const { leader: first, replicas } = await c.waitFormed()
+    await c.waitPrimaryRoute(first)
+    const replica = replicas[0] as Member
+    await c.query(
+      c.primaryConn(),
+      'CREATE TABLE ticks (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())',
+    )
+    const ticks = startTicks(c)
+
+    // Backups run on the leader only: a replica refuses `cook backup`, and its cron job does nothing.
+    const refused = await backupScript(replica, 'full')
+    t.equal(refused.code, 1, 'the backup script refuses on a replica')
+    t.match(refused.stderr, /refusing: this member is not the leader/, 'and says why')
+    const skipped = await backupScript(replica, 'full', true)
+    t.equal(skipped.code, 0, 'the scheduled run on a replica exits 0 without a backup')
+
+    let t0 = Date.now()
+    const full = await backupScript(first, 'full')
+    t.equal(full.code, 0, `full backup on the leader: ${full.stderr}`)
+    t.comment(`full backup on ${first.name} in ${since(t0)}`)
+    let info = await backupInfo(first, SCOPE)
+    t.equal(info.backups.length, 1, 'the repository holds one backup, none from the replica')
+    t.equal(info.backups[0]?.type, 'full')
+    await sleep(1500)
+
+    // An unplanned failover between the two backups.
+    t0 = Date.now()
+    await c.kill(first)
+    const next = await c.waitNewLeader(first)
+    t.comment(`leader ${first.name} killed -> ${next.name} leads after ${since(t0)}`)
+    await sleep(2000)
+    await ticks.stop()
+    t.ok(ticks.acked() > 20, `rows written before and after the failover (${ticks.acked()})`)
+
+    // A quiet second before the DROP, so "one second before" falls between two commits.
+    const [[count = '', last = ''] = []] = await c.query(
+      c.memberConn(next),
+      'SELECT count(*), max(id) FROM ticks',
+    )
+    await sleep(1500)
+    const [[dropped = ''] = []] = await c.query(
+      c.memberConn(next),
+      "DROP TABLE ticks; SELECT extract(epoch FROM now() AT TIME ZONE 'UTC')",
+    )
+    const dropMs = Math.round(Number(dropped) * 1000)
+    const target = utc(dropMs - 1000)
+    t.comment(`${count} rows (last id ${last}); DROP TABLE at ${utc(dropMs)}; restore target ${target}`)
+
+    // `pgbackrest check` on the new leader: a WAL switch it pushes and finds in the archive.
+    const check = await pgbackrest(next, SCOPE, ['check'])
+    t.equal(check.code, 0, `pgbackrest check passes on the new leader: ${check.stderr}`)
+    const diff = await backupScript(next, 'diff')
+    t.equal(diff.code, 0, `a differential backup on the new leader: ${diff.stderr}`)
+    info = await backupInfo(next, SCOPE)
+    t.same(
+      info.backups.map((b) => b.type),
+      ['full', 'diff'],
+      'two backups, one each side of the failover',
+    )
+
+    // The killed leader, its data directory gone, comes back as a new member: cloned from the repository.
+    rmSync(first.dataDir, { recursive: true, force: true })
+    t0 = Date.now()
+    c.startMember(first)
+    await c.waitFormed()
+    t.comment(`${first.name} rebuilt from the repository and streaming in ${since(t0)}`)
+    const log = c.patroniLog(first)
+    t.match(log, /replica has been created using pgbackrest/, 'Patroni created the replica with pgbackrest')
+    t.notMatch(log, /replica has been created using basebackup/, 'not with pg_basebackup from the leader')
+
+    // The restore errors: a target before the first backup, and one after the last archived WAL.
+    const early = renderRestorer(t, c, utc((info.backups[0]?.start ?? 0) * 1000 - 60_000))
+    const tooEarly = await runAsPostgres([early.script, `--scope=x`, `--datadir=${early.dataDir}`])
+    t.equal(tooEarly.code, 1, 'a target before the first backup is refused')
+    t.match(tooEarly.stderr, /is before the first backup, which ended at/)
+    const late = renderRestorer(t, c, utc(Date.now() + 3_600_000))
+    const tooLate = await runAsPostgres([late.script, `--scope=x`, `--datadir=${late.dataDir}`])
+    t.equal(tooLate.code, 1, 'a target after the last archived WAL is refused')
+    t.match(tooLate.stderr, /is after the last archived WAL/)
+
+    // A new cluster from the repository, one second before the DROP; its members join it as replicas.
+    t0 = Date.now()
+    const r = await startCluster(t, {
+      scope: `${SCOPE}-restored`,
+      block: '127.62',
+      backups: true,
+      params: {
+        BACKUPREPO: c.repoDir,
+        RESTORETIME: target,
+        RESTORESTANZA: SCOPE,
+        KEKPASS: c.passwords.postgres,
+      },
+    })
+    const formed = await r.waitFormed(180_000)
+    t.comment(`restored cluster: leader plus ${formed.replicas.length} streaming replicas in ${since(t0)}`)
+    t.equal(formed.replicas.length, 2, 'three members, two of them streaming replicas')
+    t.match(r.patroniLog(formed.leader), /Running custom bootstrap script/, 'created by the custom bootstrap')
+    const rows = await r.query(r.memberConn(formed.leader), 'SELECT count(*), max(id) FROM ticks')
+    t.same(rows, [[count, last]], 'exactly the rows that existed one second before the DROP')
+    const onReplica = await r.query(r.memberConn(formed.replicas[0] as Member), 'SELECT count(*) FROM ticks')
+    t.same(onReplica, [[count]], 'and the replicas have them too')
+    // The restored cluster archives into a stanza of its own, not into the one it came from.
+    const own = await pgbackrest(formed.leader, `${SCOPE}-restored`, ['check'])
+    t.equal(own.code, 0, `the restored cluster archives into its own stanza: ${own.stderr}`)
+  },
+)
+
+/** The cook-restore script of a one-member cluster rendered (not started) with RESTORETIME=at. */
+function renderRestorer(t: { teardown: (fn: () => void) => void }, c: Cluster, at: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'e2e-restorer-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const one = new Cluster({
+    scope: `${SCOPE}-probe`,
+    dir,
+    net: '127.0.99',
+    size: 1,
+    params: { BACKUPREPO: c.repoDir, RESTORETIME: at, RESTORESTANZA: SCOPE },
+  })
+  const m = one.members[0] as Member
+  return { script: join(m.root, BACKUP_PATHS.restoreScript), dataDir: m.dataDir }
+}

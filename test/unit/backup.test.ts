@@ -1,0 +1,249 @@
+// Backups with pgBackRest: the backup parameters' checks, the files the plan adds (pgbackrest.conf read by
+// the real pgbackrest, the scripts by shellcheck, patroni.yml by a YAML 1.1 parser), and `cook backup`.
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { BACKUP_PATHS, checkCron, checkPointInTime } from '../../cook/backup.js'
+import { main } from '../../cook/cli.js'
+import { ParamError } from '../../cook/errors.js'
+import { JAIL_LAYOUT, PATHS, type Layout } from '../../cook/layout.js'
+import { validate, type Params } from '../../cook/params.js'
+import { plan, type Plan } from '../../cook/plan.js'
+import { basicEnv, cook, tempDir } from '../helpers.js'
+import { pyyaml } from '../hostile.js'
+import { standIns } from '../standins.js'
+
+const S3 = {
+  BACKUPREPO: 's3://pg-backups/prod',
+  S3ENDPOINT: '127.0.0.1:1',
+  S3KEY: 'AKIA:EXAMPLE#1',
+  // Characters that mean something in INI files, shells and YAML: they must arrive as they are.
+  S3SECRET: 'wJal=rX#Ut;n/K7"MD\'E$NG`+',
+  S3URISTYLE: 'path',
+  S3CAFILE: '/usr/local/etc/ssl/s3-ca.pem',
+}
+
+const params = (over: Record<string, string | undefined> = {}): Params =>
+  validate({ ...basicEnv(), ...over } as Record<string, string>)
+
+function failing(over: Record<string, string | undefined>): string[] {
+  try {
+    params(over)
+    return []
+  } catch (e) {
+    if (!(e instanceof ParamError)) throw e
+    return e.problems.map((p) => p.name).sort()
+  }
+}
+
+const file = (pl: Plan, path: string) => {
+  const f = pl.files.find((x) => x.path === path)
+  if (!f) throw new Error(`${path} is not in the plan`)
+  return f
+}
+
+/** pgbackrest.conf as key=value per section, the way pgBackRest's INI reader splits it. */
+function readIni(text: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {}
+  let section = ''
+  for (const line of text.split('\n')) {
+    const s = /^\[(.+)\]$/.exec(line)
+    if (s) out[(section = s[1] ?? '')] = {}
+    else if (line !== '' && !line.startsWith('#')) {
+      const i = line.indexOf('=')
+      ;(out[section] ??= {})[line.slice(0, i)] = line.slice(i + 1)
+    }
+  }
+  return out
+}
+
+t.test('the backup parameters: all problems at once, named', async (t) => {
+  t.same(failing({}), [], 'backups off by default')
+  t.equal(params().BACKUPREPO.type, 'off')
+  t.same(failing({ BACKUPREPO: '/mnt/backups' }), [])
+  t.same(failing(S3), [])
+  t.same(
+    failing({ BACKUPREPO: 's3://pg-backups' }),
+    ['S3ENDPOINT', 'S3KEY', 'S3SECRET'],
+    'S3 needs all three',
+  )
+  t.same(failing({ BACKUPREPO: 'mnt/backups' }), ['BACKUPREPO'], 'a relative path')
+  t.same(failing({ BACKUPREPO: '/mnt/../etc' }), ['BACKUPREPO'])
+  t.same(failing({ ...S3, BACKUPREPO: 's3://Bad_Bucket' }), ['BACKUPREPO'])
+  t.same(failing({ BACKUPREPO: '/mnt/b', S3KEY: 'x' }), ['S3KEY'], 'S3 settings without an S3 repository')
+  t.same(
+    failing({ ...S3, S3SECRET: 'two words' }),
+    ['S3SECRET'],
+    'blanks cannot be written in pgbackrest.conf',
+  )
+  t.same(failing({ BACKUPFULL: '61 1 * * 0', BACKUPDIFF: 'daily' }), ['BACKUPDIFF', 'BACKUPFULL'])
+  t.same(failing({ BACKUPDIFF: 'off' }), [])
+  t.same(failing({ ARCHIVETIMEOUT: '5' }), ['ARCHIVETIMEOUT'])
+  t.same(failing({ RESTORETIME: '2026-11-30 23:10:05' }), ['RESTORETIME'], 'a time without a zone')
+  t.same(failing({ RESTORETIME: '2026-11-30 23:10:05Z' }), ['RESTORETIME'], 'a restore without a repository')
+  t.same(failing({ BACKUPREPO: '/b', RESTORETIME: '2026-02-30 23:10:05Z' }), ['RESTORETIME'], 'no such day')
+  t.same(failing({ BACKUPREPO: '/b', RESTORESTANZA: 'old' }), ['RESTORESTANZA'], 'a stanza without a time')
+  t.same(failing({ BACKUPREPO: '/b', RESTORETIME: '2026-11-30 23:10:05Z', SERVICETAG: 'replica' }), [])
+  try {
+    params({ ...S3, S3SECRET: 'has a blank', S3KEY: 'another blank' })
+  } catch (e) {
+    const text = (e as ParamError).lines().join('\n')
+    t.notMatch(text, /has a blank|another blank/, 'a rejected S3 secret is never printed')
+  }
+})
+
+t.test('points in time and cron schedules', async (t) => {
+  t.same(checkPointInTime('2026-11-30 23:10:05+00'), {
+    value: { text: '2026-11-30 23:10:05.000000+00', epoch: Date.UTC(2026, 10, 30, 23, 10, 5) / 1000 },
+  })
+  t.same(checkPointInTime('2026-12-01T00:10:05.25+01:00'), {
+    value: { text: '2026-11-30 23:10:05.250000+00', epoch: Date.UTC(2026, 10, 30, 23, 10, 5) / 1000 },
+  })
+  t.same(checkPointInTime('2026-11-30 18:40:05.123456-04:30'), {
+    value: { text: '2026-11-30 23:10:05.123456+00', epoch: Date.UTC(2026, 10, 30, 23, 10, 5) / 1000 },
+  })
+  t.ok('why' in checkPointInTime('yesterday'))
+  t.same(checkCron('*/15  0-6,22 1 * 1-5', false), { value: '*/15 0-6,22 1 * 1-5' })
+  t.ok('why' in checkCron('@daily', false))
+  t.ok('why' in checkCron('* * * *', false))
+  t.ok('why' in checkCron('*/0 * * * *', false))
+  t.ok('why' in checkCron('off', false), 'full backups cannot be turned off on their own')
+})
+
+t.test('backups off: no archive, no pgBackRest files, no cron; `cook check` says so', async (t) => {
+  const pl = plan(params())
+  t.notOk(
+    pl.files.some((f) => f.section === 'backup'),
+    'no backup files',
+  )
+  t.notOk(pl.services.includes('cron'))
+  const yml = pyyaml([file(pl, PATHS.patroniYml).content])[0] as Record<string, Record<string, unknown>>
+  t.notOk((yml.postgresql?.parameters as Record<string, unknown>).archive_mode, 'no archive_mode')
+  t.notOk(yml.postgresql?.create_replica_methods)
+  const r = await cook(['check'], basicEnv())
+  t.equal(r.code, 0, r.err)
+  t.match(r.out, /^backups: OFF \(BACKUPREPO=off\): no WAL archive, no backups, no point-in-time restore/m)
+})
+
+t.test('backups to S3: pgbackrest.conf, patroni.yml, cron, as their readers see them', async (t) => {
+  const pl = plan(params({ ...S3, RESTORETIME: '2026-11-30 23:10:05Z', RESTORESTANZA: 'old' }))
+  const conf = file(pl, BACKUP_PATHS.conf)
+  t.equal(conf.mode, 0o600, 'pgbackrest.conf holds the S3 secret: 0600')
+  t.equal(conf.owner, 'postgres')
+  t.equal(file(pl, BACKUP_PATHS.pgpass).mode, 0o600)
+  const ini = readIni(conf.content)
+  t.equal(ini.global?.['repo1-s3-key'], S3.S3KEY, 'the key round-trips')
+  t.equal(ini.global?.['repo1-s3-key-secret'], S3.S3SECRET, 'the secret round-trips')
+  t.equal(ini.global?.['repo1-s3-endpoint'], '127.0.0.1')
+  t.equal(ini.global?.['repo1-storage-port'], '1')
+  t.equal(ini.global?.['repo1-path'], '/prod')
+  t.equal(ini.global?.['repo1-storage-ca-file'], S3.S3CAFILE)
+  t.same(Object.keys(ini).sort(), ['global', 'old', 'postgresql'], 'a section per stanza')
+  t.equal(ini.postgresql?.['pg1-path'], PATHS.dataDir)
+  t.ok(conf.secretLines?.test('repo1-s3-key-secret=x'), 'dry-run diffs mask the secret lines')
+
+  const yml = pyyaml([file(pl, PATHS.patroniYml).content])[0] as Record<string, Record<string, unknown>>
+  const pg = yml.postgresql as Record<string, Record<string, unknown>>
+  t.equal(pg.parameters?.archive_mode, 'on', 'archive_mode on: only the primary archives')
+  t.match(
+    String(pg.parameters?.archive_command),
+    /pgbackrest' '--config=\S+' '--stanza=postgresql' archive-push "%p"$/,
+  )
+  t.equal(pg.parameters?.archive_timeout, 60)
+  t.match(String(pg.recovery_conf?.restore_command), /archive-get %f "%p"$/)
+  t.same(pg.create_replica_methods, ['pgbackrest', 'basebackup'], 'the repository first, then the leader')
+  t.match(pg.pgbackrest, { keep_data: true, no_params: true, no_leader: true })
+  const boot = yml.bootstrap as Record<string, Record<string, unknown>>
+  t.equal(boot.method, 'pgbackrest_pitr')
+  t.match(boot.pgbackrest_pitr, {
+    command: `'${BACKUP_PATHS.restoreScript}'`,
+    recovery_conf: {
+      recovery_target_time: '2026-11-30 23:10:05.000000+00',
+      recovery_target_action: 'promote',
+    },
+  })
+  t.match(
+    String((boot.pgbackrest_pitr?.recovery_conf as Record<string, unknown>).restore_command),
+    /'--stanza=old' archive-get/,
+    'WAL for the restore comes from the old stanza',
+  )
+
+  const cron = file(pl, BACKUP_PATHS.cron)
+  t.equal(cron.mode, 0o644)
+  t.equal(cron.owner, 'root', 'cron ignores files in cron.d that others can write or do not own')
+  const jobs = cron.content.split('\n').filter((l) => l !== '' && !l.startsWith('#'))
+  t.same(
+    jobs.map((l) => l.split(' ').slice(0, 6).join(' ')),
+    ['15 1 * * 0 postgres', '15 1 * * 1-6 postgres'],
+  )
+  t.match(jobs[0], /cook-backup' --scheduled full$/)
+  t.ok(pl.services.includes('cron'), 'cron is started (Nomad mode has no /etc/rc to start it)')
+  t.equal(pl.rcConf.cron_enable, 'YES')
+})
+
+t.test('the real pgbackrest reads the rendered pgbackrest.conf without a warning', async (t) => {
+  const dir = tempDir(t)
+  const layout: Layout = { ...JAIL_LAYOUT, base: join(dir, 'root'), pgbackrestBin: '/usr/bin/pgbackrest' }
+  const s3 = { ...S3, S3CAFILE: '/etc/ssl/certs/ca-certificates.crt' }
+  for (const over of [{ BACKUPREPO: join(dir, 'repo') }, s3]) {
+    const pl = plan(params(over), layout)
+    const conf = join(dir, 'pgbackrest.conf')
+    writeFileSync(conf, file(pl, BACKUP_PATHS.conf).content)
+    mkdirSync(join(layout.base, BACKUP_PATHS.logDir), { recursive: true })
+    mkdirSync(join(layout.base, BACKUP_PATHS.lockDir), { recursive: true })
+    const r = spawnSync(
+      'pgbackrest',
+      [`--config=${conf}`, '--stanza=postgresql', '--io-timeout=1', '--log-level-console=warn', 'info'],
+      { encoding: 'utf8', timeout: 60_000 },
+    )
+    t.notMatch(
+      r.stderr,
+      /configuration file contains|invalid|stanza-only/,
+      `${over.BACKUPREPO}: no option refused`,
+    )
+    if (over === s3)
+      t.match(r.stdout + r.stderr, /127\.0\.0\.1|connect/i, 'S3: it got as far as the endpoint')
+    else t.match(r.stdout, /missing stanza path/, 'path: it read the (empty) repository')
+  }
+})
+
+t.test('the backup scripts pass shellcheck -s sh, also with paths that need quoting', async (t) => {
+  const dir = tempDir(t)
+  const layouts: Layout[] = [JAIL_LAYOUT, { ...JAIL_LAYOUT, base: join(dir, "it's a dir") }]
+  let n = 0
+  for (const layout of layouts) {
+    const pl = plan(params({ BACKUPREPO: '/mnt/backups', RESTORETIME: '2026-11-30 23:10:05Z' }), layout)
+    for (const f of pl.files.filter((x) => x.format === 'sh')) {
+      const path = join(dir, `script-${n++}`)
+      writeFileSync(path, f.content)
+      const sc = spawnSync('shellcheck', ['-s', 'sh', path], { encoding: 'utf8' })
+      t.equal(sc.status, 0, `shellcheck ${f.path}: ${sc.stdout}`)
+    }
+  }
+  t.equal(n, 8, 'cook-backup, cook-restore, post-bootstrap and the rc script, in two layouts')
+  const post = file(plan(params({ BACKUPREPO: '/mnt/backups' })), PATHS.postBootstrap).content
+  t.match(post, /stanza-create \|\|/, 'post-bootstrap creates the stanza, without failing the bootstrap')
+})
+
+t.test('cook backup: the type is checked; as root it runs the backup script as postgres', async (t) => {
+  const dir = tempDir(t)
+  const s = standIns(dir)
+  const backup = async (argv: string[]) => {
+    const out: string[] = []
+    const err: string[] = []
+    const code = await main(['backup', ...argv], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      env: s.env,
+    })
+    return { code, out: out.join('\n'), err: err.join('\n') }
+  }
+  const bad = await backup(['--type', 'weekly'])
+  t.equal(bad.code, 64)
+  t.match(bad.err, /--type takes full, diff or incr/)
+  if (process.getuid?.() !== 0) return
+  const r = await backup(['--type', 'diff', '--root', '/jail'])
+  t.equal(r.code, 0, r.err)
+  t.same(s.callsOf('su'), ['su -m postgres -c /jail/usr/local/libexec/cook-backup diff'])
+})
