@@ -32,7 +32,9 @@ export interface HaproxyOptions {
 /** HAProxy cannot quote a file name: one with spaces, quotes or '#' would change the config's meaning. */
 export function unsafeFileName(path: string): string | undefined {
   if (!path.startsWith('/')) return `"${path}" is not an absolute path`
-  return /^[A-Za-z0-9._/+-]+$/.test(path) ? undefined : `"${path}" has characters HAProxy cannot take unquoted`
+  return /^[A-Za-z0-9._/+-]+$/.test(path)
+    ? undefined
+    : `"${path}" has characters HAProxy cannot take unquoted`
 }
 
 /**

@@ -46,7 +46,14 @@ t.test('cook haproxy writes a config that haproxy -c accepts without warnings', 
 })
 
 t.test('without --bind it listens on every address; without --out it prints', async (t) => {
-  const r = await cook(['haproxy', '--members', '10.0.0.11 10.0.0.12', '--primary-port', '6432', '--plain-checks'])
+  const r = await cook([
+    'haproxy',
+    '--members',
+    '10.0.0.11 10.0.0.12',
+    '--primary-port',
+    '6432',
+    '--plain-checks',
+  ])
   t.equal(r.code, 0, r.err)
   t.match(r.out, /^\s+bind :6432$/m)
   t.match(r.out, /^\s+bind :5001$/m)
@@ -100,16 +107,22 @@ t.test('with --ca-file the checks speak HTTPS and verify the member against the 
   t.notMatch(haproxyCheck(out), /WARNING|ALERT/, 'haproxy -c loads the CA file')
   t.match(
     readFileSync(out, 'utf8'),
-    new RegExp(`^\\s+server pg1 10\\.0\\.0\\.11:5432 check port 8008 check-ssl verify required ca-file ${ca.cert}$`, 'm'),
+    new RegExp(
+      `^\\s+server pg1 10\\.0\\.0\\.11:5432 check port 8008 check-ssl verify required ca-file ${ca.cert}$`,
+      'm',
+    ),
   )
 })
 
-t.test('neither --ca-file nor --plain-checks, or a file name HAProxy cannot take: a usage error', async (t) => {
-  const neither = await cook(['haproxy', '--members', '10.0.0.11'])
-  t.equal(neither.code, 64)
-  t.match(neither.err, /--ca-file: is missing; want the cluster's CA/)
-  const both = await cook(['haproxy', '--members', '10.0.0.11', '--ca-file', '/x/ca.crt', '--plain-checks'])
-  t.match(both.err, /exclude each other/)
-  const odd = await cook(['haproxy', '--members', '10.0.0.11', '--ca-file', '/x/my ca.crt'])
-  t.match(odd.err, /has characters HAProxy cannot take unquoted/)
-})
+t.test(
+  'neither --ca-file nor --plain-checks, or a file name HAProxy cannot take: a usage error',
+  async (t) => {
+    const neither = await cook(['haproxy', '--members', '10.0.0.11'])
+    t.equal(neither.code, 64)
+    t.match(neither.err, /--ca-file: is missing; want the cluster's CA/)
+    const both = await cook(['haproxy', '--members', '10.0.0.11', '--ca-file', '/x/ca.crt', '--plain-checks'])
+    t.match(both.err, /exclude each other/)
+    const odd = await cook(['haproxy', '--members', '10.0.0.11', '--ca-file', '/x/my ca.crt'])
+    t.match(odd.err, /has characters HAProxy cannot take unquoted/)
+  },
+)
