@@ -171,7 +171,7 @@ t.test('a new certificate reseasons with a reload of Patroni, no restart', async
   t.equal(r.kind, 'reseason')
   t.same(r.refreshed, ['patroni'], 'Patroni only: the agent gets its certificate by auto_encrypt')
   t.same(actions(j.s.calls().slice(n)), ['service patroni reload'], 'a reload (SIGHUP), no restart')
-  t.match(j.logText(), /parameters changed since .* \(TLSCERT\): reseasoning/)
+  t.match(j.logText(), /parameters changed since .* \(TLSCERT, a secret parameter\): reseasoning/)
   const key = join(j.root, PATHS.patroniKey)
   t.equal(statSync(key).mode & 0o777, 0o600)
   t.not(readFileSync(key, 'utf8'), first.TLSKEY, 'the new key is in place')
