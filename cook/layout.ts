@@ -29,6 +29,8 @@ export const PATHS = {
   patroniCert: '/usr/local/etc/patroni/tls/member.crt',
   patroniKey: '/usr/local/etc/patroni/tls/member.key',
   patroniLogDir: '/var/log/patroni',
+  /** Patroni's stdout and stderr, appended by daemon(8) as root: not in the postgres-owned log folder. */
+  patroniOut: '/var/log/patroni.out',
   pgHome: '/var/db/postgres',
   pgpass: '/var/db/postgres/.pgpass.patroni',
   pgSocketDir: '/tmp',
