@@ -318,7 +318,10 @@ t.test('every shell script passes shellcheck -s sh and sh -n, with paths that ne
   t.match(rc, /^# REQUIRE: LOGIN consul$/m)
   t.match(rc, /^# KEYWORD: shutdown$/m)
   t.match(rc, /^rcvar="patroni_enable"$/m)
-  t.match(rc, /daemon .*-p "\$pidfile" -u "\$patroni_user"/)
+  t.match(
+    rc,
+    /daemon -f -R "\$patroni_restart_delay" [^]*-P "\$supervisor_pidfile" -p "\$pidfile" [^]*-u "\$patroni_user"/,
+  )
   t.match(rc, /extra_commands="reload configtest list"/)
   t.match(
     content(plan(params({ DCS: 'etcd', ETCDHOSTS: '10.0.0.2' })), PATHS.rcPatroni),
