@@ -37,6 +37,11 @@ export interface ApplyOptions {
   /** apply: chown to the plan's owners (needs root); record: leave owners, report them in the result. */
   owners: 'apply' | 'record'
   dryRun?: boolean
+  /**
+   * Fault-injection seam for tests: called with the plan path once a file's new content is complete in
+   * its temp file, just before the rename that makes it visible. A throw here is a run killed at that point.
+   */
+  beforeRename?: (path: string) => void
 }
 
 const TEMP_PREFIX = '.cook-tmp-'
@@ -164,6 +169,7 @@ function writeFile(file: FileEntry, full: string, opts: ApplyOptions, account: A
     throw e
   }
   closeSync(fd)
+  opts.beforeRename?.(file.path)
   renameSync(temp, full)
   syncDir(dirname(full))
   return change

@@ -1,40 +1,33 @@
-// The command line: parses options with node:util parseArgs and dispatches to one module per subcommand.
-import { parseArgs, type ParseArgsConfig } from 'node:util'
+// The command line: parses options with node:util parseArgs and dispatches to one module per subcommand
+// (cook/commands/index.ts). `cook --help` is built from the commands' own usage lines and the schema.
+import { parseArgs } from 'node:util'
+import type { Command, Io } from './command.js'
+import { COMMANDS } from './commands/index.js'
 import { CookError } from './errors.js'
 import { PARAM_NAMES, PARAMS } from './params.js'
 import { VERSION } from './version.js'
 
-export interface Io {
-  out: (line: string) => void
-  err: (line: string) => void
-  env: Record<string, string | undefined>
+export type { Io } from './command.js'
+
+const WIDTH = 100
+
+/** Words of `text` in lines of at most WIDTH columns: the first starts with `indent`, the others with `more`. */
+function wrap(text: string, indent: string, more = indent): string[] {
+  const lines: string[] = []
+  let [line, start] = [indent, indent.length]
+  for (const word of text.split(/\s+/)) {
+    if (line.length > start && line.length + 1 + word.length > WIDTH) {
+      lines.push(line)
+      ;[line, start] = [more, more.length]
+    }
+    line += line.length > start ? ` ${word}` : word
+  }
+  return [...lines, line]
 }
 
-export interface Command {
-  summary: string
-  usage: string
-  options: NonNullable<ParseArgsConfig['options']>
-  run: (
-    values: Record<string, string | boolean | undefined>,
-    positionals: string[],
-    io: Io,
-  ) => Promise<number>
-}
-
-/** Options every subcommand that reads parameters accepts. */
-export const PARAM_OPTIONS = {
-  'env-file': { type: 'string' },
-  'environment-sh': { type: 'string' },
-  'dev-allow-loopback': { type: 'boolean' },
-} as const satisfies NonNullable<ParseArgsConfig['options']>
-
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  check: async () => (await import('./commands/check.js')).default,
-  render: async () => (await import('./commands/render.js')).default,
-  haproxy: async () => (await import('./commands/haproxy.js')).default,
-  run: async () => (await import('./commands/run.js')).default,
-  stop: async () => (await import('./commands/stop.js')).default,
-}
+const NEEDS_SUBCOMMAND =
+  'NAME=value arguments need a subcommand: `cook run NAME=value` starts the jail with them, ' +
+  '`cook check NAME=value` validates them, `cook render --root / --dry-run NAME=value` shows what would change'
 
 export function helpText(): string {
   const width = Math.max(...PARAM_NAMES.map((n) => n.length))
@@ -49,22 +42,22 @@ export function helpText(): string {
     ].filter(Boolean)
     return `  ${name.padEnd(width)}  ${required.padEnd(9)}  ${spec.doc}${extra.length ? ` (${extra.join('; ')})` : ''}`
   })
+  const commands = Object.values(COMMANDS).flatMap((c: Command) => [
+    ...wrap(c.usage, '  ', '        '),
+    ...wrap(c.summary, '      '),
+  ])
   return [
     `cook ${VERSION}: configures and runs one Patroni + PostgreSQL member in a pot jail.`,
     '',
     'Usage:',
-    '  cook [--nomad] [options] [NAME=value ...]',
-    '                                           configure on first start (or when the parameters changed),',
-    '                                           start the services; --nomad (or NOMAD_ALLOC_ID set): stay in',
-    '                                           the foreground while Patroni runs',
-    "  cook stop [--timeout SECONDS]            the jail's stop hook: hand over, stop the services; exits 0",
-    '  cook check [options] [NAME=value ...]    validate and print the parameters, secrets redacted',
-    '  cook render --root DIR [--dry-run] [options] [NAME=value ...]',
-    '                                           write every file the jail needs under DIR; start nothing',
-    '  cook haproxy --members [NAME=]HOST[:RESTPORT:PGPORT],... [--bind ADDR] [--out FILE]',
-    '                                           print the HAProxy configuration for clients (:5000 primary,',
-    '                                           :5001 replicas), checked through each Patroni REST API',
-    '  cook --help | --version',
+    ...commands,
+    '  cook --help | --version | COMMAND --help',
+    '',
+    ...wrap(
+      "A bare `cook` (options allowed) is `cook run`: the jail's rc.d service and pot.cmd start it so. " +
+        `${NEEDS_SUBCOMMAND}; a bare \`cook NAME=value\` exits 64 and changes nothing.`,
+      '',
+    ),
     '',
     'Options that read parameters:',
     '  --env-file FILE         parameters in dotenv syntax (a safe place for secrets)',
@@ -79,6 +72,10 @@ export function helpText(): string {
   ].join('\n')
 }
 
+function isCommandName(name: string): name is keyof typeof COMMANDS {
+  return Object.hasOwn(COMMANDS, name)
+}
+
 export async function main(argv: string[], io: Io): Promise<number> {
   try {
     const [first, ...rest] = argv
@@ -90,15 +87,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.out(helpText())
       return 0
     }
-    const name = first === undefined || first.startsWith('-') || first.includes('=') ? 'run' : first
-    const loader = COMMANDS[name]
-    if (!loader) throw new CookError('USAGE', `unknown command "${name}"; see cook --help`)
-    const command = await loader()
-    const args = name === 'run' ? argv : rest
+    // No subcommand: the jail's start, as rc.d and pot.cmd run it (`cook`, or `cook --nomad`).
+    const implicit = first === undefined || first.startsWith('-')
+    const name = implicit ? 'run' : first
+    if (!isCommandName(name))
+      throw new CookError(
+        'USAGE',
+        name.includes('=')
+          ? `${NEEDS_SUBCOMMAND}; see cook --help`
+          : `unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')}); see cook --help`,
+      )
+    const command: Command = COMMANDS[name]
     let parsed
     try {
       parsed = parseArgs({
-        args,
+        args: implicit ? argv : rest,
         options: { ...command.options, help: { type: 'boolean' } },
         allowPositionals: true,
       })
@@ -109,6 +112,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.out(`${command.summary}\nusage: ${command.usage}`)
       return 0
     }
+    if (implicit && parsed.positionals.length > 0)
+      throw new CookError('USAGE', `${NEEDS_SUBCOMMAND}; see cook --help`)
     return await command.run(parsed.values, parsed.positionals, io)
   } catch (e) {
     if (e instanceof CookError) {

@@ -5,9 +5,7 @@ import { isIPv6 } from 'node:net'
 import type { Problem } from './errors.js'
 import { authority, isDnsLabel, parseHostPort } from './net.js'
 import { renderTemplate } from './render.js'
-
-export const DEFAULT_REST_PORT = 8008
-export const DEFAULT_PG_PORT = 5432
+import { PORTS } from './ports.js'
 
 export interface HaproxyMember {
   name: string
@@ -59,9 +57,9 @@ export function parseMember(text: string, index: number): HaproxyMember | string
     return { name, host: hp.host, restPort: hp.port, pgPort }
   }
   if (/^[^:]*:\d+$|^\[.*\]:\d+$/.test(rest)) return `"${rest}" gives one port, which is ambiguous; ${WANT}`
-  const hp = parseHostPort(rest, DEFAULT_REST_PORT)
+  const hp = parseHostPort(rest, PORTS.patroniRest)
   if (typeof hp === 'string') return `"${rest}": ${hp}; ${WANT}`
-  return { name, host: hp.host, restPort: DEFAULT_REST_PORT, pgPort: DEFAULT_PG_PORT }
+  return { name, host: hp.host, restPort: PORTS.patroniRest, pgPort: PORTS.postgres }
 }
 
 /** A comma- or space-separated member list; every problem at once. */

@@ -30,6 +30,9 @@ export function ipBytes(addr: string): number[] {
 
 function bytesToIp(bytes: number[]): string {
   if (bytes.length === 4) return bytes.join('.')
+  // RFC 5952 section 5: an IPv4-mapped address keeps its IPv4 part dotted, ::ffff:192.0.2.1.
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff)
+    return `::ffff:${bytes.slice(12).join('.')}`
   const groups: string[] = []
   for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16))
   // Compress the longest run of zero groups, as RFC 5952 asks.

@@ -14,6 +14,7 @@ import {
   unusableAddress,
 } from './net.js'
 import { derivePassword } from './secrets.js'
+import { PORTS } from './ports.js'
 import { checkMaterial, parseCertificates, parsePrivateKey, pemSummary, pemText } from './tls.js'
 
 export type ServiceTag = 'master' | 'replica' | 'standby-leader'
@@ -166,7 +167,7 @@ function etcdProxy(text: string): Checked {
   if (!m) return bad(`${shown(text)} has a path`)
   if (m[1] !== undefined && m[1].toLowerCase() !== 'http')
     return bad(`${shown(text)} is not http:// (Patroni reaches a local proxy in plain HTTP)`)
-  const hp = parseHostPort(m[2] ?? '', 2379)
+  const hp = parseHostPort(m[2] ?? '', PORTS.etcdClient)
   return typeof hp === 'string' ? bad(hp) : ok(authority(hp.host, hp.port))
 }
 
@@ -208,6 +209,9 @@ function networks(text: string): Checked {
 
 const SECRET_EXAMPLE = 'change-me'
 const tlsOn = (raw: RawParams) => (raw.TLS ?? 'on') === 'on'
+
+/** STOPTIMEOUT's default: also `cook stop`'s when rc.conf cannot be read, and the rc.d script's. */
+export const DEFAULT_STOP_TIMEOUT_S = 25
 
 export const PARAMS: Record<ParamName, Spec> = {
   DATACENTER: {
@@ -313,18 +317,18 @@ export const PARAMS: Record<ParamName, Spec> = {
   },
   ETCDHOSTS: {
     doc: 'etcd endpoints when DCS=etcd (not needed with ETCDPROXY)',
-    want: 'host:port items separated by commas or spaces (port 2379 when left out)',
+    want: `host:port items separated by commas or spaces (port ${PORTS.etcdClient} when left out)`,
     example: '10.0.0.2:2379,10.0.0.3:2379,10.0.0.4:2379',
     // A given ETCDPROXY counts even when it is invalid: its own problem is the one to report.
     required: (raw) => raw.DCS === 'etcd' && raw.ETCDPROXY === undefined,
     requiredDoc: 'with DCS=etcd, unless ETCDPROXY is given',
     fallback: () => [],
     defaultDoc: 'none',
-    check: hostPorts(2379),
+    check: hostPorts(PORTS.etcdClient),
   },
   ETCDPROXY: {
     doc: "a local etcd gateway or grpc-proxy that Patroni must use as its only way to etcd (DCS=etcd): no discovery of the cluster's members bypasses it",
-    want: 'host:port or http://host:port of an etcd gateway/grpc-proxy (port 2379 when left out)',
+    want: `host:port or http://host:port of an etcd gateway/grpc-proxy (port ${PORTS.etcdClient} when left out)`,
     example: '127.0.0.1:23790',
     defaultDoc: 'none',
     check: etcdProxy,
@@ -390,22 +394,22 @@ export const PARAMS: Record<ParamName, Spec> = {
   },
   STANDBYHOST: {
     doc: 'the remote primary (host or host:port) that a standby-leader member replicates from',
-    want: 'an IP address or host name, with an optional :port (default 5432)',
+    want: `an IP address or host name, with an optional :port (default ${PORTS.postgres})`,
     example: '10.1.0.11:5432',
     required: (raw) => raw.SERVICETAG === 'standby-leader',
     requiredDoc: 'with SERVICETAG=standby-leader',
     defaultDoc: 'none',
     check: (t) => {
-      const hp = parseHostPort(t, 5432)
+      const hp = parseHostPort(t, PORTS.postgres)
       return typeof hp === 'string' ? bad(hp) : ok(t)
     },
   },
   STOPTIMEOUT: {
     doc: 'seconds `cook stop` waits for Patroni to hand over and exit when the jail stops',
     want: 'a whole number of seconds from 5 to 300',
-    example: '25',
-    defaultDoc: '25',
-    fallback: () => 25,
+    example: String(DEFAULT_STOP_TIMEOUT_S),
+    defaultDoc: String(DEFAULT_STOP_TIMEOUT_S),
+    fallback: () => DEFAULT_STOP_TIMEOUT_S,
     check: integer(5, 300),
   },
   RESTPASS: {

@@ -7,6 +7,7 @@ import type { Params } from './params.js'
 import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
 import { renderTemplate } from './render.js'
 import { scramVerifier } from './secrets.js'
+import { PORTS } from './ports.js'
 import { consulTls, patroniTls, tlsDirsAndFiles } from './tls-files.js'
 
 export type Section = 'patroni' | 'postgres' | 'consul' | 'rc'
@@ -38,7 +39,7 @@ export interface Plan {
   files: FileEntry[]
   /** rc.conf settings, applied with sysrc; never postgresql_enable (Patroni starts PostgreSQL). */
   rcConf: Record<string, string>
-  /** Start order; stop runs it backwards. */
+  /** Start order. `cook stop` has its own order: Patroni first, while the DCS still answers (stop.ts). */
   services: ServiceName[]
 }
 
@@ -112,7 +113,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
     patroni_config: L(PATHS.patroniYml),
     patroni_stop_timeout: String(p.STOPTIMEOUT),
     node_exporter_enable: 'YES',
-    node_exporter_listen_address: authority(p.MYIP, 9100),
+    node_exporter_listen_address: authority(p.MYIP, PORTS.nodeExporter),
   }
   const services: ServiceName[] = ['patroni', 'node_exporter']
 
@@ -156,7 +157,8 @@ export function consulView(p: Params, layout: Layout) {
     logFile: `${L(PATHS.consulLogDir)}/consul.log`,
     token: p.CONSULTOKEN ?? null,
     exporterTags: [p.SCOPE, p.NODENAME],
-    exporterCheck: `http://${authority(p.MYIP, 9100)}/metrics`,
+    exporterPort: PORTS.nodeExporter,
+    exporterCheck: `http://${authority(p.MYIP, PORTS.nodeExporter)}/metrics`,
     tls: consulTls(p, layout),
   }
 }
@@ -177,20 +179,23 @@ export function patroniView(p: Params, layout: Layout) {
   // Only the member that creates a standby cluster needs standby_cluster: bootstrap.dcs is read once.
   const standby =
     p.SERVICETAG === 'standby-leader' && p.STANDBYHOST !== undefined
-      ? parseHostPort(p.STANDBYHOST, 5432)
+      ? parseHostPort(p.STANDBYHOST, PORTS.postgres)
       : null
   return {
     configPath: L(PATHS.patroniYml),
     scope: p.SCOPE,
     name: p.NODENAME,
     logDir: L(PATHS.patroniLogDir),
-    restListen: authority(p.MYIP, 8008),
-    restConnect: authority(p.MYIP, 8008),
+    restListen: authority(p.MYIP, PORTS.patroniRest),
+    restConnect: authority(p.MYIP, PORTS.patroniRest),
     restPassword: p.RESTPASS,
     // Unsafe endpoints only from the client networks, this member and the other members (failsafe, ...).
     restAllowlist: [...new Set([...p.ALLOWNETS, isIPv6(p.MYIP) ? `${p.MYIP}/128` : `${p.MYIP}/32`])],
     tls,
-    consul: p.DCS === 'consul' ? { token: p.CONSULTOKEN ?? null } : null,
+    consul:
+      p.DCS === 'consul'
+        ? { host: authority('127.0.0.1', PORTS.consulHttp), token: p.CONSULTOKEN ?? null }
+        : null,
     etcd:
       p.DCS === 'etcd'
         ? {
@@ -207,8 +212,8 @@ export function patroniView(p: Params, layout: Layout) {
     standby: typeof standby === 'object' ? standby : null,
     pgHba: hba,
     postBootstrap: L(PATHS.postBootstrap),
-    pgListen: authority(p.MYIP, 5432),
-    pgConnect: authority(p.MYIP, 5432),
+    pgListen: authority(p.MYIP, PORTS.postgres),
+    pgConnect: authority(p.MYIP, PORTS.postgres),
     dataDir: L(PATHS.dataDir),
     binDir: layout.pgBinDir,
     pgpass: L(PATHS.pgpass),

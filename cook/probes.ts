@@ -3,9 +3,10 @@
 import { httpCall, type TlsClient } from './https.js'
 import { authority } from './net.js'
 import type { Params } from './params.js'
+import { PORTS } from './ports.js'
 
 /** The local Consul agent's HTTP API (client_addr in the agent's configuration). */
-export const CONSUL_HTTP = 'http://127.0.0.1:8500'
+export const CONSUL_HTTP = `http://${authority('127.0.0.1', PORTS.consulHttp)}`
 
 const REQUEST_TIMEOUT_MS = 3000
 
@@ -93,7 +94,7 @@ export async function clusterExists(p: Params, consulHttp: string): Promise<true
 
 /** Patroni's REST API on this member: HTTPS unless TLS=off. */
 export function patroniUrl(p: Params): string {
-  return `${p.TLS === 'off' ? 'http' : 'https'}://${authority(p.MYIP, 8008)}`
+  return `${p.TLS === 'off' ? 'http' : 'https'}://${authority(p.MYIP, PORTS.patroniRest)}`
 }
 
 /** True once Patroni's REST API answers /liveness with 200 (it does before PostgreSQL is up). */

@@ -34,7 +34,7 @@ export interface RunResult {
   timedOut: boolean
 }
 
-/** After a timeout's SIGTERM, how long the command's process group has before SIGKILL. */
+/** After a timeout's SIGTERM, how long the command has before SIGKILL. */
 const KILL_GRACE_MS = 2000
 
 /**
@@ -45,7 +45,7 @@ const KILL_GRACE_MS = 2000
  * for as long as any grandchild holds them: `service x start` of an rc script whose daemon(8) runs without
  * `-f` keeps the caller's stdout and stderr open for the daemon's whole life (usr.sbin/daemon/daemon.c).
  * With files there is nothing to hold, and a late writer can never get SIGPIPE either. On timeout the
- * command's process group gets SIGTERM, then SIGKILL after a grace period: the wait is bounded.
+ * command gets SIGTERM, then SIGKILL after a grace period: the wait is bounded.
  */
 export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'cook-run-'))
@@ -58,18 +58,19 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
       (resolve) => {
         // `exec "$@"` in /bin/sh: argv reaches the command unchanged, and a missing command is sh's
         // "not found" with exit status 127, as zx reports it.
+        // In the cook's own process group: whatever ends the cook (a jail stop, kill -9 of its group) ends
+        // the command with it, as a start killed midway must.
         const child = spawn('/bin/sh', ['-c', 'exec "$@"', 'sh', ...argv], {
           env: opts.env ?? process.env,
           stdio: ['ignore', outFd, errFd],
-          detached: true,
         })
         let timedOut = false
         let killer: NodeJS.Timeout | undefined
-        const group = (signal: NodeJS.Signals) => {
+        const signal = (name: NodeJS.Signals) => {
           try {
-            if (child.pid !== undefined) process.kill(-child.pid, signal)
+            child.kill(name)
           } catch {
-            // the group is gone already
+            // gone already
           }
         }
         const timer =
@@ -77,8 +78,8 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
             ? undefined
             : setTimeout(() => {
                 timedOut = true
-                group('SIGTERM')
-                killer = setTimeout(() => group('SIGKILL'), KILL_GRACE_MS)
+                signal('SIGTERM')
+                killer = setTimeout(() => signal('SIGKILL'), KILL_GRACE_MS)
               }, opts.timeoutMs)
         child.once('error', () => {
           clearTimeout(timer)

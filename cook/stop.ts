@@ -6,11 +6,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { FreeBsd } from './freebsd.js'
+import { DEFAULT_STOP_TIMEOUT_S } from './params.js'
 import type { StepLog } from './log.js'
 import type { RunResult } from './shell.js'
-
-/** STOPTIMEOUT's default (params.ts), for a jail whose rc.conf cannot be read. */
-export const DEFAULT_STOP_TIMEOUT_S = 25
 
 export interface StopOptions {
   sys: Pick<FreeBsd, 'sysrcGet' | 'service' | 'consulLeave'>

@@ -315,7 +315,7 @@ async function benchJailStop(): Promise<void> {
 
 /**
  * Acknowledged writes lost over `rounds` unplanned failovers. In sync mode the next kill waits for a
- * confirmed synchronous standby (TESTBED.md: without that wait even sync mode can lose commits).
+ * confirmed synchronous standby: without that wait even sync mode (not strict) can lose commits.
  */
 async function lossOver(
   label: string,

@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { PARAM_NAMES, PARAMS, type ParamName } from '../cook/params.js'
+import { PORTS } from '../cook/ports.js'
 
 export const README = new URL('../README.md', import.meta.url)
 export const POT_CONF_EXAMPLE = new URL('../pot.conf.example', import.meta.url)
@@ -96,7 +97,7 @@ export function potConfExample(): string {
     'network_type=public-bridge',
     'vnet=true',
     'ip=10.0.0.11',
-    'pot.export.ports=5432:5432 8008:8008 9100:9100',
+    `pot.export.ports=${[PORTS.postgres, PORTS.patroniRest, PORTS.nodeExporter].map((p) => `${p}:${p}`).join(' ')}`,
     '',
     ...params,
   ].join('\n')

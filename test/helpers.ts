@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
 import { main } from '../cook/cli.js'
+import { COMMANDS } from '../cook/commands/index.js'
+import { assertSealed, emptySealedPath } from './sealed.js'
 
 export const FIXTURES = new URL('./fixtures/', import.meta.url)
 
@@ -18,17 +20,23 @@ export interface CookRun {
   err: string
 }
 
-/** Runs the cook's command line in-process with the given environment (nothing from the real one). */
+/**
+ * Runs the cook's command line in-process with the given environment (nothing from the real one). What
+ * the cook runs gets that environment's PATH, which must be sealed (test/sealed.ts): an empty one unless
+ * the test gives the stand-ins' PATH; anything else is refused before the cook starts.
+ */
 export async function cook(argv: string[], env: Record<string, string | undefined> = {}): Promise<CookRun> {
+  const sealed = { ...env, PATH: env.PATH ?? emptySealedPath() }
+  assertSealed(sealed)
   const out: string[] = []
   const err: string[] = []
+  // pot's environment file of this machine, if it has one, is no part of a test.
+  const readsParams = 'environment-sh' in (COMMANDS[argv[0] as keyof typeof COMMANDS]?.options ?? {})
   const code = await main(
-    [...argv.slice(0, 1), '--environment-sh', '/nonexistent/environment.sh', ...argv.slice(1)],
-    {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-      env,
-    },
+    readsParams
+      ? [...argv.slice(0, 1), '--environment-sh', '/nonexistent/environment.sh', ...argv.slice(1)]
+      : argv,
+    { out: (l) => out.push(l), err: (l) => err.push(l), env: sealed },
   )
   return { code, out: out.join('\n'), err: err.join('\n') }
 }

@@ -1,18 +1,25 @@
 // Recording stand-ins for what this Linux machine lacks: FreeBSD's sysrc(8), service(8), pw(8), su(1),
 // daemon(8), the Consul CLI, and the Consul agent's HTTP API. The commands are small sh scripts on PATH
 // that append their argv to calls.log and keep state in files, so `sysrc -n` reads back what was set and
-// `service NAME status` tells whether the stand-in process of NAME runs.
+// `service NAME status` tells whether the stand-in process of NAME runs. They serve the tests of the
+// cook's own logic (what it calls, in which order, with which bounds). How FreeBSD itself runs the rc.d
+// scripts, daemon(8) and the stop hook is tested in the jail view (test/jailview.ts), whose stand-ins
+// copy the FreeBSD sources they name.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { sh } from '../cook/quote.js'
 import { freebsd, STAND_IN_MARK, type FreeBsd } from '../cook/freebsd.js'
+import { markStandIns, sealedEnv, toolsDir } from './sealed.js'
 
 export interface StandIns {
   dir: string
+  /** The stand-ins' paths, for freebsd({ commands }). */
+  commands: { sysrc: string; service: string; consul: string }
   state: string
-  env: NodeJS.ProcessEnv
+  /** The sealed environment of every stand-in call (test/sealed.ts). */
+  env: Record<string, string | undefined>
   sys: FreeBsd
   /** Every stand-in call so far, one `command args...` line each. */
   calls(): string[]
@@ -20,8 +27,11 @@ export interface StandIns {
   callsOf(command: string): string[]
   rcConf(): Record<string, string>
   running(name: string): boolean
-  /** Next `service NAME ACTION` waits while the block exists; `blocked` tells when one is waiting. */
-  block(name: string, action: string): { release(): void; blocked(): boolean }
+  /**
+   * Next `service NAME ACTION` waits while the block exists; `blocked` tells when one is waiting, `pid` which
+   * process waits (the cook runs each command in a process group of its own, led by that pid).
+   */
+  block(name: string, action: string): { release(): void; blocked(): boolean; pid(): number | undefined }
   /** `service NAME ACTION` fails with a message on stderr. */
   fail(name: string, action: string): void
   /** Kills every stand-in service process. */
@@ -80,7 +90,7 @@ if [ -e "$STATE/fail-$name-$action" ]; then
 	exit 1
 fi
 while [ -e "$STATE/block-$name-$action" ]; do
-	: > "$STATE/blocked-$name-$action"
+	echo $$ > "$STATE/blocked-$name-$action"
 	sleep 0.05
 done
 launch() {
@@ -152,6 +162,9 @@ const RECORD_ONLY = `
 printf '%s %s\\n' "$(basename "$0")" "$*" >> "$LOG"
 `
 
+/** What the stand-in scripts themselves call (`kill`, `printf`, `echo` and `read` are sh builtins). */
+const STANDIN_TOOLS = ['grep', 'cut', 'mv', 'cat', 'rm', 'touch', 'sleep', 'setsid', 'basename']
+
 export function standIns(root: string): StandIns {
   const dir = join(root, 'standin-bin')
   const state = join(root, 'standin-state')
@@ -174,7 +187,10 @@ export function standIns(root: string): StandIns {
     writeFileSync(join(dir, name), head(name) + body)
     chmodSync(join(dir, name), 0o755)
   }
-  const env = { ...process.env, PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}` }
+  const commands = { sysrc: join(dir, 'sysrc'), service: join(dir, 'service'), consul: join(dir, 'consul') }
+  // Sealed (test/sealed.ts): the stand-ins and the tools their scripts use, nothing of the machine's own.
+  markStandIns(dir)
+  const env = sealedEnv([dir, toolsDir(join(root, 'standin-tools'), STANDIN_TOOLS)])
   const calls = () =>
     readFileSync(log, 'utf8')
       .split('\n')
@@ -190,10 +206,8 @@ export function standIns(root: string): StandIns {
     dir,
     state,
     env,
-    sys: freebsd({
-      env,
-      commands: { sysrc: join(dir, 'sysrc'), service: join(dir, 'service'), consul: join(dir, 'consul') },
-    }),
+    commands,
+    sys: freebsd({ env, commands }),
     calls,
     callsOf: (command) => calls().filter((l) => l.startsWith(`${command} `)),
     rcConf: () => {
@@ -222,6 +236,7 @@ export function standIns(root: string): StandIns {
       return {
         release: () => rmSync(file, { force: true }),
         blocked: () => existsSync(join(state, `blocked-${name}-${action}`)),
+        pid: () => Number(readFileSync(join(state, `blocked-${name}-${action}`), 'utf8')) || undefined,
       }
     },
     fail: (name, action) => writeFileSync(join(state, `fail-${name}-${action}`), ''),

@@ -1,11 +1,11 @@
 // cook check: validate every parameter and print the result with secrets redacted.
-import { PARAM_OPTIONS, type Command } from '../cli.js'
+import { defineCommand, PARAM_OPTIONS, PARAM_USAGE } from '../command.js'
 import { loadConfigFromOptions } from '../config.js'
 import { PARAM_NAMES, redacted } from '../params.js'
 
-const check: Command = {
+export default defineCommand({
   summary: 'Validates the parameters and prints them, every secret shown as <redacted>.',
-  usage: 'cook check [--env-file FILE] [--environment-sh FILE] [--dev-allow-loopback] [NAME=value ...]',
+  usage: `cook check ${PARAM_USAGE}`,
   options: PARAM_OPTIONS,
   run: async (values, positionals, io) => {
     const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
@@ -19,5 +19,4 @@ const check: Command = {
     }
     return 0
   },
-}
-export default check
+})

@@ -1,9 +1,10 @@
 // cook haproxy: the HAProxy configuration for clients in front of the cluster's members.
 import { writeFileSync } from 'node:fs'
-import type { Command } from '../cli.js'
+import { defineCommand } from '../command.js'
 import { CookError, type Problem } from '../errors.js'
 import { haproxyConfig, parseMembers, unsafeFileName } from '../haproxy.js'
 import { unusableAddress } from '../net.js'
+import { PORTS } from '../ports.js'
 
 function port(name: string, text: string | undefined, fallback: number, problems: Problem[]): number {
   if (text === undefined) return fallback
@@ -13,13 +14,12 @@ function port(name: string, text: string | undefined, fallback: number, problems
   return n
 }
 
-const haproxy: Command = {
+export default defineCommand({
   summary:
-    'Prints the HAProxy configuration that routes :5000 to the primary and :5001 to the replicas, ' +
+    `Prints the HAProxy configuration that routes :${PORTS.haproxyPrimary} to the primary and :${PORTS.haproxyReplicas} to the replicas, ` +
     "using each member's Patroni REST API as health check: over HTTPS verified against --ca-file (the " +
     "cluster's TLSCA), or --plain-checks for a cluster with TLS=off.",
-  usage:
-    'cook haproxy --members [NAME=]HOST[:RESTPORT:PGPORT],... (--ca-file FILE | --plain-checks) [--bind ADDR] [--primary-port 5000] [--replica-port 5001] [--out FILE]',
+  usage: `cook haproxy --members [NAME=]HOST[:RESTPORT:PGPORT],... (--ca-file FILE | --plain-checks) [--bind ADDR] [--primary-port ${PORTS.haproxyPrimary}] [--replica-port ${PORTS.haproxyReplicas}] [--out FILE]`,
   options: {
     members: { type: 'string' },
     bind: { type: 'string' },
@@ -35,18 +35,18 @@ const haproxy: Command = {
         'USAGE',
         `unexpected argument(s): ${positionals.join(' ')}; see cook haproxy --help`,
       )
-    const { members, problems } = parseMembers((values.members as string | undefined) ?? '')
-    const bind = values.bind as string | undefined
+    const { members, problems } = parseMembers(values.members ?? '')
+    const bind = values.bind
     if (bind !== undefined) {
       const why = unusableAddress(bind, true)
       if (why && !why.startsWith('the unspecified'))
         problems.push({ name: '--bind', message: `"${bind}": ${why}` })
     }
-    const primaryPort = port('--primary-port', values['primary-port'] as string | undefined, 5000, problems)
-    const replicaPort = port('--replica-port', values['replica-port'] as string | undefined, 5001, problems)
+    const primaryPort = port('--primary-port', values['primary-port'], PORTS.haproxyPrimary, problems)
+    const replicaPort = port('--replica-port', values['replica-port'], PORTS.haproxyReplicas, problems)
     if (primaryPort === replicaPort)
       problems.push({ name: '--replica-port', message: 'must differ from --primary-port' })
-    const caFile = (values['ca-file'] as string | undefined) ?? null
+    const caFile = values['ca-file'] ?? null
     const plain = values['plain-checks'] === true
     if ((caFile === null) === !plain)
       problems.push({
@@ -60,10 +60,9 @@ const haproxy: Command = {
     if (why) problems.push({ name: '--ca-file', message: why })
     if (problems.length > 0) throw new CookError('USAGE', 'invalid options', problems)
     const text = haproxyConfig({ members, bind, primaryPort, replicaPort, caFile })
-    const out = values.out as string | undefined
+    const out = values.out
     if (out === undefined) io.out(text.trimEnd())
     else writeFileSync(out, text, { mode: 0o644 })
     return 0
   },
-}
-export default haproxy
+})

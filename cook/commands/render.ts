@@ -1,15 +1,14 @@
 // cook render: validate, then write every file the jail needs under --root; starts nothing.
 import { apply } from '../apply.js'
-import { PARAM_OPTIONS, type Command } from '../cli.js'
+import { defineCommand, PARAM_OPTIONS, PARAM_USAGE } from '../command.js'
 import { loadConfigFromOptions, ownersOption } from '../config.js'
 import { CookError } from '../errors.js'
 import { plan } from '../plan.js'
 import { verifyPlan } from '../verify.js'
 
-const render: Command = {
+export default defineCommand({
   summary: "Writes every file the jail needs under --root (as if it were the jail's /) and starts nothing.",
-  usage:
-    'cook render --root DIR [--dry-run] [--owners apply|record] [--env-file FILE] [--environment-sh FILE] [NAME=value ...]',
+  usage: `cook render --root DIR [--dry-run] [--owners apply|record] ${PARAM_USAGE}`,
   options: {
     ...PARAM_OPTIONS,
     root: { type: 'string' },
@@ -17,7 +16,7 @@ const render: Command = {
     owners: { type: 'string' },
   },
   run: async (values, positionals, io) => {
-    const root = values.root as string | undefined
+    const root = values.root
     if (!root) throw new CookError('USAGE', 'render needs --root DIR')
     const owners = ownersOption(values)
     const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
@@ -36,5 +35,4 @@ const render: Command = {
     }
     return 0
   },
-}
-export default render
+})

@@ -1,11 +1,12 @@
 // cook (no subcommand): the jail's entry point. Seasons or reseasons the jail and starts the services;
 // in Nomad mode it then stays in the foreground while Patroni runs.
-import { PARAM_OPTIONS, type Command, type Io } from '../cli.js'
+import { defineCommand, PARAM_OPTIONS, PARAM_USAGE, type Io } from '../command.js'
 import { loadConfigFromOptions, ownersOption } from '../config.js'
-import { CookError } from '../errors.js'
+import { CookError, ParamError } from '../errors.js'
 import { freebsd } from '../freebsd.js'
 import { startJail, statePaths, stayInForeground } from '../lifecycle.js'
 import { StepLog } from '../log.js'
+import { jailAddresses, preflight } from '../preflight.js'
 
 /**
  * Nomad's pot driver runs cook as pot.cmd with the task's environment, which always holds NOMAD_ALLOC_ID;
@@ -15,12 +16,12 @@ export function isNomadMode(values: Record<string, unknown>, env: Io['env']): bo
   return values.nomad === true || (env.NOMAD_ALLOC_ID ?? '') !== ''
 }
 
-const run: Command = {
+export default defineCommand({
   summary:
-    'Configures the jail on first start (or when its parameters changed) and starts consul, patroni and ' +
-    'node_exporter in order; with --nomad (or NOMAD_ALLOC_ID set) it then stays in the foreground.',
-  usage:
-    'cook [--nomad] [--env-file FILE] [--environment-sh FILE] [--root DIR] [--owners apply|record] [NAME=value ...]',
+    "The jail's start: configures the jail on first start (or when its parameters changed) and starts " +
+    'consul, patroni and node_exporter in order; with --nomad (or NOMAD_ALLOC_ID set) it then stays in the ' +
+    'foreground. A bare `cook`, as the rc.d service and pot.cmd run it, is `cook run`.',
+  usage: `cook run [--nomad] [--root DIR] [--owners apply|record] ${PARAM_USAGE}`,
   options: {
     ...PARAM_OPTIONS,
     nomad: { type: 'boolean' },
@@ -28,13 +29,18 @@ const run: Command = {
     owners: { type: 'string' },
   },
   run: async (values, positionals, io) => {
-    const root = (values.root as string | undefined) ?? '/'
+    const root = values.root ?? '/'
     const owners = ownersOption(values)
     const paths = statePaths(root)
     const log = new StepLog({ file: paths.cookLog, out: io.out })
     const sys = freebsd()
     try {
       const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
+      // The jail must have the addresses the services bind, before anything is written.
+      const problems = preflight(params, jailAddresses(), {
+        allowLoopback: values['dev-allow-loopback'] === true,
+      })
+      if (problems.length > 0) throw new ParamError(problems)
       for (const w of resolved.warnings) log.info(`warning: ${w}`)
       await startJail(params, { sys, log, root, owners })
       if (!isNomadMode(values, io.env)) return 0
@@ -51,5 +57,4 @@ const run: Command = {
       throw e
     }
   },
-}
-export default run
+})

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { httpCall, type TlsClient } from '../../cook/https.js'
 import { authority } from '../../cook/net.js'
+import { PORTS } from '../../cook/ports.js'
 import type { Proc, Procs } from './procs.js'
 import { waitFor } from './wait.js'
 
@@ -28,8 +29,8 @@ export async function startEtcd(
   opts: { host: string; dir: string; name: string; tls?: EtcdTls | undefined },
 ): Promise<Etcd> {
   const scheme = opts.tls ? 'https' : 'http'
-  const client = `${scheme}://${authority(opts.host, 2379)}`
-  const peer = `http://${authority(opts.host, 2380)}`
+  const client = `${scheme}://${authority(opts.host, PORTS.etcdClient)}`
+  const peer = `http://${authority(opts.host, PORTS.etcdPeer)}`
   const data = join(opts.dir, 'data')
   mkdirSync(data, { recursive: true, mode: 0o700 })
   const proc = procs.start(

@@ -1,6 +1,7 @@
 // Picking a loopback block for a cluster that nothing else on this machine listens on: two checkouts may
 // run the end-to-end tests at the same time, and each test must keep its own addresses and ports.
 import { createServer } from 'node:net'
+import { PORTS } from '../../cook/ports.js'
 import { GATEWAY_PORT, PG_PORT, PRIMARY_PORT, REPLICA_PORT, REST_PORT } from './cluster.js'
 
 function canListen(host: string, port: number): Promise<boolean> {
@@ -20,7 +21,9 @@ export async function freeBlock(prefix: string, size = 3): Promise<string> {
   const start = process.pid % 250
   for (let i = 0; i < 250; i++) {
     const net = `${prefix}.${((start + i) % 250) + 1}`
-    const wanted: [string, number][] = [2379, 2380, PRIMARY_PORT, REPLICA_PORT].map((p) => [`${net}.10`, p])
+    const wanted: [string, number][] = [PORTS.etcdClient, PORTS.etcdPeer, PRIMARY_PORT, REPLICA_PORT].map(
+      (p) => [`${net}.10`, p],
+    )
     for (let m = 0; m < size; m++)
       for (const port of [PG_PORT, REST_PORT, GATEWAY_PORT]) wanted.push([`${net}.${11 + m}`, port])
     if ((await Promise.all(wanted.map(([h, p]) => canListen(h, p)))).every(Boolean)) return net

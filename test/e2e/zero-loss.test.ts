@@ -1,6 +1,6 @@
 // Zero loss with SYNCMODE=on: a client writes through :5000 and records every acknowledged id while the
 // leader is killed twice; each time the test waits for a confirmed synchronous standby before the next
-// kill (TESTBED.md: killing a leader that has none yet can lose commits even in synchronous mode).
+// kill: killing a leader that has none yet can lose commits even in synchronous mode (not strict).
 import t from 'tap'
 import { sleep } from '../../scripts/lib/procs.js'
 import { Writer } from '../../scripts/lib/writer.js'

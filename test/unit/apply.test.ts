@@ -19,12 +19,11 @@ import { apply } from '../../cook/apply.js'
 import { CookError } from '../../cook/errors.js'
 import { PATHS } from '../../cook/layout.js'
 import { validate } from '../../cook/params.js'
-import { plan } from '../../cook/plan.js'
+import { plan, type Plan } from '../../cook/plan.js'
 import { yaml } from '../../cook/quote.js'
 import { lookupUser } from '../../cook/users.js'
 import { basicEnv, cook, tempDir } from '../helpers.js'
-
-const GOLDEN_ROOT = new URL('../golden/basic/', import.meta.url).pathname
+import { emptySealedPath } from '../sealed.js'
 
 /** Path -> [mode, uid, mtime, content] for everything under root, temp files included. */
 function snapshot(root: string): Map<string, [number, number, number, string]> {
@@ -41,11 +40,10 @@ function snapshot(root: string): Map<string, [number, number, number, string]> {
   return out
 }
 
-/** The rendered files are the golden ones, with the plan's modes, and no temp file is left anywhere. */
-function assertConverged(t: Test, root: string): void {
-  const pl = plan(validate(basicEnv()))
+/** The tree holds exactly what plan() says (content and modes), and no temp file is left anywhere. */
+function assertConverged(t: Test, root: string, pl = plan(validate(basicEnv()))): void {
   for (const f of pl.files) {
-    t.equal(readFileSync(join(root, f.path), 'utf8'), readFileSync(join(GOLDEN_ROOT, f.path), 'utf8'), f.path)
+    t.equal(readFileSync(join(root, f.path), 'utf8'), f.content, f.path)
     t.equal(statSync(join(root, f.path)).mode & 0o7777, f.mode, `${f.path} mode`)
   }
   for (const d of pl.dirs) t.equal(statSync(join(root, d.path)).mode & 0o7777, d.mode, `${d.path} mode`)
@@ -154,27 +152,106 @@ t.test('a run killed midway converges when run again', async (t) => {
   assertConverged(t, root)
 })
 
-t.test('a render process killed with SIGKILL converges on the next run', async (t) => {
-  const root = join(tempDir(t), 'jail')
-  const main = new URL('../../cook/main.ts', import.meta.url).pathname
-  const child = spawn(
-    process.execPath,
-    ['--import=@tapjs/typescript/import', main, 'render', '--root', root, '--owners', 'record'],
-    {
-      env: { ...basicEnv(), PATH: process.env.PATH, TS_NODE_TRANSPILE_ONLY: '1' },
-      stdio: 'ignore',
-    },
+/** Every file of a plan that differs between two parameter sets: what a reseason rewrites. */
+function twoPlans() {
+  const before = plan(validate(basicEnv()))
+  // SCOPE and TTL are in patroni.yml, SCOPE salts admin-role.sql, DATACENTER is in agent.hcl.
+  const after = plan(validate({ ...basicEnv(), SCOPE: 'other', DATACENTER: 'dc9', TTL: '40' }))
+  const changed = after.files.filter(
+    (f) => before.files.find((b) => b.path === f.path)?.content !== f.content,
   )
-  // Kill it as soon as it has begun to write: wherever that lands, the next run must converge.
-  const started = Date.now()
-  while (!existsSync(root) && Date.now() - started < 20000) await new Promise((r) => setTimeout(r, 2))
-  child.kill('SIGKILL')
-  await new Promise((r) => child.once('exit', r))
-  t.ok(existsSync(root), 'the child had begun to write')
-  const r = await renderCli(root)
-  t.equal(r.code, 0, r.err)
-  assertConverged(t, root)
+  return { before, after, changed }
+}
+
+/** Each file of the plans holds wholly the old or wholly the new content (or, new in `after`, is absent). */
+function wholly(root: string, before: Plan, after: Plan): Record<string, 'old' | 'new' | 'absent' | 'torn'> {
+  const out: Record<string, 'old' | 'new' | 'absent' | 'torn'> = {}
+  for (const f of after.files) {
+    const full = join(root, f.path)
+    const old = before.files.find((b) => b.path === f.path)?.content
+    const now = existsSync(full) ? readFileSync(full, 'utf8') : undefined
+    out[f.path] = now === undefined ? 'absent' : now === f.content ? 'new' : now === old ? 'old' : 'torn'
+  }
+  return out
+}
+
+class Killed extends Error {
+  override name = 'Killed'
+}
+
+t.test('interrupted at every write, each file is wholly old or wholly new', async (t) => {
+  const { before, after, changed } = twoPlans()
+  t.ok(changed.length >= 3, `${changed.length} files change`)
+  for (let k = 0; k < changed.length; k++) {
+    const root = join(tempDir(t), 'jail')
+    apply(before, { root, owners: 'record' })
+    const seen: string[] = []
+    t.throws(
+      () =>
+        apply(after, {
+          root,
+          owners: 'record',
+          beforeRename: (path) => {
+            // The new content is complete, but not yet visible: the file still holds the old one.
+            t.equal(wholly(root, before, after)[path], 'old', `${path}: still old before its rename`)
+            seen.push(path)
+            if (seen.length === k + 1) throw new Killed()
+          },
+        }),
+      { name: 'Killed' },
+    )
+    const state = wholly(root, before, after)
+    const expected = Object.fromEntries(
+      after.files.map((f) => {
+        const i = changed.findIndex((c) => c.path === f.path)
+        return [f.path, i === -1 || i < k ? 'new' : 'old']
+      }),
+    )
+    t.same(state, expected, `killed at write ${k + 1} (${changed[k]?.path}): earlier files new, the rest old`)
+    apply(after, { root, owners: 'record' })
+    assertConverged(t, root, after)
+  }
 })
+
+t.test(
+  'a render process killed with SIGKILL in the middle of its writes converges on the next run',
+  async (t) => {
+    const { before, after, changed } = twoPlans()
+    const root = join(tempDir(t), 'jail')
+    apply(before, { root, owners: 'record' })
+    const ready = join(tempDir(t), 'ready')
+    // The driver applies `after` and stops still just before its second rename, where it is killed.
+    const child = spawn(
+      process.execPath,
+      [
+        ...process.execArgv.filter((a) => a.includes('@tapjs/typescript')),
+        new URL('../fixtures/apply-driver.ts', import.meta.url).pathname,
+        JSON.stringify({
+          raw: { ...basicEnv(), SCOPE: 'other', DATACENTER: 'dc9', TTL: '40' },
+          root,
+          ready,
+          at: 2,
+        }),
+      ],
+      { stdio: 'ignore', env: { ...process.env, PATH: emptySealedPath() } },
+    )
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)))
+    for (let i = 0; i < 400 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50))
+    t.ok(existsSync(ready), 'the child reached its second rename')
+    child.kill('SIGKILL')
+    t.equal(await exited, 'SIGKILL', 'killed, not finished')
+    const state = wholly(root, before, after)
+    t.equal(state[changed[0]!.path], 'new', 'the first file was renamed into place')
+    t.equal(state[changed[1]!.path], 'old', 'the second still old: its new content only in a temp file')
+    t.ok(
+      Object.values(state).every((s) => s === 'old' || s === 'new'),
+      'no file torn',
+    )
+    const r = await renderCli(root, { ...basicEnv(), SCOPE: 'other', DATACENTER: 'dc9', TTL: '40' })
+    t.equal(r.code, 0, r.err)
+    assertConverged(t, root, after)
+  },
+)
 
 t.test('dry-run writes nothing', async (t) => {
   const root = join(tempDir(t), 'jail')

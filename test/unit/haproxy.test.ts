@@ -3,17 +3,8 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { haproxyConfig, parseMembers } from '../../cook/haproxy.js'
-import { main } from '../../cook/cli.js'
-import { tempDir } from '../helpers.js'
+import { cook, tempDir } from '../helpers.js'
 import { makeCa } from '../../scripts/lib/certs.js'
-
-/** cook haproxy reads no parameters, so it runs without the helpers' --environment-sh. */
-async function cook(argv: string[]) {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), env: {} })
-  return { code, out: out.join('\n'), err: err.join('\n') }
-}
 
 function haproxyCheck(file: string): string {
   // haproxy -c exits 0 on warnings too: the output must not carry any.

@@ -17,13 +17,20 @@ t.test('a start killed midway converges on the next start', async (t) => {
     [
       ...(tsImport ? [tsImport] : []),
       new URL('../fixtures/start-driver.ts', import.meta.url).pathname,
-      JSON.stringify({ raw: j.raw, root: j.root, env: j.s.env, consulHttp: j.consul.url }),
+      JSON.stringify({
+        raw: j.raw,
+        root: j.root,
+        env: j.s.env,
+        commands: j.s.commands,
+        consulHttp: j.consul.url,
+      }),
     ],
     { detached: true, stdio: 'ignore' },
   )
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)))
   for (let i = 0; i < 400 && !hold.blocked(); i++) await sleep(50)
   t.ok(hold.blocked(), 'the start reached `service patroni start`')
+  // kill -9 of the cook's process group: the command it waits for is in it (run() keeps it there).
   process.kill(-child.pid!, 'SIGKILL')
   t.equal(await exited, 'SIGKILL')
   hold.release()

@@ -33,6 +33,13 @@ t.test('replica: Patroni starts only once the cluster exists in Consul', async (
   t.match(j.logText(), /SERVICETAG=replica: waiting until cluster "postgresql" exists in consul/)
 })
 
+t.test('replica: a cluster that has a leader key but no initialize key exists too', async (t) => {
+  const j = await jail(t, { SERVICETAG: 'replica' })
+  j.consul.keys.add('/service/postgresql/leader')
+  const r = await startJail(j.params(), j.opts({ timeouts: { clusterExistsMs: 2000 } }))
+  t.same(r.started, ['consul', 'patroni', 'node_exporter'], 'the leader key alone lets the replica start')
+})
+
 t.test('replica with etcd: waits for the initialize key in the real etcd', async (t) => {
   const dir = tempDir(t, 'cook-etcd-')
   const host = '127.0.13.1'
@@ -70,6 +77,20 @@ t.test('replica with etcd: waits for the initialize key in the real etcd', async
   const r = await done
   t.same(r.started, ['patroni', 'node_exporter'], 'no consul with DCS=etcd')
   t.notOk(j.s.calls().some((c) => c.includes('consul')))
+
+  // With ETCDPROXY the cook asks etcd where Patroni does, through the proxy: ETCDHOSTS may be out of reach.
+  const proxied = await jail(t, {
+    SERVICETAG: 'replica',
+    DCS: 'etcd',
+    ETCDHOSTS: `${host}:${port + 2}`,
+    ETCDPROXY: `${host}:${port}`,
+  })
+  const p = await startJail(proxied.params(), proxied.opts({ timeouts: { clusterExistsMs: 5000 } }))
+  t.same(p.started, ['patroni', 'node_exporter'], 'the cluster was found through ETCDPROXY')
+  t.match(
+    proxied.logText(),
+    new RegExp(`SERVICETAG=replica: waiting until cluster "postgresql" exists in etcd`),
+  )
 })
 
 t.test('a wait that times out names what did not come up, where it asked, and its log', async (t) => {
@@ -110,7 +131,10 @@ t.test('a wait that times out names what did not come up, where it asked, and it
   const broken = await jail(t)
   broken.s.fail('consul', 'start')
   const e4 = (await startJail(broken.params(), broken.opts()).catch((e: unknown) => e)) as CookError
-  t.match(e4.message, /^command failed: service consul start\nexit code: 1\nstderr: consul: start failed/)
+  t.match(
+    e4.message,
+    /^command failed: \S+\/service consul start\nexit code: 1\nstderr: consul: start failed/,
+  )
 })
 
 t.test('Nomad mode: --nomad or NOMAD_ALLOC_ID', async (t) => {

@@ -1,7 +1,7 @@
 // The jail's start, run on this Linux machine: FreeBSD's sysrc and service are recording stand-ins on PATH
 // (test/standins.ts), the Consul agent's HTTP API is a loopback stand-in server, Patroni's REST API is a
 // loopback HTTP responder that the `service` stand-in starts (test/jail.ts).
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { PATHS } from '../../cook/layout.js'
@@ -99,8 +99,16 @@ t.test('reseason: only the service whose configuration changed is reloaded or re
   t.same(r.refreshed, ['consul'])
   t.same(actions(j.s.calls().slice(n)), ['service consul restart'])
 
+  // A secret that Patroni reads: the secrets digest covers every secret, not only ADMPASS.
   n = j.s.calls().length
-  r = await startJail(j.params({ TTL: '40', DATACENTER: 'dc2', ADMPASS: 'another admin password' }), j.opts())
+  const later = { TTL: '40', DATACENTER: 'dc2', KEKPASS: 'a new superuser password' }
+  r = await startJail(j.params(later), j.opts())
+  t.equal(r.kind, 'reseason', 'a changed KEKPASS alone is a reseason')
+  t.same(actions(j.s.calls().slice(n)), ['service patroni reload'])
+  t.match(readFileSync(join(j.root, 'usr/local/etc/patroni/patroni.yml'), 'utf8'), /a new superuser password/)
+
+  n = j.s.calls().length
+  r = await startJail(j.params({ ...later, ADMPASS: 'another admin password' }), j.opts())
   t.equal(r.kind, 'reseason')
   t.same(r.refreshed, [], 'the admin role only matters at bootstrap')
   t.same(actions(j.s.calls().slice(n)), [])
@@ -108,8 +116,26 @@ t.test('reseason: only the service whose configuration changed is reloaded or re
   t.match(j.logText(), /only take effect when the cluster is first created/)
 
   n = j.s.calls().length
-  r = await startJail(j.params({ TTL: '40', DATACENTER: 'dc2', ADMPASS: 'another admin password' }), j.opts())
+  r = await startJail(j.params({ ...later, ADMPASS: 'another admin password' }), j.opts())
   t.equal(r.kind, 'unchanged', 'the reseason was recorded')
+  t.same(actions(j.s.calls().slice(n)), [])
+})
+
+t.test('a marker without what each service was given is rewritten after one refresh', async (t) => {
+  // As a cook that recorded no service digests left it: the parameters are the same, the services' are not.
+  const j = await jail(t)
+  await startJail(j.params(), j.opts())
+  const markerPath = join(j.root, 'usr/local/etc/pot-is-seasoned')
+  const older = JSON.parse(readFileSync(markerPath, 'utf8'))
+  delete older.services
+  writeFileSync(markerPath, JSON.stringify(older))
+  const r = await startJail(j.params(), j.opts())
+  t.equal(r.kind, 'unchanged')
+  t.same(r.refreshed, ['consul', 'patroni', 'node_exporter'], 'each running service gets its configuration')
+  t.same(Object.keys(JSON.parse(readFileSync(markerPath, 'utf8')).services), r.refreshed, 'marker rewritten')
+  const n = j.s.calls().length
+  const again = await startJail(j.params(), j.opts())
+  t.same(again.refreshed, [], 'the next start refreshes nothing')
   t.same(actions(j.s.calls().slice(n)), [])
 })
 
@@ -132,7 +158,7 @@ t.test('secrets never reach the log, stdout or a command line', async (t) => {
   )
 })
 
-t.test('cook with no subcommand runs the start; invalid parameters are logged without secrets', async (t) => {
+t.test('cook run with invalid parameters: exit 78, logged without secrets, nothing rendered', async (t) => {
   const root = tempDir(t)
   const r = await cook(['run', '--root', root, '--owners', 'record'], {
     ...basicEnv(),
@@ -145,9 +171,6 @@ t.test('cook with no subcommand runs the start; invalid parameters are logged wi
   t.match(log, /error: KEKPASS: contains a line break/)
   t.notOk(log.includes('p\nq'))
   t.notOk(existsSync(join(root, 'usr/local/etc/patroni')), 'nothing rendered')
-  const bare = await cook(['--bogus-option'])
-  t.equal(bare.code, 64, 'options without a subcommand go to the start command')
-  t.match(bare.err, /usage: cook \[--nomad\]/)
 })
 
 t.test('a new certificate reseasons with a reload of Patroni, no restart', async (t) => {

@@ -65,7 +65,13 @@ t.test('parseCidr and networkOf clear host bits', async (t) => {
     '::/129',
   ])
     t.type(parseCidr(bad), 'string', bad)
-  t.equal(networkOf('::ffff:10.1.2.3', 120), '::ffff:a01:200')
+  t.equal(
+    networkOf('::ffff:10.1.2.3', 120),
+    '::ffff:10.1.2.0',
+    'RFC 5952 section 5: IPv4-mapped stays dotted',
+  )
+  t.equal(canonicalHost('::FFFF:0a01:0203'), '::ffff:10.1.2.3')
+  t.equal(networkOf('::fffe:10.1.2.3', 128), '::fffe:a01:203', 'only ::ffff:0:0/96 is IPv4-mapped')
   t.equal(networkOf('2001:db8:0:0:1:0:0:1', 128), '2001:db8::1:0:0:1', 'RFC 5952: the first longest zero run')
 })
 

@@ -126,7 +126,7 @@ t.test('PostgreSQL', async (t) => {
     t.equal(attrs.trim(), 't|t|t|f', 'LOGIN CREATEROLE CREATEDB, not a superuser')
   })
 
-  t.test('post-bootstrap.sh, run as Patroni runs it, creates admin', async (t) => {
+  t.test('post-bootstrap.sh, given the connection string Patroni passes as $1, creates admin', async (t) => {
     const root = tempDir(t)
     const layout = { ...JAIL_LAYOUT, base: root, pgBinDir: PG_BIN }
     const p = validate({ ...basicEnv(), ADMPASS: 'after\tbootstrap "ü"' })
@@ -134,7 +134,8 @@ t.test('PostgreSQL', async (t) => {
     pg.sql('DROP ROLE IF EXISTS admin')
     const script = join(root, PATHS.postBootstrap)
     t.match(readFileSync(script, 'utf8'), `${PG_BIN}/psql`)
-    // Patroni passes a connection string as $1 and the superuser's password through PGPASSFILE.
+    // Patroni passes a connection string as $1 (and the superuser's password through PGPASSFILE); here the
+    // script runs as root over the test server's socket, where local connections are trusted.
     const r = spawnSync(
       '/bin/sh',
       [script, `host=${pg.socketDir} port=${pg.port} user=postgres dbname=postgres`],

@@ -24,13 +24,11 @@ const HOSTILE = [
   'ünïcødé ✓',
 ]
 
-t.test('commands run in /bin/sh, not bash', async (t) => {
+t.test('commands run in /bin/sh, not bash, with no pipefail prefix', async (t) => {
   t.equal((await $`echo $0`).stdout.trim(), '/bin/sh')
-  // [[ is bash syntax: dash has no such command.
-  const r = await run(['sh', '-c', '[[ 1 == 1 ]]'])
-  t.not(r.exitCode, 0)
-  const bashism = await $({ nothrow: true })`[[ 1 == 1 ]]`
-  t.equal(bashism.exitCode, 127, 'dash reports [[ as a command not found')
+  // Where /bin/sh is dash (here, and sh on FreeBSD), a bash prefix (`set -euo pipefail`) would fail.
+  t.equal((await run(['echo', 'ok'])).stdout, 'ok\n')
+  t.equal((await $({ nothrow: true })`false | true`).exitCode, 0, 'a pipeline ends as its last command')
 })
 
 t.test('hostile arguments reach the command unchanged', async (t) => {

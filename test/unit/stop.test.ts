@@ -1,12 +1,12 @@
 // `cook stop`, the jail's stop hook, against recording stand-ins of sysrc(8), service(8) and the Consul CLI.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { main } from '../../cook/cli.js'
 import { statePaths } from '../../cook/lifecycle.js'
+import { DEFAULT_STOP_TIMEOUT_S } from '../../cook/params.js'
 import { StepLog } from '../../cook/log.js'
 import { stopJail } from '../../cook/stop.js'
-import { tempDir } from '../helpers.js'
+import { cook, tempDir } from '../helpers.js'
 import { standIns, type StandIns } from '../standins.js'
 
 async function running(
@@ -69,6 +69,19 @@ t.test('with DCS=etcd there is no consul to leave', async (t) => {
   t.equal(report.consul, 'skipped')
 })
 
+t.test('rc.conf unreadable: the DCS is unknown, so consul leave is still tried', async (t) => {
+  const j = await running(t, {})
+  for (const svc of ['consul', 'patroni', 'node_exporter']) await j.s.sys.service(svc, 'start')
+  const report = await stopJail({ sys: j.s.sys, log: j.log, stopping: statePaths(j.root).stopping })
+  t.same(actions(j.s.calls()).slice(-3), [
+    'service patroni stop',
+    'service node_exporter stop',
+    'consul leave',
+  ])
+  t.equal(report.consul, 'stopped')
+  t.notOk(j.s.running('consul'), 'the agent left')
+})
+
 t.test('a Patroni that does not stop in time cannot hold the jail up', async (t) => {
   const j = await running(t, { patroni_stop_timeout: '25', consul_enable: 'YES' })
   for (const svc of ['consul', 'patroni', 'node_exporter']) await j.s.sys.service(svc, 'start')
@@ -87,34 +100,36 @@ t.test('a Patroni that does not stop in time cannot hold the jail up', async (t)
 })
 
 t.test('`cook stop` exits 0 with no sysrc, service or consul at all, and logs why', async (t) => {
+  // In-process, cook stop uses the real adapter: FreeBSD's paths, where this machine has no sysrc or consul
+  // (exit 127) and a service(8) of its own that the adapter refuses off FreeBSD (exit 126), as in a jail
+  // whose packages are gone.
   const root = tempDir(t)
-  const empty = tempDir(t)
   mkdirSync(join(root, 'var'), { recursive: true })
-  const path = process.env.PATH
-  process.env.PATH = empty // nothing to find: as in a jail whose packages are gone
-  t.teardown(() => {
-    process.env.PATH = path
-  })
-  const out: string[] = []
-  const code = await main(['stop', '--root', root, '--timeout', '5'], {
-    out: (l) => out.push(l),
-    err: (l) => out.push(l),
-    env: {},
-  })
-  process.env.PATH = path
-  t.equal(code, 0)
+  // A jail the cook configured: its rc.d script is there.
+  mkdirSync(join(root, 'usr/local/etc/rc.d'), { recursive: true })
+  writeFileSync(join(root, 'usr/local/etc/rc.d/patroni'), '#!/bin/sh\n')
+  const r = await cook(['stop', '--root', root, '--timeout', '5'])
+  t.equal(r.code, 0)
   const log = readFileSync(join(root, 'var/log/cook.log'), 'utf8')
   t.match(log, /stopping patroni/)
-  t.match(log, /exit code 127: treated as already stopped/)
+  t.match(log, /exit code 12[67]: treated as already stopped/)
+  t.match(log, /consul leave/, 'rc.conf unreadable: the DCS is unknown, so consul leave is tried')
   t.match(log, /cook stop finished in/)
-  const noRc = await main(['stop', '--root', root], {
-    out: (l) => out.push(l),
-    err: (l) => out.push(l),
-    env: {},
-  })
-  t.equal(noRc, 0)
+  const noRc = await cook(['stop', '--root', root])
+  t.equal(noRc.code, 0)
   t.match(
     readFileSync(join(root, 'var/log/cook.log'), 'utf8'),
-    /cannot read patroni_stop_timeout from rc\.conf \(not set, or sysrc failed\); using 25 s/,
+    new RegExp(
+      `cannot read patroni_stop_timeout from rc\\.conf \\(not set, or sysrc failed\\); using ${DEFAULT_STOP_TIMEOUT_S} s`,
+    ),
   )
+})
+
+t.test('`cook stop` in a jail the cook never configured (an image being built) writes nothing', async (t) => {
+  // pot create stops the jail it builds the image in, which runs exec.stop: no log, no flag may remain.
+  const root = tempDir(t)
+  const r = await cook(['stop', '--root', root])
+  t.equal(r.code, 0)
+  t.match(r.out, /the cook never configured this jail; nothing to stop/)
+  t.same(readdirSync(root), [], 'no /var/log/cook.log, no /var/run/cook.stopping')
 })
