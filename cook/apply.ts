@@ -187,13 +187,17 @@ function syncDir(dir: string): void {
 /** A unified diff where the value of every secret-bearing line is masked, on both sides. */
 export function redactedDiff(file: FileEntry, old: string): string {
   const mask = (text: string) =>
-    file.secretLines
-      ? text
-          .split('\n')
-          .map((line) =>
-            file.secretLines?.test(line) ? line.replace(/([:=]\s*|PASSWORD\s+).*$/, '$1<redacted>') : line,
-          )
-          .join('\n')
-      : text
+    file.secret
+      ? text === ''
+        ? ''
+        : '<redacted>\n'
+      : file.secretLines
+        ? text
+            .split('\n')
+            .map((line) =>
+              file.secretLines?.test(line) ? line.replace(/([:=]\s*|PASSWORD\s+).*$/, '$1<redacted>') : line,
+            )
+            .join('\n')
+        : text
   return createTwoFilesPatch(file.path, file.path, mask(old), mask(file.content), '', '', { context: 2 })
 }

@@ -2,6 +2,7 @@
 // the plan they add (pgbackrest.conf, the leader-only backup script and its cron schedule, the restore
 // bootstrap script) plus the values patroni.yml.hbs reads for archiving, replicas from the repository
 // and the custom bootstrap. Pure, like plan.ts: it reads nothing and writes nothing.
+import { patroniUrl } from './probes.js'
 import { authority, isHostname, isPlainIP, parseHostPort, shown } from './net.js'
 import type { Params } from './params.js'
 import { at, PATHS, type Layout } from './layout.js'
@@ -219,7 +220,9 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
       view: {
         pgbackrest: pgbackrestWords(p, layout, p.SCOPE),
         pgpass: L(BACKUP_PATHS.pgpass),
-        primaryUrl: `http://${authority(p.MYIP, 8008)}/primary`,
+        primaryUrl: `${patroniUrl(p)}/primary`,
+        // With TLS the REST API is HTTPS: curl verifies it against the cluster's CA.
+        caFile: p.TLS === 'off' ? null : L(PATHS.patroniCa),
       },
       mode: 0o755,
       owner: 'root',

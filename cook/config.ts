@@ -2,6 +2,7 @@
 import { CookError, ParamError } from './errors.js'
 import { validate, type Params } from './params.js'
 import { resolve, type Resolved } from './sources.js'
+import { tlsWarnings } from './tls.js'
 
 export const DEFAULT_ENVIRONMENT_SH = '/tmp/environment.sh'
 
@@ -9,6 +10,8 @@ export interface ConfigOptions {
   envFile?: string | undefined
   environmentSh?: string | undefined
   allowLoopback?: boolean | undefined
+  /** The jail's `/`: certificates given as paths are read under it. */
+  root?: string | undefined
   args: string[]
   env: Record<string, string | undefined>
 }
@@ -29,7 +32,8 @@ export function loadConfig(opts: ConfigOptions): Config {
   let params: Params | undefined
   const problems = [...resolved.problems]
   try {
-    params = validate(resolved.raw, { allowLoopback: opts.allowLoopback ?? false })
+    params = validate(resolved.raw, { allowLoopback: opts.allowLoopback ?? false, root: opts.root ?? '/' })
+    resolved.warnings.push(...tlsWarnings(params))
   } catch (e) {
     if (!(e instanceof ParamError)) throw e
     problems.push(...e.problems)
@@ -48,6 +52,7 @@ export function loadConfigFromOptions(
     envFile: values['env-file'] as string | undefined,
     environmentSh: values['environment-sh'] as string | undefined,
     allowLoopback: values['dev-allow-loopback'] === true,
+    root: values.root as string | undefined,
     args,
     env,
   })

@@ -20,6 +20,19 @@ export interface HaproxyOptions {
   bind?: string | undefined
   primaryPort: number
   replicaPort: number
+  /**
+   * The cluster's CA (TLSCA) as a file HAProxy reads: the health checks then speak HTTPS to the REST API and
+   * refuse a member whose certificate does not chain to it. Null only for a cluster with TLS=off.
+   */
+  caFile: string | null
+}
+
+/** HAProxy cannot quote a file name: one with spaces, quotes or '#' would change the config's meaning. */
+export function unsafeFileName(path: string): string | undefined {
+  if (!path.startsWith('/')) return `"${path}" is not an absolute path`
+  return /^[A-Za-z0-9._/+-]+$/.test(path)
+    ? undefined
+    : `"${path}" has characters HAProxy cannot take unquoted`
 }
 
 /**
@@ -78,6 +91,7 @@ export function haproxyConfig(opts: HaproxyOptions): string {
       name: m.name,
       pgAddress: authority(m.host, m.pgPort),
       restPort: m.restPort,
+      checkTls: opts.caFile === null ? '' : ` check-ssl verify required ca-file ${opts.caFile}`,
     })),
   })
 }

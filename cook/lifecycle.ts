@@ -10,7 +10,16 @@ import { PATHS } from './layout.js'
 import type { StepLog } from './log.js'
 import { SECRET_NAMES, type Params } from './params.js'
 import { plan as makePlan, type Plan, type ServiceName } from './plan.js'
-import { clusterExists, clusterWhere, consulLeader, CONSUL_HTTP, patroniLive, patroniUrl } from './probes.js'
+import {
+  clusterExists,
+  clusterWhere,
+  consulLeader,
+  CONSUL_HTTP,
+  patroniLive,
+  patroniUrl,
+  tlsClient,
+} from './probes.js'
+import type { TlsClient } from './https.js'
 import {
   changedNames,
   digestKey,
@@ -189,7 +198,7 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
     } else {
       log.next(`${svc} is already running`)
     }
-    await ready(svc, { consulHttp, patroniHttp, timeouts, pollMs, log })
+    await ready(svc, { consulHttp, patroniHttp, tls: tlsClient(p), timeouts, pollMs, log })
   }
 
   if (kind !== 'unchanged' || changedService(marker, wanted)) {
@@ -240,6 +249,7 @@ async function rcConf(svc: ServiceName, plan: Plan, sys: FreeBsd, log: StepLog):
 interface ReadyOptions {
   consulHttp: string
   patroniHttp: string
+  tls: TlsClient | undefined
   timeouts: Timeouts
   pollMs: number
   log: StepLog
@@ -257,7 +267,7 @@ async function ready(svc: ServiceName, o: ReadyOptions): Promise<void> {
     o.log.info(`Consul leader: ${leader}`)
   }
   if (svc === 'patroni') {
-    await waitUntil(() => patroniLive(o.patroniHttp), {
+    await waitUntil(() => patroniLive(o.patroniHttp, o.tls), {
       what: "Patroni's REST API",
       where: `${o.patroniHttp}/liveness`,
       hint: LOGS.patroni,

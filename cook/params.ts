@@ -25,10 +25,12 @@ import {
   type PointInTime,
   type Repo,
 } from './backup.js'
+import { checkMaterial, parseCertificates, parsePrivateKey, pemSummary, pemText } from './tls.js'
 
 export type ServiceTag = 'master' | 'replica' | 'standby-leader'
 export type SyncMode = 'off' | 'on' | 'strict'
 export type Dcs = 'consul' | 'etcd'
+export type OnOff = 'on' | 'off'
 
 /** Resolved, validated parameters: what the rest of the cook works from. */
 export interface Params {
@@ -68,6 +70,12 @@ export interface Params {
   ARCHIVETIMEOUT: number
   RESTORETIME: PointInTime | undefined
   RESTORESTANZA: string | undefined
+  RESTPASS: string
+  TLS: OnOff
+  TLSCA: string | undefined
+  TLSCERT: string | undefined
+  TLSKEY: string | undefined
+  CONSULAUTOENCRYPT: OnOff
 }
 
 export type ParamName = keyof Params
@@ -86,6 +94,8 @@ interface Spec {
   example: string
   aliases?: readonly string[]
   secret?: boolean
+  /** PEM material: NAME_B64 is accepted too, as for secrets (pot's environment cannot carry line breaks). */
+  pem?: boolean
   /** Required always (true) or when the other raw values say so; then `requiredDoc` says when. */
   required?: boolean | ((raw: RawParams) => boolean)
   requiredDoc?: string
@@ -98,6 +108,8 @@ interface Spec {
 export interface CheckOptions {
   /** Development only: accept loopback MYIP (the local cluster on 127.0.0.0/8). */
   allowLoopback: boolean
+  /** The jail's `/`, under which a certificate given as a path is read (default `/`). */
+  root?: string
 }
 
 const ok = (value: unknown): Checked => ({ value })
@@ -182,6 +194,29 @@ function etcdProxy(text: string): Checked {
   return typeof hp === 'string' ? bad(hp) : ok(authority(hp.host, hp.port))
 }
 
+/** A CA bundle, a certificate (with its intermediates) or a key, as PEM text. */
+function pem(kind: 'ca' | 'cert' | 'key') {
+  return (text: string, o: CheckOptions): Checked => {
+    const got = pemText(text, o.root ?? '/')
+    if ('why' in got) return bad(got.why)
+    if (kind === 'key') {
+      const key = parsePrivateKey(got.pem)
+      return typeof key === 'string' ? bad(key) : ok(got.pem)
+    }
+    const certs = parseCertificates(got.pem)
+    if (typeof certs === 'string') return bad(certs)
+    if (kind === 'ca') {
+      const notCa = certs.filter((c) => !c.ca)
+      if (notCa.length > 0)
+        return bad(
+          `${notCa.map((c) => `"${c.subject.split('\n').join(', ')}"`).join(', ')} is not a CA certificate`,
+        )
+    } else if (certs[0]?.ca)
+      return bad("its first certificate is a CA; want this member's own certificate first")
+    return ok(got.pem)
+  }
+}
+
 function networks(text: string): Checked {
   const items = splitList(text)
   if (items.length === 0) return bad('is empty')
@@ -196,6 +231,7 @@ function networks(text: string): Checked {
 }
 
 const SECRET_EXAMPLE = 'change-me'
+const tlsOn = (raw: RawParams) => (raw.TLS ?? 'on') === 'on'
 
 /** STOPTIMEOUT's default: also `cook stop`'s when rc.conf cannot be read, and the rc.d script's. */
 export const DEFAULT_STOP_TIMEOUT_S = 25
@@ -507,6 +543,62 @@ export const PARAMS: Record<ParamName, Spec> = {
     check: (t) =>
       /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(t) ? ok(t) : bad(`${shown(t)} is not a DNS label`),
   },
+  RESTPASS: {
+    doc: 'password of user "patroni" for the unsafe endpoints of the REST API (switchover, restart, reinitialize, config); patronictl on the member reads it from patroni.yml',
+    want: 'a non-empty password',
+    example: SECRET_EXAMPLE,
+    secret: true,
+    defaultDoc: 'derived from KEKPASS and SCOPE (HKDF-SHA256)',
+    fallback: (p) => derivePassword(p.KEKPASS, p.SCOPE, 'restapi'),
+    check: password('nothing', false),
+  },
+  TLS: {
+    doc: 'on: PostgreSQL (hostssl only), the REST API (HTTPS) and the DCS links use TLS with TLSCA, TLSCERT, TLSKEY; off gives all of that up (plain text, no server verification) and needs saying so',
+    want: 'on or off',
+    example: 'on',
+    defaultDoc: 'on',
+    fallback: () => 'on',
+    check: oneOf(['on', 'off'] as const),
+  },
+  TLSCA: {
+    doc: 'CA certificate(s) that sign the members, etcd and the Consul servers: PEM, base64 of PEM (TLSCA_B64 too) or a path in the jail',
+    want: 'PEM CA certificate(s), their base64, or an absolute path to a PEM file',
+    example: '/mnt/tls/ca.crt',
+    pem: true,
+    required: tlsOn,
+    requiredDoc: 'with TLS=on, the default',
+    defaultDoc: 'none',
+    check: pem('ca'),
+  },
+  TLSCERT: {
+    doc: "this member's certificate (then any intermediates), signed by TLSCA, with MYIP in its subjectAltName: PEM, base64 (TLSCERT_B64 too) or a path in the jail",
+    want: 'a PEM certificate chain, its base64, or an absolute path to a PEM file',
+    example: '/mnt/tls/member.crt',
+    pem: true,
+    required: tlsOn,
+    requiredDoc: 'with TLS=on, the default',
+    defaultDoc: 'none',
+    check: pem('cert'),
+  },
+  TLSKEY: {
+    doc: 'the private key of TLSCERT, unencrypted: PEM, base64 (TLSKEY_B64) or a path in the jail',
+    want: 'a PEM private key, its base64, or an absolute path to a PEM file',
+    example: '/mnt/tls/member.key',
+    secret: true,
+    pem: true,
+    required: tlsOn,
+    requiredDoc: 'with TLS=on, the default',
+    defaultDoc: 'none',
+    check: pem('key'),
+  },
+  CONSULAUTOENCRYPT: {
+    doc: 'on: the Consul agent asks the servers for its RPC certificate (auto_encrypt; the servers must allow it); off: it presents TLSCERT. Either way it verifies the servers against TLSCA',
+    want: 'on or off',
+    example: 'off',
+    defaultDoc: 'off',
+    fallback: () => 'off',
+    check: oneOf(['on', 'off'] as const),
+  },
 }
 
 export const PARAM_NAMES = Object.keys(PARAMS) as ParamName[]
@@ -564,6 +656,7 @@ export function validate(input: RawParams, opts: CheckOptions = { allowLoopback:
       const message = rule.broken(out as unknown as Params)
       if (message) problems.push({ name: rule.name, message })
     }
+  problems.push(...tlsProblems(out as unknown as Params, invalid))
   if (problems.length > 0) throw new ParamError(problems)
   return out as unknown as Params
 }
@@ -572,6 +665,7 @@ export function validate(input: RawParams, opts: CheckOptions = { allowLoopback:
 const FALLBACK_NEEDS: Partial<Record<ParamName, ParamName[]>> = {
   REPPASS: ['KEKPASS', 'SCOPE'],
   REWINDPASS: ['KEKPASS', 'SCOPE'],
+  RESTPASS: ['KEKPASS', 'SCOPE'],
   ALLOWNETS: ['MYIP'],
 }
 
@@ -646,6 +740,22 @@ const RULES: Rule[] = [
   })),
 ]
 
+/** The certificates against each other and this member; with TLS=off, that none is given. */
+function tlsProblems(p: Params, invalid: Set<string>): Problem[] {
+  const names = ['TLSCA', 'TLSCERT', 'TLSKEY'] as const
+  if (p.TLS === 'off')
+    return names
+      .filter((n) => p[n] !== undefined)
+      .map((name) => ({
+        name,
+        message: 'is given, but TLS=off; want TLS=on with the certificates, or neither',
+      }))
+  if (p.TLS !== 'on' || [...names, 'MYIP', 'NODENAME'].some((n) => invalid.has(n))) return []
+  const { TLSCA: ca, TLSCERT: cert, TLSKEY: key } = p
+  if (ca === undefined || cert === undefined || key === undefined) return []
+  return checkMaterial({ ca, cert, key }, { ip: p.MYIP, name: p.NODENAME })
+}
+
 /** Shows resolved parameters with every secret replaced by <redacted>. */
 export function redacted(p: Params): Record<ParamName, string> {
   const out = {} as Record<ParamName, string>
@@ -656,11 +766,13 @@ export function redacted(p: Params): Record<ParamName, string> {
         ? ''
         : PARAMS[name].secret
           ? '<redacted>'
-          : Array.isArray(v)
-            ? v.join(',')
-            : typeof v === 'object'
-              ? objectText(v)
-              : String(v)
+          : PARAMS[name].pem
+            ? pemSummary(String(v))
+            : Array.isArray(v)
+              ? v.join(',')
+              : typeof v === 'object'
+                ? objectText(v)
+                : String(v)
   }
   return out
 }

@@ -9,9 +9,10 @@ import { renderTemplate } from './render.js'
 import { backupFiles, backupsOn, patroniBackupView, stanzaCreateView } from './backup.js'
 import { scramVerifier } from './secrets.js'
 import { PORTS } from './ports.js'
+import { consulTls, patroniTls, tlsDirsAndFiles } from './tls-files.js'
 
 export type Section = 'patroni' | 'postgres' | 'consul' | 'rc' | 'backup'
-export type Format = 'yaml' | 'hcl' | 'sh' | 'sql' | 'ini' | 'text'
+export type Format = 'yaml' | 'hcl' | 'sh' | 'sql' | 'ini' | 'text' | 'pem'
 
 export interface DirEntry {
   path: string
@@ -28,6 +29,8 @@ export interface FileEntry {
   format: Format
   /** Lines that carry a secret: their values are masked in dry-run diffs. */
   secretLines?: RegExp
+  /** The whole file is a secret (a private key): a dry-run diff never shows it. */
+  secret?: boolean
 }
 
 export type ServiceName = 'consul' | 'patroni' | 'node_exporter' | 'cron'
@@ -154,6 +157,9 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
     rcConf.consul_dir = L(PATHS.consulDataDir)
     services.unshift('consul')
   }
+  const tls = tlsDirsAndFiles(p, layout)
+  dirs.push(...tls.dirs)
+  files.push(...tls.files)
   return { dirs, files, rcConf, services }
 }
 
@@ -173,18 +179,22 @@ export function consulView(p: Params, layout: Layout) {
     exporterTags: [p.SCOPE, p.NODENAME],
     exporterPort: PORTS.nodeExporter,
     exporterCheck: `http://${authority(p.MYIP, PORTS.nodeExporter)}/metrics`,
+    tls: consulTls(p, layout),
   }
 }
 
 /** The values patroni.yml.hbs reads. */
 export function patroniView(p: Params, layout: Layout) {
   const L = (path: string) => at(layout, path)
+  const tls = patroniTls(p, layout)
+  // With TLS every TCP line is hostssl: a client that does not speak TLS matches no line and is refused.
+  const host = tls ? 'hostssl' : 'host'
   const hba = [
     'local all all scram-sha-256',
-    'host all all 127.0.0.1/32 scram-sha-256',
-    'host all all ::1/128 scram-sha-256',
-    ...p.ALLOWNETS.map((net) => `host replication replicator ${net} scram-sha-256`),
-    ...p.ALLOWNETS.map((net) => `host all all ${net} scram-sha-256`),
+    `${host} all all 127.0.0.1/32 scram-sha-256`,
+    `${host} all all ::1/128 scram-sha-256`,
+    ...p.ALLOWNETS.map((net) => `${host} replication replicator ${net} scram-sha-256`),
+    ...p.ALLOWNETS.map((net) => `${host} all all ${net} scram-sha-256`),
   ]
   // Only the member that creates a standby cluster needs standby_cluster: bootstrap.dcs is read once.
   const standby =
@@ -198,13 +208,20 @@ export function patroniView(p: Params, layout: Layout) {
     logDir: L(PATHS.patroniLogDir),
     restListen: authority(p.MYIP, PORTS.patroniRest),
     restConnect: authority(p.MYIP, PORTS.patroniRest),
+    restPassword: p.RESTPASS,
+    // Unsafe endpoints only from the client networks, this member and the other members (failsafe, ...).
+    restAllowlist: [...new Set([...p.ALLOWNETS, isIPv6(p.MYIP) ? `${p.MYIP}/128` : `${p.MYIP}/32`])],
+    tls,
     consul:
       p.DCS === 'consul'
         ? { host: authority('127.0.0.1', PORTS.consulHttp), token: p.CONSULTOKEN ?? null }
         : null,
     etcd:
       p.DCS === 'etcd'
-        ? { hosts: p.ETCDHOSTS, proxy: p.ETCDPROXY === undefined ? null : `http://${p.ETCDPROXY}` }
+        ? {
+            hosts: p.ETCDHOSTS,
+            proxy: p.ETCDPROXY === undefined ? null : `${tls ? 'https' : 'http'}://${p.ETCDPROXY}`,
+          }
         : null,
     ttl: p.TTL,
     loopWait: p.LOOPWAIT,

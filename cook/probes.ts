@@ -1,5 +1,6 @@
 // HTTP probes of what the services expose: the Consul agent's view of its cluster, the DCS keys that
 // say a Patroni cluster exists, and Patroni's REST API. Each answers a value when ready, else undefined.
+import { httpCall, type TlsClient } from './https.js'
 import { authority } from './net.js'
 import type { Params } from './params.js'
 import { PORTS } from './ports.js'
@@ -9,15 +10,17 @@ export const CONSUL_HTTP = `http://${authority('127.0.0.1', PORTS.consulHttp)}`
 
 const REQUEST_TIMEOUT_MS = 3000
 
-async function request(url: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+/** The member's own certificate and the cluster's CA, for etcd (client-cert-auth) and Patroni's HTTPS API. */
+export function tlsClient(p: Params): TlsClient | undefined {
+  if (p.TLS === 'off' || p.TLSCA === undefined) return undefined
+  return { ca: p.TLSCA, cert: p.TLSCERT, key: p.TLSKEY }
 }
 
 /** The Raft leader the agent knows (e.g. `10.0.0.2:8300`); an agent without one answers `""`. */
 export async function consulLeader(consulHttp: string): Promise<string | undefined> {
-  const res = await request(`${consulHttp}/v1/status/leader`)
-  if (!res.ok) throw new Error(`HTTP ${res.status}`)
-  const leader: unknown = await res.json()
+  const res = await httpCall(`${consulHttp}/v1/status/leader`, { timeoutMs: REQUEST_TIMEOUT_MS })
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}`)
+  const leader: unknown = JSON.parse(res.text)
   return typeof leader === 'string' && leader !== '' ? leader : undefined
 }
 
@@ -29,27 +32,33 @@ export function clusterKeys(scope: string): string[] {
 /** True when one of the keys exists in Consul's KV store, read through the local agent. */
 export async function consulKeyExists(consulHttp: string, keys: string[], token?: string): Promise<boolean> {
   for (const key of keys) {
-    const res = await request(`${consulHttp}/v1/kv${encodeURI(key)}`, {
+    const res = await httpCall(`${consulHttp}/v1/kv${encodeURI(key)}`, {
       headers: token ? { 'X-Consul-Token': token } : {},
+      timeoutMs: REQUEST_TIMEOUT_MS,
     })
-    if (res.ok) return true
+    if (res.status === 200) return true
     if (res.status !== 404) throw new Error(`GET /v1/kv${key}: HTTP ${res.status}`)
   }
   return false
 }
 
-/** True when one of the keys exists in etcd, asked through the v3 HTTP gateway of any endpoint. */
-export async function etcdKeyExists(endpoints: string[], keys: string[]): Promise<boolean> {
+/**
+ * True when one of the keys exists in etcd, asked through the v3 HTTP gateway of any endpoint; over HTTPS
+ * with the member's client certificate when `tls` is given, as Patroni asks.
+ */
+export async function etcdKeyExists(endpoints: string[], keys: string[], tls?: TlsClient): Promise<boolean> {
   const errors: string[] = []
   for (const endpoint of endpoints) {
     try {
       for (const key of keys) {
-        const res = await request(`http://${endpoint}/v3/kv/range`, {
+        const res = await httpCall(`${tls ? 'https' : 'http'}://${endpoint}/v3/kv/range`, {
           method: 'POST',
           body: JSON.stringify({ key: Buffer.from(key).toString('base64'), count_only: true }),
+          tls,
+          timeoutMs: REQUEST_TIMEOUT_MS,
         })
-        if (!res.ok) throw new Error(`HTTP ${res.status}`)
-        const body = (await res.json()) as { count?: string | number }
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}`)
+        const body = JSON.parse(res.text) as { count?: string | number }
         if (Number(body.count ?? 0) > 0) return true
       }
       return false
@@ -79,18 +88,17 @@ export async function clusterExists(p: Params, consulHttp: string): Promise<true
   const exists =
     p.DCS === 'consul'
       ? await consulKeyExists(consulHttp, keys, p.CONSULTOKEN)
-      : await etcdKeyExists(etcdEndpoints(p), keys)
+      : await etcdKeyExists(etcdEndpoints(p), keys, tlsClient(p))
   return exists ? true : undefined
 }
 
-/** Patroni's REST API on this member. */
+/** Patroni's REST API on this member: HTTPS unless TLS=off. */
 export function patroniUrl(p: Params): string {
-  return `http://${authority(p.MYIP, PORTS.patroniRest)}`
+  return `${p.TLS === 'off' ? 'http' : 'https'}://${authority(p.MYIP, PORTS.patroniRest)}`
 }
 
 /** True once Patroni's REST API answers /liveness with 200 (it does before PostgreSQL is up). */
-export async function patroniLive(restUrl: string): Promise<true | undefined> {
-  const res = await request(`${restUrl}/liveness`)
-  await res.body?.cancel()
-  return res.ok ? true : undefined
+export async function patroniLive(restUrl: string, tls?: TlsClient): Promise<true | undefined> {
+  const res = await httpCall(`${restUrl}/liveness`, { tls, timeoutMs: REQUEST_TIMEOUT_MS })
+  return res.status === 200 ? true : undefined
 }

@@ -23,13 +23,13 @@ export interface Resolved {
   warnings: string[]
 }
 
-/** Every name that may carry a parameter: the name, its aliases, and NAME_B64 for secrets. */
+/** Every name that may carry a parameter: the name, its aliases, and NAME_B64 for secrets and PEM material. */
 const NAME_INDEX: Map<string, { name: ParamName; b64: boolean }> = (() => {
   const index = new Map<string, { name: ParamName; b64: boolean }>()
   for (const name of PARAM_NAMES) {
     for (const n of [name, ...(PARAMS[name].aliases ?? [])]) {
       index.set(n, { name, b64: false })
-      if (PARAMS[name].secret) index.set(`${n}_B64`, { name, b64: true })
+      if (PARAMS[name].secret || PARAMS[name].pem) index.set(`${n}_B64`, { name, b64: true })
     }
   }
   return index

@@ -106,7 +106,7 @@ variable "archive_timeout" {
 }
 
 variable "secrets_path" {
-  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY and optionally CONSULTOKEN, S3KEY, S3SECRET"
+  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY, TLSCA and optionally CONSULTOKEN, S3KEY, S3SECRET; <path>/<member> holds TLSCERT and TLSKEY"
   type        = string
   # A task may read nomad/jobs/<job id> without any extra ACL policy; another path needs one.
   default = "nomad/jobs/patroni-postgresql"
@@ -275,6 +275,10 @@ job "patroni-postgresql" {
         # verbatim and tinirc runs `export "NAME=value"`, so a password containing $, ` or \ would
         # reach cook altered (pa$$word -> pa<PID>word); base64 has none of those characters.
         # A missing key renders empty, and cook then names the missing parameter.
+        # Certificates: the CA (TLSCA, PEM) sits with the shared secrets; each member's certificate and key
+        # (TLSCERT, TLSKEY, PEM) at <secrets_path>/<member name>, which is the group's own path (a task may
+        # read nomad/jobs/<job>/<group> without an extra policy). A new certificate takes effect at the
+        # member's next start; cook reloads, it does not restart, when only certificates changed.
         # change_mode "noop": a change in the variable must not restart every member at once (each
         # group has this template). New values take effect at a member's next start (every Nomad
         # start is a fresh jail that cook configures); change a role's password in PostgreSQL first.
@@ -296,6 +300,11 @@ job "patroni-postgresql" {
             {{- if .S3SECRET }}
             S3SECRET_B64={{ .S3SECRET.Value | base64Encode }}
             {{- end }}
+            TLSCA_B64={{ if .TLSCA }}{{ .TLSCA.Value | base64Encode }}{{ end }}
+            {{- end }}
+            {{- with nomadVar "${var.secrets_path}/${group.value.name}" }}
+            TLSCERT_B64={{ if .TLSCERT }}{{ .TLSCERT.Value | base64Encode }}{{ end }}
+            TLSKEY_B64={{ if .TLSKEY }}{{ .TLSKEY.Value | base64Encode }}{{ end }}
             {{- end }}
           EOT
         }

@@ -1,7 +1,8 @@
 // npm run bench: measures the cook and the cluster it configures, prints a table and writes
 // bench/results.json. Figures are medians with min-max over several runs, on this machine.
-// Usage: npm run bench -- [--runs N] [--quick] [--only cook,formation,failover,planned,jailstop,loss,memory,backup]
-import { execFileSync, spawnSync } from 'node:child_process'
+// Usage: npm run bench -- [--runs N] [--quick] [--only cook,formation,failover,planned,jailstop,loss,memory,backup,tls]
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
+import { promisify } from 'node:util'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +13,7 @@ import { benchBackup } from './lib/bench-backup.js'
 import { missingDeps } from './lib/deps.js'
 import { jailStop } from './lib/jail-stop.js'
 import { freeBlock } from './lib/netblock.js'
-import { PG_BIN } from './lib/pg.js'
+import { PG_BIN, sslEnv } from './lib/pg.js'
 import { descendants, sleep } from './lib/procs.js'
 import { Writer } from './lib/writer.js'
 
@@ -73,7 +74,7 @@ function record(
   return f
 }
 
-const DECIMALS: Record<string, number> = { s: 2, ms: 0, rows: 0, MB: 1 }
+const DECIMALS: Record<string, number> = { s: 2, ms: 0, rows: 0, MB: 1, tps: 0 }
 
 function fmt(n: number, unit: string): string {
   return n.toFixed(DECIMALS[unit] ?? 2)
@@ -381,6 +382,97 @@ function pssKb(pid: number): number {
   }
 }
 
+const execFileAsync = promisify(execFile)
+
+/** pgbench through HAProxy :5000 as the admin role; with TLS the client verifies the server (verify-full). */
+async function pgbench(c: Cluster, args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(
+    `${PG_BIN}/pgbench`,
+    ['-h', c.haproxyHost, '-p', '5000', '-U', 'postgres', ...args, 'postgres'],
+    {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGPASSFILE: c.pgpass, ...sslEnv(c.clientSsl()) },
+      timeout: 120000,
+    },
+  )
+  return stdout
+}
+
+/**
+ * The price of TLS: pgbench tps through :5000 with TLS (verify-full) and in plain text (a TLS=off cluster),
+ * with one connection per client for the run and with a new connection per transaction (-C, where every
+ * transaction pays a TLS handshake); and the failover figures of a TLS cluster beside a plain one.
+ */
+async function benchTls(): Promise<void> {
+  const n = QUICK ? 1 : Math.max(3, RUNS)
+  const secs = QUICK ? 5 : 10
+  console.log(
+    `pgbench -S through :5000 (select-only, scale 1, 4 clients, ${secs} s, ${n} runs, TLS and plain clusters side by side):`,
+  )
+  const tps: Record<string, number[]> = {}
+  const ready = async (c: Cluster) => {
+    await c.start()
+    const { leader } = await c.waitFormed(180000)
+    await c.waitPrimaryRoute(leader, 60000)
+    await pgbench(c, ['-i', '-s', '1', '-q'])
+  }
+  // Both clusters run at once and the runs alternate, so that the load of a shared machine falls on both.
+  await withCluster('pgbench-tls', FAST, async (tls) => {
+    await ready(tls)
+    await withCluster('pgbench-plain', { ...FAST, TLS: 'off' }, async (plain) => {
+      await ready(plain)
+      for (let i = 0; i < n; i++)
+        for (const connect of [false, true])
+          for (const [label, c] of [
+            ['tls', tls],
+            ['plain', plain],
+          ] as const) {
+            const out = await pgbench(c, [
+              '-S',
+              '-c',
+              '4',
+              '-j',
+              '2',
+              '-T',
+              String(secs),
+              ...(connect ? ['-C'] : []),
+            ])
+            // The first tps line: PostgreSQL 14+ prints one ("without initial connection time", or
+            // "including reconnection times" with -C), older ones print two.
+            const m = /^tps = ([\d.]+)/m.exec(out)
+            if (!m) throw new Error(`pgbench printed no tps:\n${out}`)
+            ;(tps[`${label}${connect ? '-C' : ''}`] ??= []).push(Number(m[1]))
+          }
+    })
+  })
+  const ratio = (a: number[] = [], b: number[] = []) => a.map((x, i) => x / (b[i] ?? x))
+  record('pgbench -S tps :5000, TLS verify-full', 'tps', tps.tls ?? [])
+  record('pgbench -S tps :5000, plain (TLS=off)', 'tps', tps.plain ?? [])
+  record('pgbench -S tps :5000, TLS / plain', 'x', ratio(tps.tls, tps.plain), undefined, 'run by run')
+  record('pgbench -S -C tps :5000 (connect per transaction), TLS', 'tps', tps['tls-C'] ?? [])
+  record('pgbench -S -C tps :5000 (connect per transaction), plain', 'tps', tps['plain-C'] ?? [])
+  record(
+    'pgbench -S -C tps :5000, TLS / plain',
+    'x',
+    ratio(tps['tls-C'], tps['plain-C']),
+    undefined,
+    'a TLS handshake per transaction',
+  )
+
+  const kill = (c: Cluster, m: Member) => c.kill(m)
+  const stop = (c: Cluster, m: Member) => c.stop(m)
+  const runs = QUICK ? 1 : 3
+  console.log('failover with TLS on (fast 10/2/4), beside the same with TLS=off:')
+  for (const [label, params] of [
+    ['tls', FAST],
+    ['plain', { ...FAST, TLS: 'off' }],
+  ] as const) {
+    const k = await failovers(`tls-kill-${label}`, params, runs, kill)
+    record(`unplanned failover, fast, ${label}`, 's', k.failover, { text: '<= 10 s', ok: (m) => m <= 10 })
+    const p = await failovers(`tls-stop-${label}`, params, runs, stop)
+    record(`planned stop, fast, ${label}`, 's', p.failover, { text: '<= 5 s', ok: (m) => m <= 5 })
+  }
+}
+
 async function benchMemory(): Promise<void> {
   console.log('memory of the three-member cluster while idle (PSS):')
   const members: number[] = []
@@ -441,6 +533,7 @@ async function main(): Promise<void> {
     ['loss', benchLoss],
     ['memory', benchMemory],
     ['backup', () => benchBackup({ runs: RUNS, quick: QUICK, withCluster, record })],
+    ['tls', benchTls],
   ]
   for (const [name, run] of sections) {
     if (!want(name)) continue

@@ -1,6 +1,7 @@
 // npm run cluster: a three-member Patroni cluster on this machine, rendered by the cook's own code, with etcd
 // and HAProxy. It stays until Ctrl-C, then stops everything it started, by PID.
 // Usage: npm run cluster [-- [--dir DIR] [NAME=value ...]]   e.g. -- TTL=10 LOOPWAIT=2 RETRYTIMEOUT=4 SYNCMODE=on
+// TLS is on by default, with a throwaway CA made at start; TLS=off runs the cluster in plain text.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -112,8 +113,13 @@ async function main(): Promise<void> {
   say()
   say(`Connect (every role's password is in ${c.pgpass}, mode 0600):`)
   say(`  export PGPASSFILE=${c.pgpass}`)
-  say(`  psql -h 127.0.0.1 -p ${PRIMARY_PORT} -U admin postgres    # the primary, read-write`)
-  say(`  psql -h 127.0.0.1 -p ${REPLICA_PORT} -U admin postgres    # the replicas, read-only`)
+  const ssl = c.tls ? ` sslmode=verify-full sslrootcert=${c.tls.ca.cert}` : ''
+  say(
+    `  psql "host=127.0.0.1 port=${PRIMARY_PORT} user=admin dbname=postgres${ssl}"    # the primary, read-write`,
+  )
+  say(
+    `  psql "host=127.0.0.1 port=${REPLICA_PORT} user=admin dbname=postgres${ssl}"    # the replicas, read-only`,
+  )
   say(`  runuser -u postgres -- patronictl -c ${c.members[0]?.root}${PATHS.patroniYml} list    # as root`)
   const stanza = c.opts.scope
   if (leader.params.BACKUPREPO.type !== 'off') {
@@ -124,6 +130,12 @@ async function main(): Promise<void> {
     say(`Backups: pgBackRest repository ${c.repoDir}, stanza ${stanza}; take one on the leader with`)
     say(`  setpriv --reuid=postgres --regid=postgres --clear-groups --reset-env ${script} full`)
   }
+  if (c.tls)
+    say(
+      `TLS: a throwaway CA made at start (${c.tls.ca.cert}); PostgreSQL accepts only TLS, the REST API is HTTPS,\n` +
+        `etcd wants client certificates. Unsafe REST calls need user patroni and RESTPASS (in each member's patroni.yml).`,
+    )
+  else say('TLS=off: everything is plain text, and no client can verify the server.')
   say(`Logs: ${c.logDir}/ and each member's var/log/patroni/. Ctrl-C stops everything.`)
   say()
 

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs'
 import { defineCommand } from '../command.js'
 import { CookError, type Problem } from '../errors.js'
-import { haproxyConfig, parseMembers } from '../haproxy.js'
+import { haproxyConfig, parseMembers, unsafeFileName } from '../haproxy.js'
 import { unusableAddress } from '../net.js'
 import { PORTS } from '../ports.js'
 
@@ -17,14 +17,17 @@ function port(name: string, text: string | undefined, fallback: number, problems
 export default defineCommand({
   summary:
     `Prints the HAProxy configuration that routes :${PORTS.haproxyPrimary} to the primary and :${PORTS.haproxyReplicas} to the replicas, ` +
-    "using each member's Patroni REST API as health check.",
-  usage: `cook haproxy --members [NAME=]HOST[:RESTPORT:PGPORT],... [--bind ADDR] [--primary-port ${PORTS.haproxyPrimary}] [--replica-port ${PORTS.haproxyReplicas}] [--out FILE]`,
+    "using each member's Patroni REST API as health check: over HTTPS verified against --ca-file (the " +
+    "cluster's TLSCA), or --plain-checks for a cluster with TLS=off.",
+  usage: `cook haproxy --members [NAME=]HOST[:RESTPORT:PGPORT],... (--ca-file FILE | --plain-checks) [--bind ADDR] [--primary-port ${PORTS.haproxyPrimary}] [--replica-port ${PORTS.haproxyReplicas}] [--out FILE]`,
   options: {
     members: { type: 'string' },
     bind: { type: 'string' },
     'primary-port': { type: 'string' },
     'replica-port': { type: 'string' },
     out: { type: 'string' },
+    'ca-file': { type: 'string' },
+    'plain-checks': { type: 'boolean' },
   },
   run: async (values, positionals, io) => {
     if (positionals.length > 0)
@@ -43,8 +46,20 @@ export default defineCommand({
     const replicaPort = port('--replica-port', values['replica-port'], PORTS.haproxyReplicas, problems)
     if (primaryPort === replicaPort)
       problems.push({ name: '--replica-port', message: 'must differ from --primary-port' })
+    const caFile = values['ca-file'] ?? null
+    const plain = values['plain-checks'] === true
+    if ((caFile === null) === !plain)
+      problems.push({
+        name: '--ca-file',
+        message:
+          caFile === null
+            ? "is missing; want the cluster's CA (TLSCA) as a file, or --plain-checks for a cluster with TLS=off"
+            : 'and --plain-checks exclude each other',
+      })
+    const why = caFile === null ? undefined : unsafeFileName(caFile)
+    if (why) problems.push({ name: '--ca-file', message: why })
     if (problems.length > 0) throw new CookError('USAGE', 'invalid options', problems)
-    const text = haproxyConfig({ members, bind, primaryPort, replicaPort })
+    const text = haproxyConfig({ members, bind, primaryPort, replicaPort, caFile })
     const out = values.out
     if (out === undefined) io.out(text.trimEnd())
     else writeFileSync(out, text, { mode: 0o644 })

@@ -11,9 +11,11 @@ import { PATHS, type Layout } from '../../cook/layout.js'
 import { type Params, type RawParams, validate } from '../../cook/params.js'
 import { plan } from '../../cook/plan.js'
 import { verifyPlan } from '../../cook/verify.js'
+import { httpCall, type HttpResponse } from '../../cook/https.js'
+import { ClusterTls } from './cluster-tls.js'
 import { type Etcd, getKey, type KeyValue, startEtcd } from './etcd.js'
 import { type ClusterView, clusterView, isLeader, isReplica } from './patroni.js'
-import { type Conn, PG_BIN, PGBACKREST_BIN, query, writePgpass } from './pg.js'
+import { type Conn, PG_BIN, PGBACKREST_BIN, query, type QueryOptions, writePgpass } from './pg.js'
 import { makeRepoDir } from './backup.js'
 import {
   asUser,
@@ -47,7 +49,11 @@ export interface ClusterOptions {
   size?: number
   /** Where HAProxy listens (:5000 primary, :5001 replicas); the block's .10 when left out. */
   haproxyBind?: string
-  /** Parameters on top of the development ones (TTL, LOOPWAIT, RETRYTIMEOUT, SYNCMODE, passwords, ...). */
+  /**
+   * Parameters on top of the development ones (TTL, LOOPWAIT, RETRYTIMEOUT, SYNCMODE, passwords, ...).
+   * TLS=off runs the cluster without certificates (plain text everywhere, etcd included); otherwise the
+   * cluster makes a throwaway CA and certificates at start.
+   */
   params?: RawParams
   /**
    * 'gateway': the jail's shape. Each member reaches the DCS only through a process of its own, as a jail's
@@ -98,6 +104,8 @@ export class Cluster {
   haproxy: Proc | undefined
   /** The default repository (BACKUPREPO, unless the parameters name another). */
   readonly repoDir: string
+  /** The throwaway CA and certificates; undefined with TLS=off. */
+  readonly tls: ClusterTls | undefined
   private readonly etcdHost: string
   private readonly haproxyCfg: string
 
@@ -113,6 +121,14 @@ export class Cluster {
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 })
     // The cluster's pgBackRest repository: a directory all members share, as a mounted dataset would be.
     this.repoDir = join(opts.dir, 'repo')
+    this.tls =
+      opts.params?.TLS === 'off'
+        ? undefined
+        : new ClusterTls(opts.dir, {
+            etcdHost: this.etcdHost,
+            haproxyHost: this.haproxyHost,
+            memberIps: Array.from({ length: size }, (_, i) => `${opts.net}.${11 + i}`),
+          })
     const shared: RawParams = {
       BACKUPREPO: opts.backups === false ? 'off' : this.repoDir,
       DCS: 'etcd',
@@ -131,8 +147,9 @@ export class Cluster {
       // With a gateway there is no ETCDHOSTS: the gateway is provably the member's only way to etcd.
       const dcs: RawParams =
         opts.agent === 'gateway' ? { ETCDHOSTS: undefined, ETCDPROXY: `http://${ip}:${GATEWAY_PORT}` } : {}
+      const certs = this.tls?.memberParams(name, ip) ?? {}
       const params = validate(
-        { ...shared, ...dcs, NODENAME: name, MYIP: ip, SERVICETAG: i === 0 ? 'master' : 'replica' },
+        { ...shared, ...dcs, ...certs, NODENAME: name, MYIP: ip, SERVICETAG: i === 0 ? 'master' : 'replica' },
         { allowLoopback: true },
       )
       return {
@@ -141,7 +158,7 @@ export class Cluster {
         root,
         dataDir: join(root, PATHS.dataDir),
         config: join(root, PATHS.patroniYml),
-        restUrl: `http://${ip}:${REST_PORT}`,
+        restUrl: `${this.tls ? 'https' : 'http'}://${ip}:${REST_PORT}`,
         params,
         up: false,
       }
@@ -171,6 +188,7 @@ export class Cluster {
         bind: this.haproxyHost,
         primaryPort: PRIMARY_PORT,
         replicaPort: REPLICA_PORT,
+        caFile: this.tls?.ca.cert ?? null,
       }),
     )
     execFileSync('haproxy', ['-c', '-q', '-f', this.haproxyCfg], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -214,6 +232,7 @@ export class Cluster {
       host: this.etcdHost,
       dir: join(this.opts.dir, 'etcd'),
       name: this.opts.scope,
+      tls: this.tls?.etcd,
     })
     const [first, ...rest] = this.members
     if (first) this.startMember(first)
@@ -356,7 +375,7 @@ export class Cluster {
     for (const m of this.members) {
       if (!m.proc || m.proc.done) continue
       try {
-        return await clusterView(m.restUrl)
+        return await clusterView(m.restUrl, this.tls?.client)
       } catch (e) {
         last = e
       }
@@ -481,8 +500,47 @@ export class Cluster {
     return { host: this.haproxyHost, port: REPLICA_PORT, user }
   }
 
-  query(conn: Conn, sql: string): Promise<string[][]> {
-    return query(conn, sql, { pgpass: this.pgpass })
+  /** SQL as a client that verifies the server (verify-full against the cluster's CA) unless `ssl` says otherwise. */
+  query(conn: Conn, sql: string, ssl: QueryOptions['ssl'] = this.clientSsl()): Promise<string[][]> {
+    return query(conn, sql, { pgpass: this.pgpass, ssl })
+  }
+
+  /** What a careful client sets: TLS with the server verified, or nothing with TLS=off. */
+  clientSsl(): QueryOptions['ssl'] {
+    return this.tls ? { mode: 'verify-full', rootcert: this.tls.ca.cert } : undefined
+  }
+
+  /**
+   * A call to a member's REST API, as an operator's curl would make it: with the credentials of the
+   * `patroni` user (RESTPASS) when `auth` is true, without any when false.
+   */
+  rest(m: Member, method: string, path: string, body?: object, auth = true): Promise<HttpResponse> {
+    const basic = Buffer.from(`patroni:${m.params.RESTPASS}`).toString('base64')
+    return httpCall(`${m.restUrl}${path}`, {
+      method,
+      ...(body ? { body: JSON.stringify(body) } : {}),
+      headers: auth ? { authorization: `Basic ${basic}` } : {},
+      tls: this.tls?.client,
+      timeoutMs: 30000,
+    })
+  }
+
+  /**
+   * A reseason of one member with changed parameters, as the jail's cook does it: validate, render with the
+   * cook's plan and apply, then `service patroni reload` (SIGHUP to Patroni, which also reloads PostgreSQL).
+   */
+  reseason(m: Member, over: RawParams): void {
+    m.params = validate({ ...this.rawOf(m), ...over }, { allowLoopback: true })
+    this.render(m)
+    if (m.proc && !m.proc.done) signalAll([m.proc.pid], 'SIGHUP')
+  }
+
+  /** A member's parameters as raw text again (for reseason): lists joined, numbers as text. */
+  private rawOf(m: Member): RawParams {
+    const raw: RawParams = {}
+    for (const [k, v] of Object.entries(m.params))
+      if (v !== undefined) raw[k as keyof RawParams] = Array.isArray(v) ? v.join(',') : String(v)
+    return raw
   }
 
   /** Where to look when a member does not come up. */

@@ -1,6 +1,7 @@
 // A single-member etcd for a development cluster, and the few reads of its v3 JSON API that the tests need.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { httpCall, type TlsClient } from '../../cook/https.js'
 import { authority } from '../../cook/net.js'
 import { PORTS } from '../../cook/ports.js'
 import type { Proc, Procs } from './procs.js'
@@ -10,13 +11,25 @@ export interface Etcd {
   proc: Proc
   /** host:port of the client API, as ETCDHOSTS wants it. */
   endpoint: string
+  /** With TLS: the CA and a client certificate (etcd runs with --client-cert-auth). */
+  tls?: TlsClient | undefined
+}
+
+export interface EtcdTls {
+  /** Paths of the server's certificate and key and of the CA that signs its clients. */
+  cert: string
+  key: string
+  ca: string
+  /** What the harness itself presents (PEM). */
+  client: TlsClient
 }
 
 export async function startEtcd(
   procs: Procs,
-  opts: { host: string; dir: string; name: string },
+  opts: { host: string; dir: string; name: string; tls?: EtcdTls | undefined },
 ): Promise<Etcd> {
-  const client = `http://${authority(opts.host, PORTS.etcdClient)}`
+  const scheme = opts.tls ? 'https' : 'http'
+  const client = `${scheme}://${authority(opts.host, PORTS.etcdClient)}`
   const peer = `http://${authority(opts.host, PORTS.etcdPeer)}`
   const data = join(opts.dir, 'data')
   mkdirSync(data, { recursive: true, mode: 0o700 })
@@ -28,16 +41,23 @@ export async function startEtcd(
       ...['--listen-client-urls', client, '--advertise-client-urls', client],
       ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
       ...['--initial-cluster', `${opts.name}=${peer}`],
+      // Clients (Patroni, the cook's probes, this harness) speak TLS and must show a certificate of the CA.
+      ...(opts.tls
+        ? [
+            ...['--cert-file', opts.tls.cert, '--key-file', opts.tls.key],
+            ...['--trusted-ca-file', opts.tls.ca, '--client-cert-auth'],
+          ]
+        : []),
     ],
     { log: join(opts.dir, 'etcd.log') },
   )
-  const etcd = { proc, endpoint: authority(opts.host, 2379) }
+  const etcd: Etcd = { proc, endpoint: authority(opts.host, 2379), tls: opts.tls?.client }
   await waitFor(
     'etcd to answer /health',
     async () => {
       if (proc.done) throw new Error(`etcd exited; see ${join(opts.dir, 'etcd.log')}`)
-      const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1000) })
-      return res.ok && ((await res.json()) as { health?: string }).health === 'true'
+      const res = await httpCall(`${client}/health`, { tls: etcd.tls, timeoutMs: 1000 })
+      return res.status === 200 && (JSON.parse(res.text) as { health?: string }).health === 'true'
     },
     { timeout: 15000, interval: 100 },
   )
@@ -45,13 +65,14 @@ export async function startEtcd(
 }
 
 async function rpc<T>(etcd: Etcd, path: string, body: object): Promise<T> {
-  const res = await fetch(`http://${etcd.endpoint}/v3/${path}`, {
+  const res = await httpCall(`${etcd.tls ? 'https' : 'http'}://${etcd.endpoint}/v3/${path}`, {
     method: 'POST',
     body: JSON.stringify(body),
-    signal: AbortSignal.timeout(2000),
+    tls: etcd.tls,
+    timeoutMs: 2000,
   })
-  if (!res.ok) throw new Error(`etcd ${path}: HTTP ${res.status} ${await res.text()}`)
-  return (await res.json()) as T
+  if (res.status !== 200) throw new Error(`etcd ${path}: HTTP ${res.status} ${res.text}`)
+  return JSON.parse(res.text) as T
 }
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64')

@@ -1,4 +1,6 @@
-// Reads of Patroni's REST API: the cluster view and the health endpoints HAProxy uses.
+// Reads of Patroni's REST API: the cluster view and the health endpoints HAProxy uses; over HTTPS verified
+// against the cluster's CA when the cluster runs TLS.
+import { httpCall, type TlsClient } from '../../cook/https.js'
 
 export interface MemberView {
   name: string
@@ -16,17 +18,16 @@ export interface ClusterView {
 }
 
 /** GET /cluster from a member's REST API. */
-export async function clusterView(restUrl: string): Promise<ClusterView> {
-  const res = await fetch(`${restUrl}/cluster`, { signal: AbortSignal.timeout(1500) })
-  if (!res.ok) throw new Error(`${restUrl}/cluster: HTTP ${res.status}`)
-  return (await res.json()) as ClusterView
+export async function clusterView(restUrl: string, tls?: TlsClient): Promise<ClusterView> {
+  const res = await httpCall(`${restUrl}/cluster`, { tls, timeoutMs: 1500 })
+  if (res.status !== 200) throw new Error(`${restUrl}/cluster: HTTP ${res.status}`)
+  return JSON.parse(res.text) as ClusterView
 }
 
 /** The HTTP status of a health endpoint (/primary, /replica, /liveness, ...), or 0 when nothing answers. */
-export async function health(restUrl: string, path: string): Promise<number> {
+export async function health(restUrl: string, path: string, tls?: TlsClient): Promise<number> {
   try {
-    const res = await fetch(`${restUrl}${path}`, { method: 'OPTIONS', signal: AbortSignal.timeout(1500) })
-    await res.arrayBuffer()
+    const res = await httpCall(`${restUrl}${path}`, { method: 'OPTIONS', tls, timeoutMs: 1500 })
     return res.status
   } catch {
     return 0

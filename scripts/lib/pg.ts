@@ -29,6 +29,14 @@ export interface QueryOptions {
   connectTimeout?: number
   /** Milliseconds the whole psql run may take. */
   timeout?: number
+  /** libpq's sslmode (PGSSLMODE) and the CA it verifies the server with (PGSSLROOTCERT). */
+  ssl?: { mode: string; rootcert?: string | undefined } | undefined
+}
+
+/** The libpq environment for `ssl`. */
+export function sslEnv(ssl: QueryOptions['ssl']): Record<string, string> {
+  if (!ssl) return {}
+  return { PGSSLMODE: ssl.mode, ...(ssl.rootcert ? { PGSSLROOTCERT: ssl.rootcert } : {}) }
 }
 
 /**
@@ -56,6 +64,7 @@ export async function query(conn: Conn, sql: string, opts: QueryOptions): Promis
         PGPASSFILE: opts.pgpass,
         PGCONNECT_TIMEOUT: String(opts.connectTimeout ?? 3),
         PGAPPNAME: 'dev-cluster',
+        ...sslEnv(opts.ssl),
       },
       timeout: opts.timeout ?? 15000,
     })

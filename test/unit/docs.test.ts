@@ -2,6 +2,7 @@
 // drift (run `npm run docs`), and checks that what they show is what cook accepts.
 import { readFileSync } from 'node:fs'
 import t from 'tap'
+import { tlsFixture } from '../tls-fixture.js'
 import { isRequired, PARAM_NAMES, PARAMS, validate, type ParamName } from '../../cook/params.js'
 import { parseEnvironmentSh, resolve } from '../../cook/sources.js'
 import { paramTable, POT_CONF_EXAMPLE, potConfExample, README, withParamTable } from '../../scripts/docs.js'
@@ -58,7 +59,12 @@ t.test(
     t.equal(parsed.vars.CONSULSERVERS, '"10.0.0.2", "10.0.0.3", "10.0.0.4"', 'the seed form survives pot')
     const r = resolve({ env: parsed.vars })
     t.same(r.problems, [])
-    t.doesNotThrow(() => validate(r.raw), 'the examples together validate')
+    // The certificate examples are paths in the jail: a root where they hold the typical member's files.
+    const tls = tlsFixture(t)
+    t.doesNotThrow(
+      () => validate(r.raw, { allowLoopback: false, root: tls.root }),
+      'the examples together validate',
+    )
   },
 )
 

@@ -4,6 +4,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { haproxyConfig, parseMembers } from '../../cook/haproxy.js'
 import { cook, tempDir } from '../helpers.js'
+import { makeCa } from '../../scripts/lib/certs.js'
 
 function haproxyCheck(file: string): string {
   // haproxy -c exits 0 on warnings too: the output must not carry any.
@@ -19,6 +20,7 @@ t.test('cook haproxy writes a config that haproxy -c accepts without warnings', 
     'pg1=10.0.0.11:8008:5432, pg2=10.0.0.12:8018:5442,[fd00::13]:8008:5432',
     '--bind',
     '127.0.0.1',
+    '--plain-checks',
     '--out',
     out,
   ])
@@ -35,7 +37,14 @@ t.test('cook haproxy writes a config that haproxy -c accepts without warnings', 
 })
 
 t.test('without --bind it listens on every address; without --out it prints', async (t) => {
-  const r = await cook(['haproxy', '--members', '10.0.0.11 10.0.0.12', '--primary-port', '6432'])
+  const r = await cook([
+    'haproxy',
+    '--members',
+    '10.0.0.11 10.0.0.12',
+    '--primary-port',
+    '6432',
+    '--plain-checks',
+  ])
   t.equal(r.code, 0, r.err)
   t.match(r.out, /^\s+bind :6432$/m)
   t.match(r.out, /^\s+bind :5001$/m)
@@ -73,8 +82,38 @@ t.test('an IPv6 member with ports needs brackets; the rendered address keeps the
     bind: '::1',
     primaryPort: 5000,
     replicaPort: 5001,
+    caFile: null,
   })
   t.match(cfg, /bind \[::1\]:5000/)
   t.match(cfg, /server member1 \[fd00::1\]:5432 check port 8008/)
   t.same(parseMembers('').problems.length, 1)
 })
+
+t.test('with --ca-file the checks speak HTTPS and verify the member against the CA', async (t) => {
+  const dir = tempDir(t)
+  const ca = makeCa(join(dir, 'ca'))
+  const out = join(dir, 'haproxy.cfg')
+  const r = await cook(['haproxy', '--members', 'pg1=10.0.0.11', '--ca-file', ca.cert, '--out', out])
+  t.equal(r.code, 0, r.err)
+  t.notMatch(haproxyCheck(out), /WARNING|ALERT/, 'haproxy -c loads the CA file')
+  t.match(
+    readFileSync(out, 'utf8'),
+    new RegExp(
+      `^\\s+server pg1 10\\.0\\.0\\.11:5432 check port 8008 check-ssl verify required ca-file ${ca.cert}$`,
+      'm',
+    ),
+  )
+})
+
+t.test(
+  'neither --ca-file nor --plain-checks, or a file name HAProxy cannot take: a usage error',
+  async (t) => {
+    const neither = await cook(['haproxy', '--members', '10.0.0.11'])
+    t.equal(neither.code, 64)
+    t.match(neither.err, /--ca-file: is missing; want the cluster's CA/)
+    const both = await cook(['haproxy', '--members', '10.0.0.11', '--ca-file', '/x/ca.crt', '--plain-checks'])
+    t.match(both.err, /exclude each other/)
+    const odd = await cook(['haproxy', '--members', '10.0.0.11', '--ca-file', '/x/my ca.crt'])
+    t.match(odd.err, /has characters HAProxy cannot take unquoted/)
+  },
+)

@@ -4,7 +4,9 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { PATHS } from '../../cook/layout.js'
 import { startJail } from '../../cook/lifecycle.js'
+import { issue, makeCa, readPem } from '../../scripts/lib/certs.js'
 import { basicEnv, cook, tempDir } from '../helpers.js'
 import { actions, jail, snapshot } from '../jail.js'
 
@@ -169,4 +171,32 @@ t.test('cook run with invalid parameters: exit 78, logged without secrets, nothi
   t.match(log, /error: KEKPASS: contains a line break/)
   t.notOk(log.includes('p\nq'))
   t.notOk(existsSync(join(root, 'usr/local/etc/patroni')), 'nothing rendered')
+})
+
+t.test('a new certificate reseasons with a reload of Patroni, no restart', async (t) => {
+  const ca = makeCa(tempDir(t, 'cook-ca-'))
+  const j = await jail(t, { TLS: 'on' })
+  const certs = (name: string) => {
+    const c = issue(ca, name, { ips: [j.raw.MYIP ?? ''], dns: ['pg1'] })
+    return {
+      TLSCA: readPem(ca.cert),
+      TLSCERT: readPem(c.cert),
+      TLSKEY: readPem(c.key),
+      CONSULAUTOENCRYPT: 'on',
+    }
+  }
+  // The Patroni stand-in answers plain HTTP; the probe's HTTPS is proven on the dev cluster.
+  const opts = j.opts({ patroniHttp: `http://${j.raw.MYIP}:8008` })
+  const first = certs('pg1-a')
+  await startJail(j.params(first), opts)
+  const n = j.s.calls().length
+  const r = await startJail(j.params(certs('pg1-b')), opts)
+  t.equal(r.kind, 'reseason')
+  t.same(r.refreshed, ['patroni'], 'Patroni only: the agent gets its certificate by auto_encrypt')
+  t.same(actions(j.s.calls().slice(n)), ['service patroni reload'], 'a reload (SIGHUP), no restart')
+  t.match(j.logText(), /parameters changed since .* \(TLSCERT, a secret parameter\): reseasoning/)
+  const key = join(j.root, PATHS.patroniKey)
+  t.equal(statSync(key).mode & 0o777, 0o600)
+  t.not(readFileSync(key, 'utf8'), first.TLSKEY, 'the new key is in place')
+  t.notMatch(j.logText(), /PRIVATE KEY|BEGIN CERT/, 'no PEM in the log')
 })

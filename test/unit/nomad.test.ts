@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs'
 import type { CookError } from '../../cook/errors.js'
 import { PARAM_NAMES, PARAMS, SECRET_NAMES, isRequired, validate, type RawParams } from '../../cook/params.js'
 import { isParamKey, resolve } from '../../cook/sources.js'
-import { basicEnv } from '../helpers.js'
+import { basicEnv, tempDir } from '../helpers.js'
+import { issue, makeCa, readPem } from '../../scripts/lib/certs.js'
 import {
   block,
   blocks,
@@ -133,9 +134,21 @@ t.test('the check fails when the job lacks a required parameter (the schema gain
   }
 })
 
+/** The secrets of one member: basic.env's passwords, the CA, and a certificate for the member's name and ip. */
+function certSecrets(t: { teardown: (fn: () => void) => void }) {
+  const ca = makeCa(tempDir(t, 'nomad-ca-'))
+  return (s: Scope): Record<string, string> => {
+    const name = s.member.name ?? ''
+    const cert = issue(ca, name, { ips: [s.member.ip ?? ''], dns: [name] })
+    const { TLS: _off, ...rest } = basicEnv()
+    return { ...rest, TLSCA: readPem(ca.cert), TLSCERT: readPem(cert.cert), TLSKEY: readPem(cert.key) }
+  }
+}
+
 t.test('each member gets a parameter set the cook accepts', async (t) => {
-  const secrets = basicEnv()
+  const secretsOf = certSecrets(t)
   for (const s of scopes) {
+    const secrets = secretsOf(s)
     const env = memberEnv(s, secrets)
     const resolved = resolve({ env })
     t.same(resolved.problems, [], `${s.member.name}: sources resolve`)
@@ -144,6 +157,8 @@ t.test('each member gets a parameter set the cook accepts', async (t) => {
     t.equal(p.KEKPASS, secrets.KEKPASS, 'KEKPASS arrives through KEKPASS_B64')
     t.equal(p.GOSSIPKEY, secrets.GOSSIPKEY)
     t.equal(p.DCS, 'consul')
+    t.equal(p.TLS, 'on')
+    t.equal(p.TLSKEY, secrets.TLSKEY, "the member's key arrives through TLSKEY_B64")
   }
   let problems: string[] = []
   try {
@@ -153,7 +168,7 @@ t.test('each member gets a parameter set the cook accepts', async (t) => {
   }
   t.same(
     problems,
-    ['ADMPASS', 'KEKPASS', 'GOSSIPKEY'],
+    ['ADMPASS', 'KEKPASS', 'GOSSIPKEY', 'TLSCA', 'TLSCERT', 'TLSKEY'],
     'without the variable, cook names each missing secret',
   )
 })
@@ -169,8 +184,9 @@ t.test('a five-member cluster is only a variables change', async (t) => {
     envs.map((e) => e.SERVICETAG),
     ['master', 'replica', 'replica', 'replica', 'replica'],
   )
+  const secretsOf = certSecrets(t)
   for (const s of five)
-    t.equal(validate(resolve({ env: memberEnv(s, basicEnv()) }).raw).NODENAME, s.member.name)
+    t.equal(validate(resolve({ env: memberEnv(s, secretsOf(s)) }).raw).NODENAME, s.member.name)
 })
 
 t.test('secrets come only from Nomad Variables, base64-encoded', async (t) => {
@@ -187,8 +203,9 @@ t.test('secrets come only from Nomad Variables, base64-encoded', async (t) => {
     t.match(key, /_B64$/, `${key} is base64 (pot's tinirc would expand $, \` and \\ in a plain value)`)
     t.ok(isParamKey(key), `${key} is a name the cook reads`)
     t.ok(
-      SECRET_NAMES.includes(key.replace(/_B64$/, '') as (typeof SECRET_NAMES)[number]),
-      `${key} is a secret`,
+      SECRET_NAMES.includes(key.replace(/_B64$/, '') as (typeof SECRET_NAMES)[number]) ||
+        PARAMS[key.replace(/_B64$/, '') as keyof typeof PARAMS].pem === true,
+      `${key} is a secret or a certificate`,
     )
     const line = String(tpl.data)
       .split('\n')
@@ -200,8 +217,14 @@ t.test('secrets come only from Nomad Variables, base64-encoded', async (t) => {
       `${key} has no literal value`,
     )
   }
-  for (const name of ['ADMPASS', 'KEKPASS', 'GOSSIPKEY', 'CONSULTOKEN'])
+  for (const name of ['ADMPASS', 'KEKPASS', 'GOSSIPKEY', 'CONSULTOKEN', 'TLSCA', 'TLSCERT', 'TLSKEY'])
     t.ok(keys.includes(`${name}_B64`), `${name} is read from the variable`)
+  const paths = [...String(tpl.data).matchAll(/nomadVar "([^"]*)"/g)].map((m) => evaluate(m[1], scopes[1]!))
+  t.same(
+    paths,
+    [vars.secrets_path, `${vars.secrets_path}/${scopes[1]!.member.name}`],
+    "a member's certificate and key come from its own path, the group's",
+  )
 })
 
 t.test('no secret value in the job or the variables file', async (t) => {

@@ -4,13 +4,14 @@ import { ParamError } from '../../cook/errors.js'
 import { PARAM_NAMES, PARAMS, redacted, SECRET_NAMES, validate, type Params } from '../../cook/params.js'
 import { derivePassword } from '../../cook/secrets.js'
 import { basicEnv } from '../helpers.js'
+import { tlsFixture } from '../tls-fixture.js'
 
 type Over = Record<string, string | undefined>
 
 /** Validates basic.env with some values replaced (undefined removes one); returns the failing names. */
-function failing(over: Over, allowLoopback = false): string[] {
+function failing(over: Over, allowLoopback = false, root?: string): string[] {
   try {
-    validate(raw(over), { allowLoopback })
+    validate(raw(over), { allowLoopback, ...(root ? { root } : {}) })
     return []
   } catch (e) {
     if (!(e instanceof ParamError)) throw e
@@ -370,10 +371,14 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
     'GOSSIPKEY',
     'KEKPASS',
     'REPPASS',
+    'RESTPASS',
     'REWINDPASS',
     'S3KEY',
     'S3SECRET',
+    'TLSKEY',
   ])
+  // The certificate examples are paths in the jail: a root where they hold the typical member's files.
+  const tls = tlsFixture(t)
   for (const name of PARAM_NAMES) {
     const spec = PARAMS[name]
     t.ok(spec.doc.length > 10 && !spec.doc.includes('\n'), `${name} has one line of doc`)
@@ -386,16 +391,28 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
       ),
       RESTORETIME: { BACKUPREPO: '/mnt/backups' },
       RESTORESTANZA: { BACKUPREPO: '/mnt/backups', RESTORETIME: '2026-11-30 23:10:05+00' },
+      TLS: tls.raw,
+      TLSCA: tls.raw,
+      TLSCERT: tls.raw,
+      TLSKEY: tls.raw,
     }
     const context = contexts[name] ?? {}
-    t.same(failing({ ...context, [name]: spec.example }), [], `${name}: its example is valid`)
+    t.same(
+      failing({ ...context, [name]: spec.example }, false, tls.root),
+      [],
+      `${name}: its example is valid`,
+    )
   }
   t.equal(PARAMS.MYIP.aliases?.[0], 'IP')
 })
 
 t.test('redacted shows every secret as <redacted>', async (t) => {
-  const shown = redacted(ok({ CONSULTOKEN: 'tok-123', ...S3 }))
+  const tls = tlsFixture(t)
+  const shown = redacted(
+    validate(raw({ CONSULTOKEN: 'tok-123', ...S3, ...tls.raw }), { allowLoopback: false, root: tls.root }),
+  )
   for (const name of SECRET_NAMES) t.equal(shown[name], '<redacted>', name)
+  t.match(shown.TLSCERT, /^sha256:[0-9a-f]{16}$/, 'a certificate is shown by its fingerprint, not its PEM')
   t.equal(shown.CONSULSERVERS, '10.0.0.2,10.0.0.3,10.0.0.4')
   t.equal(shown.STANDBYHOST, '')
 })

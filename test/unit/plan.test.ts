@@ -69,7 +69,15 @@ t.test('patroni.yml as Patroni reads it', async (t) => {
   const y = patroniYml(plan(params({ CONSULTOKEN: 'tok-1' })))
   t.equal(y.scope, 'postgresql')
   t.equal(y.name, 'pg1')
-  t.same(y.restapi, { listen: '10.0.0.11:8008', connect_address: '10.0.0.11:8008' })
+  const base = params({ CONSULTOKEN: 'tok-1' })
+  t.same(y.restapi, {
+    listen: '10.0.0.11:8008',
+    connect_address: '10.0.0.11:8008',
+    authentication: { username: 'patroni', password: base.RESTPASS },
+    allowlist: ['10.0.0.0/24', '10.0.0.11/32'],
+    allowlist_include_members: true,
+  })
+  t.same(y.ctl, { insecure: false }, 'patronictl verifies (no CA to name with TLS=off)')
   t.same(y.consul, {
     host: '127.0.0.1:8500',
     register_service: true,
@@ -162,7 +170,8 @@ t.test('patroni.yml variants: etcd, sync modes, standby, IPv6, several networks'
   const replica = patroniYml(plan(params({ SERVICETAG: 'replica', STANDBYHOST: '10.1.0.11' })))
   t.notOk('standby_cluster' in (replica.bootstrap?.dcs ?? {}), 'only the standby leader bootstraps a standby')
   const v6 = patroniYml(plan(params({ MYIP: '2001:db8::11', ALLOWNETS: '2001:db8::/64 10.0.0.0/24' })))
-  t.same(v6.restapi, { listen: '[2001:db8::11]:8008', connect_address: '[2001:db8::11]:8008' })
+  t.match(v6.restapi, { listen: '[2001:db8::11]:8008', connect_address: '[2001:db8::11]:8008' })
+  t.same(v6.restapi?.allowlist, ['2001:db8::/64', '10.0.0.0/24', '2001:db8::11/128'])
   t.equal(v6.postgresql?.listen, '[2001:db8::11]:5432')
   t.same(
     (v6.postgresql?.pg_hba as unknown as string[]).filter(
