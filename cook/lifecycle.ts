@@ -8,9 +8,11 @@ import { apply, type Change } from './apply.js'
 import type { FreeBsd } from './freebsd.js'
 import { PATHS } from './layout.js'
 import type { StepLog } from './log.js'
+import { JAIL_LAYOUT } from './layout.js'
 import { SECRET_NAMES, type Params } from './params.js'
 import { plan as makePlan, type Plan, type ServiceName } from './plan.js'
 import { clusterExists, clusterWhere, consulLeader, CONSUL_HTTP, patroniLive, patroniUrl } from './probes.js'
+import { renderedSuperuserPassword, rotateRoles, ROLE_PASSWORDS } from './rotate.js'
 import {
   changedNames,
   digestKey,
@@ -55,6 +57,8 @@ export interface Timeouts {
   patroniLiveMs: number
   /** One `service NAME start|restart|reload`. */
   serviceMs: number
+  /** The leader answers so that a changed password reaches its roles (a failover may be under way). */
+  leaderMs: number
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = {
@@ -62,6 +66,7 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   clusterExistsMs: 600_000,
   patroniLiveMs: 120_000,
   serviceMs: 120_000,
+  leaderMs: 60_000,
 }
 
 export interface StartOptions {
@@ -136,6 +141,11 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
       ? 'unchanged'
       : 'reseason'
 
+  // A first start (a new jail: every Nomad start) or changed secrets may bring passwords the cluster's roles
+  // do not have yet. The superuser password this jail had is read before the new files replace it.
+  const checkRoles = kind === 'first' || (kind === 'reseason' && marker?.secrets !== wanted.secrets)
+  const previous = checkRoles ? renderedSuperuserPassword(join(root, PATHS.patroniYml)) : undefined
+
   let changes: Change[] = []
   if (kind === 'first') log.next(`first start: seasoning this jail (no valid ${PATHS.seasoned})`)
   if (kind === 'unchanged')
@@ -167,6 +177,19 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
         intervalMs: pollMs,
       })
       log.info(`cluster "${p.SCOPE}" exists`)
+    }
+    if (svc === 'patroni' && checkRoles) {
+      log.next(
+        `checking that the leader's roles have this member's passwords (${ROLE_PASSWORDS.map((r) => r.param).join(', ')})`,
+      )
+      await rotateRoles(p, {
+        log,
+        consulHttp,
+        layout: JAIL_LAYOUT,
+        previous: [p.OLDKEKPASS, previous],
+        timeoutMs: timeouts.leaderMs,
+        intervalMs: pollMs,
+      })
     }
     if (kind !== 'unchanged') await rcConf(svc, plan, sys, log)
     if (!running) {
@@ -222,7 +245,10 @@ function render(
   if (data) log.info(`data directory ${PATHS.dataDir}: ${data.status} (0700, owner ${data.owner})`)
   const bootstrapOnly: string[] = [PATHS.postBootstrap, PATHS.adminRoleSql]
   if (kind === 'reseason' && changes.some((c) => c.status !== 'unchanged' && bootstrapOnly.includes(c.path)))
-    log.info('the post-bootstrap script and admin role only take effect when the cluster is first created')
+    log.info(
+      'the post-bootstrap script only runs when the cluster is first created: a running cluster gets a ' +
+        "changed ADMPASS through the leader's role check below",
+    )
   return changes
 }
 

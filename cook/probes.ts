@@ -93,3 +93,70 @@ export async function patroniLive(restUrl: string): Promise<true | undefined> {
   await res.body?.cancel()
   return res.ok ? true : undefined
 }
+
+/** The value of a key in Consul's KV store, read through the local agent; undefined when it is absent. */
+export async function consulValue(
+  consulHttp: string,
+  key: string,
+  token?: string,
+): Promise<string | undefined> {
+  const res = await request(`${consulHttp}/v1/kv${encodeURI(key)}?raw`, {
+    headers: token ? { 'X-Consul-Token': token } : {},
+  })
+  if (res.status === 404) return undefined
+  if (!res.ok) throw new Error(`GET /v1/kv${key}: HTTP ${res.status}`)
+  return res.text()
+}
+
+/** The value of a key in etcd, asked through the v3 HTTP gateway of the first endpoint that answers. */
+export async function etcdValue(endpoints: string[], key: string): Promise<string | undefined> {
+  const errors: string[] = []
+  for (const endpoint of endpoints) {
+    try {
+      const res = await request(`http://${endpoint}/v3/kv/range`, {
+        method: 'POST',
+        body: JSON.stringify({ key: Buffer.from(key).toString('base64') }),
+      })
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      const body = (await res.json()) as { kvs?: { value?: string }[] }
+      const value = body.kvs?.[0]?.value
+      return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8')
+    } catch (e) {
+      errors.push(`${endpoint}: ${(e as Error).message}`)
+    }
+  }
+  throw new Error(errors.join('; '))
+}
+
+/** The cluster's leader as Patroni publishes it: its name, and where its PostgreSQL listens (conn_url). */
+export interface LeaderAddress {
+  name: string
+  host: string
+  port: number
+}
+
+/**
+ * Who leads the cluster of p.SCOPE now, read from the DCS as Patroni wrote it (`leader` holds the name,
+ * `members/<name>` the member's data); undefined when there is no leader key or member data.
+ */
+export async function dcsLeader(p: Params, consulHttp: string): Promise<LeaderAddress | undefined> {
+  const read = (key: string) =>
+    p.DCS === 'consul' ? consulValue(consulHttp, key, p.CONSULTOKEN) : etcdValue(etcdEndpoints(p), key)
+  const name = (await read(`/service/${p.SCOPE}/leader`))?.trim()
+  if (!name) return undefined
+  const data = await read(`/service/${p.SCOPE}/members/${name}`)
+  if (data === undefined) return undefined
+  let connUrl: unknown
+  try {
+    connUrl = (JSON.parse(data) as { conn_url?: unknown }).conn_url
+  } catch {
+    return undefined
+  }
+  if (typeof connUrl !== 'string') return undefined
+  const url = new URL(connUrl)
+  return {
+    name,
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port === '' ? 5432 : Number(url.port),
+  }
+}

@@ -15,6 +15,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv
   /** Kills the command (SIGTERM to it and its children) after this many milliseconds. */
   timeoutMs?: number
+  /** The command's standard input: how a secret or SQL reaches it without argv. */
+  input?: string
 }
 
 export interface RunResult {
@@ -40,7 +42,12 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
           ac.abort()
         }, opts.timeoutMs)
   try {
-    const out: ProcessOutput = await $({ nothrow: true, ac, ...(opts.env ? { env: opts.env } : {}) })`${argv}`
+    const out: ProcessOutput = await $({
+      nothrow: true,
+      ac,
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.input === undefined ? {} : { input: opts.input }),
+    })`${argv}`
     return {
       argv,
       stdout: out.stdout,

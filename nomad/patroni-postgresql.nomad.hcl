@@ -58,7 +58,7 @@ variable "scope" {
 }
 
 variable "secrets_path" {
-  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY and optionally CONSULTOKEN"
+  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY and optionally CONSULTOKEN, REPPASS, REWINDPASS, OLDKEKPASS"
   type        = string
   # A task may read nomad/jobs/<job id> without any extra ACL policy; another path needs one.
   default = "nomad/jobs/patroni-postgresql"
@@ -218,7 +218,10 @@ job "patroni-postgresql" {
         # A missing key renders empty, and cook then names the missing parameter.
         # change_mode "noop": a change in the variable must not restart every member at once (each
         # group has this template). New values take effect at a member's next start (every Nomad
-        # start is a fresh jail that cook configures); change a role's password in PostgreSQL first.
+        # start is a fresh jail that cook configures): restart the members one by one, replicas first,
+        # and cook sets the new passwords on the leader's roles before Patroni uses them. A fresh jail
+        # does not know the superuser password it replaces: while KEKPASS changes, keep the old one in
+        # the variable as OLDKEKPASS (README, "Rotating passwords").
         template {
           destination = "secrets/cook.env"
           env         = true
@@ -230,6 +233,15 @@ job "patroni-postgresql" {
             GOSSIPKEY_B64={{ if .GOSSIPKEY }}{{ .GOSSIPKEY.Value | base64Encode }}{{ end }}
             {{- if .CONSULTOKEN }}
             CONSULTOKEN_B64={{ .CONSULTOKEN.Value | base64Encode }}
+            {{- end }}
+            {{- if .REPPASS }}
+            REPPASS_B64={{ .REPPASS.Value | base64Encode }}
+            {{- end }}
+            {{- if .REWINDPASS }}
+            REWINDPASS_B64={{ .REWINDPASS.Value | base64Encode }}
+            {{- end }}
+            {{- if .OLDKEKPASS }}
+            OLDKEKPASS_B64={{ .OLDKEKPASS.Value | base64Encode }}
             {{- end }}
             {{- end }}
           EOT

@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { promisify } from 'node:util'
+import { pgpass as pgpassField } from '../../cook/quote.js'
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin'
 
@@ -14,10 +15,6 @@ export interface Conn {
   dbname?: string
 }
 
-/** One pgpass line field: `\` and `:` are escaped with a backslash (libpq's rule). */
-function pgpassField(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:')
-}
 
 /** Writes a pgpass file (mode 0600) that gives every host the password of each user. */
 export function writePgpass(path: string, passwords: Record<string, string>): void {

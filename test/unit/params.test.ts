@@ -356,7 +356,15 @@ t.test('a plain value is shown quoted on one line, shortened when long', async (
 })
 
 t.test('the schema: every parameter documented, secrets marked', async (t) => {
-  t.same(SECRET_NAMES.sort(), ['ADMPASS', 'CONSULTOKEN', 'GOSSIPKEY', 'KEKPASS', 'REPPASS', 'REWINDPASS'])
+  t.same(SECRET_NAMES.sort(), [
+    'ADMPASS',
+    'CONSULTOKEN',
+    'GOSSIPKEY',
+    'KEKPASS',
+    'OLDKEKPASS',
+    'REPPASS',
+    'REWINDPASS',
+  ])
   for (const name of PARAM_NAMES) {
     const spec = PARAMS[name]
     t.ok(spec.doc.length > 10 && !spec.doc.includes('\n'), `${name} has one line of doc`)
@@ -372,7 +380,7 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
 })
 
 t.test('redacted shows every secret as <redacted>', async (t) => {
-  const shown = redacted(ok({ CONSULTOKEN: 'tok-123' }))
+  const shown = redacted(ok({ CONSULTOKEN: 'tok-123', OLDKEKPASS: 'old-kek' }))
   for (const name of SECRET_NAMES) t.equal(shown[name], '<redacted>', name)
   t.equal(shown.CONSULSERVERS, '10.0.0.2,10.0.0.3,10.0.0.4')
   t.equal(shown.STANDBYHOST, '')
