@@ -128,6 +128,21 @@ export async function etcdValue(endpoints: string[], key: string): Promise<strin
   throw new Error(errors.join('; '))
 }
 
+/** A key of the DCS this member uses (through the local Consul agent, or etcd); undefined when absent. */
+export function dcsValue(p: Params, consulHttp: string, key: string): Promise<string | undefined> {
+  return p.DCS === 'consul' ? consulValue(consulHttp, key, p.CONSULTOKEN) : etcdValue(etcdEndpoints(p), key)
+}
+
+/** True when the cluster's dynamic configuration makes it a standby cluster (it follows a remote primary). */
+export async function dcsStandbyCluster(p: Params, consulHttp: string): Promise<boolean> {
+  const config = await dcsValue(p, consulHttp, `/service/${p.SCOPE}/config`)
+  try {
+    return Boolean((JSON.parse(config ?? '{}') as { standby_cluster?: unknown }).standby_cluster)
+  } catch {
+    return false
+  }
+}
+
 /** The cluster's leader as Patroni publishes it: its name, and where its PostgreSQL listens (conn_url). */
 export interface LeaderAddress {
   name: string
@@ -140,8 +155,7 @@ export interface LeaderAddress {
  * `members/<name>` the member's data); undefined when there is no leader key or member data.
  */
 export async function dcsLeader(p: Params, consulHttp: string): Promise<LeaderAddress | undefined> {
-  const read = (key: string) =>
-    p.DCS === 'consul' ? consulValue(consulHttp, key, p.CONSULTOKEN) : etcdValue(etcdEndpoints(p), key)
+  const read = (key: string) => dcsValue(p, consulHttp, key)
   const name = (await read(`/service/${p.SCOPE}/leader`))?.trim()
   if (!name) return undefined
   const data = await read(`/service/${p.SCOPE}/members/${name}`)

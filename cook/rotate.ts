@@ -14,7 +14,7 @@ import { CookError } from './errors.js'
 import { at, PATHS, type Layout } from './layout.js'
 import type { StepLog } from './log.js'
 import type { ParamName, Params } from './params.js'
-import { dcsLeader, type LeaderAddress } from './probes.js'
+import { dcsLeader, dcsStandbyCluster, type LeaderAddress } from './probes.js'
 import { pgpass as pgpassField, sql } from './quote.js'
 import { scramMatches, scramVerifier } from './secrets.js'
 import { commandLine, run } from './shell.js'
@@ -48,7 +48,15 @@ export interface RotateOptions {
 
 export type RotateResult =
   | { kind: 'no-leader' }
-  | { kind: 'checked'; leader: string; local: boolean; rotated: string[]; missing: string[] }
+  | {
+      kind: 'checked'
+      leader: string
+      local: boolean
+      rotated: string[]
+      missing: string[]
+      /** Roles that differ, left alone: a standby cluster's roles come from its remote primary. */
+      standby: string[]
+    }
 
 /** The superuser password of a patroni.yml that cook wrote before; undefined when there is none. */
 export function renderedSuperuserPassword(patroniYml: string): string | undefined {
@@ -113,6 +121,11 @@ function report(p: Params, r: RotateResult, log: StepLog): void {
   const where = `on the leader ${r.leader}${r.local ? ' (this member, through the local socket)' : ''}`
   if (r.rotated.length > 0) log.info(`rotated ${where}: ${r.rotated.join(', ')}`)
   else log.info(`every role already has its password ${where}`)
+  if (r.standby.length > 0)
+    log.info(
+      `the leader ${r.leader} leads a standby cluster: its roles come from the primary cluster (STANDBYHOST), ` +
+        `so change these passwords there: ${r.standby.join(', ')}`,
+    )
   if (r.missing.length > 0)
     log.info(`no role ${r.missing.join(', ')} ${where}: left to Patroni's bootstrap and post-bootstrap`)
 }
@@ -147,7 +160,10 @@ async function rotateOn(
   o: RotateOptions,
 ): Promise<RotateResult> {
   const names = ROLE_PASSWORDS.map((r) => sql(r.role)).join(', ')
-  const read = `${QUIET}SELECT rolname, coalesce(rolpassword, '') FROM pg_catalog.pg_authid WHERE rolname IN (${names});\n`
+  // The first row ('' cannot be a role's name) says whether the leader is in recovery.
+  const read =
+    `${QUIET}SELECT '', pg_catalog.pg_is_in_recovery()::text UNION ALL ` +
+    `SELECT rolname, coalesce(rolpassword, '') FROM pg_catalog.pg_authid WHERE rolname IN (${names});\n`
   for (const [i, password] of candidates.entries()) {
     const r = await psql(conn, password, read, o.layout)
     if (r.refused) continue
@@ -165,6 +181,21 @@ async function rotateOn(
     const stale = ROLE_PASSWORDS.filter(
       (x) => stored.has(x.role) && !scramMatches(stored.get(x.role) ?? '', p[x.param] as string),
     )
+    const named = (list: typeof stale) => list.map((x) => `${x.role} (${x.param})`)
+    if (stale.length > 0 && stored.get('') === 'true') {
+      // A standby leader replays its roles from the remote primary and cannot change them; any other
+      // leader in recovery is still being promoted: ask again.
+      if (!(await dcsStandbyCluster(p, o.consulHttp)))
+        throw new Error(`the leader ${conn.shown} is still in recovery (a promotion under way)`)
+      return {
+        kind: 'checked',
+        leader: leader.name,
+        local: conn.local,
+        rotated: [],
+        missing,
+        standby: named(stale),
+      }
+    }
     if (stale.length > 0) {
       // One transaction: the roles change together or not at all. Verifiers only, never the plaintext.
       const alter = stale
@@ -177,8 +208,9 @@ async function rotateOn(
       kind: 'checked',
       leader: leader.name,
       local: conn.local,
-      rotated: stale.map((x) => `${x.role} (${x.param})`),
+      rotated: named(stale),
       missing,
+      standby: [],
     }
   }
   throw new CookError(

@@ -15,7 +15,6 @@ export interface Conn {
   dbname?: string
 }
 
-
 /** Writes a pgpass file (mode 0600) that gives every host the password of each user. */
 export function writePgpass(path: string, passwords: Record<string, string>): void {
   const lines = Object.entries(passwords).map(([user, pw]) => `*:*:*:${pgpassField(user)}:${pgpassField(pw)}`)

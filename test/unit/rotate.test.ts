@@ -2,7 +2,8 @@
 // writes them), the roles' passwords checked by logging in as the roles themselves.
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { CookError } from '../../cook/errors.js'
@@ -10,7 +11,9 @@ import { StepLog } from '../../cook/log.js'
 import { validate, type RawParams } from '../../cook/params.js'
 import { renderedSuperuserPassword, rotateRoles } from '../../cook/rotate.js'
 import { basicEnv, tempDir } from '../helpers.js'
-import { PG_BIN, startPostgres } from '../pg.js'
+import { lookupUser } from '../../cook/users.js'
+import { asUser } from '../../scripts/lib/procs.js'
+import { PG_BIN, startPostgres, type Postgres } from '../pg.js'
 
 /** Consul's KV API, `?raw` reads only: what cook/probes.ts consulValue asks. */
 async function consulKv(
@@ -92,6 +95,7 @@ t.test('rotateRoles', async (t) => {
       local: false,
       rotated: ['postgres (KEKPASS)', 'replicator (REPPASS)', 'rewinder (REWINDPASS)', 'admin (ADMPASS)'],
       missing: [],
+      standby: [],
     })
     for (const [user, oldPw, newPw] of [
       ['postgres', 'old-kek', 'new-kek:a\\b'],
@@ -127,6 +131,26 @@ t.test('rotateRoles', async (t) => {
     t.equal(pg.sql("SELECT count(*) FROM pg_roles WHERE rolname = 'rewinder'"), '0\n')
   })
 
+  t.test('a leader in recovery: a standby cluster is left alone, a promotion is waited for', async (t) => {
+    const standby = startStandby(t, pg)
+    kv.set(
+      '/service/rot/members/pg1',
+      JSON.stringify({ conn_url: `postgres://${pg.host}:${standby}/postgres` }),
+    )
+    const stale = { ...next, ADMPASS: 'changed-on-a-standby' }
+    const e = await rotateRoles(stale, { ...opts(), timeoutMs: 1000 }).catch((x: unknown) => x)
+    t.match(
+      (e as Error).message,
+      /did not answer within 1 s \(last: .*still in recovery/,
+      'not a standby cluster',
+    )
+    kv.set('/service/rot/config', JSON.stringify({ ttl: 30, standby_cluster: { host: '192.0.2.9' } }))
+    const r = await rotateRoles(stale, opts())
+    t.match(r, { kind: 'checked', rotated: [], standby: ['admin (ADMPASS)'] })
+    t.match(lines.join('\n'), /leads a standby cluster: .* change these passwords there: admin \(ADMPASS\)/)
+    kv.delete('/service/rot/config')
+  })
+
   t.test('this member leads: the local socket', async (t) => {
     const local = { ...next, NODENAME: 'pg1', ADMPASS: 'via-socket' }
     // The jail's socket (/tmp/.s.PGSQL.5432 under the layout's base) is the test server's own.
@@ -141,6 +165,38 @@ t.test('rotateRoles', async (t) => {
     t.match(r, { kind: 'checked', local: true, rotated: ['admin (ADMPASS)'] })
   })
 })
+
+/** A hot standby of `pg` (pg_basebackup -R over the trusted socket) on the next port; its port. */
+function startStandby(t: { teardown: (fn: () => void) => void }, pg: Postgres): number {
+  const dir = tempDir(t, 'cook-standby-')
+  chmodSync(dir, 0o755)
+  const data = join(dir, 'data')
+  const port = pg.port + 1
+  const asPostgres = (argv: string[]) => {
+    const [cmd = '', ...args] = asUser('postgres', argv)
+    const r = spawnSync(cmd, args, { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`${argv[0]}: ${r.stderr}`)
+  }
+  const pgUser = lookupUser('postgres')
+  if (!pgUser) throw new Error('no postgres user')
+  chownSync(dir, pgUser.uid, pgUser.gid)
+  asPostgres([
+    `${PG_BIN}/pg_basebackup`,
+    '-D',
+    data,
+    '-h',
+    pg.socketDir,
+    '-p',
+    String(pg.port),
+    '-U',
+    'postgres',
+    '-R',
+  ])
+  const o = `-c listen_addresses=${pg.host} -p ${port} -c unix_socket_directories=${dir}`
+  asPostgres([`${PG_BIN}/pg_ctl`, '-D', data, '-o', o, '-l', join(dir, 'log'), '-w', 'start'])
+  t.teardown(() => asPostgres([`${PG_BIN}/pg_ctl`, '-D', data, '-m', 'immediate', 'stop']))
+  return port
+}
 
 t.test('renderedSuperuserPassword reads what patroni.yml gives Patroni', async (t) => {
   const dir = tempDir(t, 'cook-rotate-')
