@@ -6,13 +6,19 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { apply, type Change } from './apply.js'
 import type { FreeBsd } from './freebsd.js'
-import { PATHS } from './layout.js'
 import type { StepLog } from './log.js'
-import { JAIL_LAYOUT } from './layout.js'
+import { JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
 import { SECRET_NAMES, type Params } from './params.js'
 import { plan as makePlan, type Plan, type ServiceName } from './plan.js'
 import { clusterExists, clusterWhere, consulLeader, CONSUL_HTTP, patroniLive, patroniUrl } from './probes.js'
-import { renderedSuperuserPassword, rotateRoles, ROLE_PASSWORDS } from './rotate.js'
+import {
+  forgetSuperuser,
+  rememberedSuperuser,
+  rememberSuperuser,
+  renderedSuperuserPassword,
+  ROLE_PASSWORDS,
+  rotateRoles,
+} from './rotate.js'
 import {
   changedNames,
   digestKey,
@@ -36,6 +42,8 @@ export interface StatePaths {
   cookLog: string
   /** Written by `cook stop`: tells a cook in the foreground that Patroni's exit is planned. */
   stopping: string
+  /** The superuser password a start replaces, until the leader's roles have the new one. */
+  previousSuperuser: string
 }
 
 export function statePaths(root = '/', override: Partial<StatePaths> = {}): StatePaths {
@@ -44,6 +52,7 @@ export function statePaths(root = '/', override: Partial<StatePaths> = {}): Stat
     digestKey: join(root, PATHS.digestKey),
     cookLog: join(root, PATHS.cookLog),
     stopping: join(root, PATHS.stopping),
+    previousSuperuser: join(root, PATHS.previousSuperuser),
     ...override,
   }
 }
@@ -82,6 +91,8 @@ export interface StartOptions {
   patroniHttp?: string
   timeouts?: Partial<Timeouts>
   pollMs?: number
+  /** Where psql and the local PostgreSQL's socket are, for the leader's role check; the jail's by default. */
+  pgLayout?: Layout
 }
 
 export type StartKind = 'first' | 'unchanged' | 'reseason'
@@ -144,7 +155,9 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
   // A first start (a new jail: every Nomad start) or changed secrets may bring passwords the cluster's roles
   // do not have yet. The superuser password this jail had is read before the new files replace it.
   const checkRoles = kind === 'first' || (kind === 'reseason' && marker?.secrets !== wanted.secrets)
-  const previous = checkRoles ? renderedSuperuserPassword(join(root, PATHS.patroniYml)) : undefined
+  const rendered = checkRoles ? renderedSuperuserPassword(join(root, PATHS.patroniYml)) : undefined
+  const remembered = checkRoles ? rememberedSuperuser(paths.previousSuperuser) : undefined
+  if (rendered !== undefined && rendered !== p.KEKPASS) rememberSuperuser(paths.previousSuperuser, rendered)
 
   let changes: Change[] = []
   if (kind === 'first') log.next(`first start: seasoning this jail (no valid ${PATHS.seasoned})`)
@@ -185,11 +198,12 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
       await rotateRoles(p, {
         log,
         consulHttp,
-        layout: JAIL_LAYOUT,
-        previous: [p.OLDKEKPASS, previous],
+        layout: opts.pgLayout ?? JAIL_LAYOUT,
+        previous: [p.OLDKEKPASS, rendered, remembered],
         timeoutMs: timeouts.leaderMs,
         intervalMs: pollMs,
       })
+      forgetSuperuser(paths.previousSuperuser)
     }
     if (kind !== 'unchanged') await rcConf(svc, plan, sys, log)
     if (!running) {

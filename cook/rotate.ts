@@ -6,9 +6,9 @@
 // new secret: it finds the leader in the DCS, logs in as the superuser (the local socket when this member
 // leads, else the leader's own address), and sends each role whose verifier does not match its parameter a
 // new SCRAM verifier: no plaintext reaches the server, argv or a log.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { parse } from 'yaml'
 import { CookError } from './errors.js'
 import { at, PATHS, type Layout } from './layout.js'
@@ -75,6 +75,32 @@ export function renderedSuperuserPassword(patroniYml: string): string | undefine
   } catch {
     return undefined
   }
+}
+
+/**
+ * Keeps the superuser password that this start's render replaces (root-only, 0600) until the leader's roles
+ * have the new one: a start killed in between has rendered the new patroni.yml, and the next start can only
+ * log in to the leader with the old password. Removed by `forgetSuperuser` once the roles are checked.
+ */
+export function rememberSuperuser(path: string, password: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  const temp = `${path}.tmp`
+  rmSync(temp, { force: true })
+  writeFileSync(temp, password, { mode: 0o600, flag: 'wx' })
+  renameSync(temp, path)
+}
+
+export function rememberedSuperuser(path: string): string | undefined {
+  try {
+    const pw = readFileSync(path, 'utf8')
+    return pw === '' ? undefined : pw
+  } catch {
+    return undefined
+  }
+}
+
+export function forgetSuperuser(path: string): void {
+  rmSync(path, { force: true })
 }
 
 /**
