@@ -116,7 +116,12 @@ export async function rotateRoles(p: Params, o: RotateOptions): Promise<RotateRe
   let target = ''
   const polled = await poll(
     async (): Promise<RotateResult | undefined> => {
-      const leader = await dcsLeader(p, o.consulHttp)
+      // A DCS that does not answer names no leader: Patroni cannot lead or follow without it either, and a
+      // first start must not wait here for a DCS that only comes up later.
+      const leader = await dcsLeader(p, o.consulHttp).catch((e: unknown) => {
+        o.log.info(`${p.DCS} did not answer (${(e as Error).message})`)
+        return undefined
+      })
       if (!leader) return { kind: 'no-leader' }
       const conn = connection(p, leader, o.layout)
       target = conn.shown
