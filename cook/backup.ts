@@ -6,7 +6,7 @@ import { patroniUrl } from './probes.js'
 import { authority, isHostname, isPlainIP, parseHostPort, shown } from './net.js'
 import type { Params } from './params.js'
 import { at, PATHS, type Layout } from './layout.js'
-import { sh } from './quote.js'
+import { pgpass, sh } from './quote.js'
 
 /** Where the repository is: nowhere (backups off), a directory (a dataset shared by the members), or S3. */
 export type Repo =
@@ -208,7 +208,7 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
       // pgbackrest backup, check and stanza-create connect to PostgreSQL over its socket as postgres.
       path: BACKUP_PATHS.pgpass,
       template: 'pgbackrest-pgpass',
-      view: { password: pgpassField(p.KEKPASS) },
+      view: { password: pgpass(p.KEKPASS) },
       mode: 0o600,
       owner: pg,
       format: 'text',
@@ -266,11 +266,6 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
     ],
     files,
   }
-}
-
-/** One pgpass field: `\` and `:` escaped with a backslash (libpq's rule). */
-export function pgpassField(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:')
 }
 
 /** The values patroni.yml.hbs reads for archiving, replicas and the restore bootstrap; null when off. */

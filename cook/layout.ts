@@ -51,6 +51,8 @@ export const PATHS = {
   seasoned: '/usr/local/etc/pot-is-seasoned',
   cookLog: '/var/log/cook.log',
   digestKey: '/var/db/cook/digest.key',
+  /** The superuser password a start replaces, kept (0600, root) until the leader's roles have the new one. */
+  previousSuperuser: '/var/db/cook/previous-superuser',
   stopping: '/var/run/cook.stopping',
 } as const
 

@@ -6,8 +6,8 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { apply, type Change } from './apply.js'
 import type { FreeBsd } from './freebsd.js'
-import { PATHS } from './layout.js'
 import type { StepLog } from './log.js'
+import { JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
 import { SECRET_NAMES, type Params } from './params.js'
 import { plan as makePlan, type Plan, type ServiceName } from './plan.js'
 import {
@@ -20,6 +20,14 @@ import {
   tlsClient,
 } from './probes.js'
 import type { TlsClient } from './https.js'
+import {
+  forgetSuperuser,
+  rememberedSuperuser,
+  rememberSuperuser,
+  renderedSuperuserPassword,
+  ROLE_PASSWORDS,
+  rotateRoles,
+} from './rotate.js'
 import {
   changedNames,
   digestKey,
@@ -43,6 +51,8 @@ export interface StatePaths {
   cookLog: string
   /** Written by `cook stop`: tells a cook in the foreground that Patroni's exit is planned. */
   stopping: string
+  /** The superuser password a start replaces, until the leader's roles have the new one. */
+  previousSuperuser: string
 }
 
 export function statePaths(root = '/', override: Partial<StatePaths> = {}): StatePaths {
@@ -51,6 +61,7 @@ export function statePaths(root = '/', override: Partial<StatePaths> = {}): Stat
     digestKey: join(root, PATHS.digestKey),
     cookLog: join(root, PATHS.cookLog),
     stopping: join(root, PATHS.stopping),
+    previousSuperuser: join(root, PATHS.previousSuperuser),
     ...override,
   }
 }
@@ -64,6 +75,8 @@ export interface Timeouts {
   patroniLiveMs: number
   /** One `service NAME start|restart|reload`. */
   serviceMs: number
+  /** The leader answers so that a changed password reaches its roles (a failover may be under way). */
+  leaderMs: number
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = {
@@ -71,6 +84,7 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   clusterExistsMs: 600_000,
   patroniLiveMs: 120_000,
   serviceMs: 120_000,
+  leaderMs: 60_000,
 }
 
 export interface StartOptions {
@@ -86,6 +100,8 @@ export interface StartOptions {
   patroniHttp?: string
   timeouts?: Partial<Timeouts>
   pollMs?: number
+  /** Where psql and the local PostgreSQL's socket are, for the leader's role check; the jail's by default. */
+  pgLayout?: Layout
 }
 
 export type StartKind = 'first' | 'unchanged' | 'reseason'
@@ -148,6 +164,13 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
       ? 'unchanged'
       : 'reseason'
 
+  // A first start (a new jail: every Nomad start) or changed secrets may bring passwords the cluster's roles
+  // do not have yet. The superuser password this jail had is read before the new files replace it.
+  const checkRoles = kind === 'first' || (kind === 'reseason' && marker?.secrets !== wanted.secrets)
+  const rendered = checkRoles ? renderedSuperuserPassword(join(root, PATHS.patroniYml)) : undefined
+  const remembered = checkRoles ? rememberedSuperuser(paths.previousSuperuser) : undefined
+  if (rendered !== undefined && rendered !== p.KEKPASS) rememberSuperuser(paths.previousSuperuser, rendered)
+
   let changes: Change[] = []
   if (kind === 'first') log.next(`first start: seasoning this jail (no valid ${PATHS.seasoned})`)
   if (kind === 'unchanged')
@@ -179,6 +202,20 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
         intervalMs: pollMs,
       })
       log.info(`cluster "${p.SCOPE}" exists`)
+    }
+    if (svc === 'patroni' && checkRoles) {
+      log.next(
+        `checking that the leader's roles have this member's passwords (${ROLE_PASSWORDS.map((r) => r.param).join(', ')})`,
+      )
+      await rotateRoles(p, {
+        log,
+        consulHttp,
+        layout: opts.pgLayout ?? JAIL_LAYOUT,
+        previous: [p.OLDKEKPASS, rendered, remembered],
+        timeoutMs: timeouts.leaderMs,
+        intervalMs: pollMs,
+      })
+      forgetSuperuser(paths.previousSuperuser)
     }
     if (kind !== 'unchanged') await rcConf(svc, plan, sys, log)
     if (!running) {
@@ -234,7 +271,10 @@ function render(
   if (data) log.info(`data directory ${PATHS.dataDir}: ${data.status} (0700, owner ${data.owner})`)
   const bootstrapOnly: string[] = [PATHS.postBootstrap, PATHS.adminRoleSql]
   if (kind === 'reseason' && changes.some((c) => c.status !== 'unchanged' && bootstrapOnly.includes(c.path)))
-    log.info('the post-bootstrap script and admin role only take effect when the cluster is first created')
+    log.info(
+      'the post-bootstrap script only runs when the cluster is first created: a running cluster gets a ' +
+        "changed ADMPASS through the leader's role check below",
+    )
   return changes
 }
 

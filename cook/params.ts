@@ -44,6 +44,7 @@ export interface Params {
   GOSSIPKEY: string | undefined
   REPPASS: string
   REWINDPASS: string
+  OLDKEKPASS: string | undefined
   SCOPE: string
   DCS: Dcs
   ETCDHOSTS: string[]
@@ -320,6 +321,14 @@ export const PARAMS: Record<ParamName, Spec> = {
     defaultDoc: 'derived from KEKPASS and SCOPE (HKDF-SHA256)',
     fallback: (p) => derivePassword(p.KEKPASS, p.SCOPE, 'rewind'),
     check: password('pg_rewind', true),
+  },
+  OLDKEKPASS: {
+    doc: 'while KEKPASS is being rotated: the superuser password the running cluster still has, so that cook can log in to the leader once and set the new passwords (a pot jail also finds it in its own patroni.yml; a fresh Nomad jail needs it); remove it afterwards',
+    want: 'a non-empty password',
+    example: SECRET_EXAMPLE,
+    secret: true,
+    defaultDoc: 'none',
+    check: password('nothing', false),
   },
   SCOPE: {
     doc: 'cluster name: the same on every member; Patroni scope and Consul service name',

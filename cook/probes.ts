@@ -43,30 +43,40 @@ export async function consulKeyExists(consulHttp: string, keys: string[], token?
 }
 
 /**
- * True when one of the keys exists in etcd, asked through the v3 HTTP gateway of any endpoint; over HTTPS
- * with the member's client certificate when `tls` is given, as Patroni asks.
+ * One v3 range request for a key, asked through the HTTP gateway of the first endpoint that answers; over
+ * HTTPS with the member's client certificate when `tls` is given, as Patroni asks.
  */
-export async function etcdKeyExists(endpoints: string[], keys: string[], tls?: TlsClient): Promise<boolean> {
+async function etcdRange(
+  endpoints: string[],
+  key: string,
+  tls: TlsClient | undefined,
+  countOnly: boolean,
+): Promise<{ count?: string | number; kvs?: { value?: string }[] }> {
   const errors: string[] = []
   for (const endpoint of endpoints) {
     try {
-      for (const key of keys) {
-        const res = await httpCall(`${tls ? 'https' : 'http'}://${endpoint}/v3/kv/range`, {
-          method: 'POST',
-          body: JSON.stringify({ key: Buffer.from(key).toString('base64'), count_only: true }),
-          tls,
-          timeoutMs: REQUEST_TIMEOUT_MS,
-        })
-        if (res.status !== 200) throw new Error(`HTTP ${res.status}`)
-        const body = JSON.parse(res.text) as { count?: string | number }
-        if (Number(body.count ?? 0) > 0) return true
-      }
-      return false
+      const res = await httpCall(`${tls ? 'https' : 'http'}://${endpoint}/v3/kv/range`, {
+        method: 'POST',
+        body: JSON.stringify({
+          key: Buffer.from(key).toString('base64'),
+          ...(countOnly ? { count_only: true } : {}),
+        }),
+        tls,
+        timeoutMs: REQUEST_TIMEOUT_MS,
+      })
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}`)
+      return JSON.parse(res.text) as { count?: string | number; kvs?: { value?: string }[] }
     } catch (e) {
       errors.push(`${endpoint}: ${(e as Error).message}`)
     }
   }
   throw new Error(errors.join('; '))
+}
+
+/** True when one of the keys exists in etcd. */
+export async function etcdKeyExists(endpoints: string[], keys: string[], tls?: TlsClient): Promise<boolean> {
+  for (const key of keys) if (Number((await etcdRange(endpoints, key, tls, true)).count ?? 0) > 0) return true
+  return false
 }
 
 /** Where the cook reaches etcd: through the local proxy when there is one, as Patroni does. */
@@ -101,4 +111,78 @@ export function patroniUrl(p: Params): string {
 export async function patroniLive(restUrl: string, tls?: TlsClient): Promise<true | undefined> {
   const res = await httpCall(`${restUrl}/liveness`, { tls, timeoutMs: REQUEST_TIMEOUT_MS })
   return res.status === 200 ? true : undefined
+}
+
+/** The value of a key in Consul's KV store, read through the local agent; undefined when it is absent. */
+export async function consulValue(
+  consulHttp: string,
+  key: string,
+  token?: string,
+): Promise<string | undefined> {
+  const res = await httpCall(`${consulHttp}/v1/kv${encodeURI(key)}?raw`, {
+    headers: token ? { 'X-Consul-Token': token } : {},
+    timeoutMs: REQUEST_TIMEOUT_MS,
+  })
+  if (res.status === 404) return undefined
+  if (res.status !== 200) throw new Error(`GET /v1/kv${key}: HTTP ${res.status}`)
+  return res.text
+}
+
+/** The value of a key in etcd; undefined when it is absent. */
+export async function etcdValue(
+  endpoints: string[],
+  key: string,
+  tls?: TlsClient,
+): Promise<string | undefined> {
+  const value = (await etcdRange(endpoints, key, tls, false)).kvs?.[0]?.value
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8')
+}
+
+/** A key of the DCS this member uses (through the local Consul agent, or etcd); undefined when absent. */
+export function dcsValue(p: Params, consulHttp: string, key: string): Promise<string | undefined> {
+  return p.DCS === 'consul'
+    ? consulValue(consulHttp, key, p.CONSULTOKEN)
+    : etcdValue(etcdEndpoints(p), key, tlsClient(p))
+}
+
+/** True when the cluster's dynamic configuration makes it a standby cluster (it follows a remote primary). */
+export async function dcsStandbyCluster(p: Params, consulHttp: string): Promise<boolean> {
+  const config = await dcsValue(p, consulHttp, `/service/${p.SCOPE}/config`)
+  try {
+    return Boolean((JSON.parse(config ?? '{}') as { standby_cluster?: unknown }).standby_cluster)
+  } catch {
+    return false
+  }
+}
+
+/** The cluster's leader as Patroni publishes it: its name, and where its PostgreSQL listens (conn_url). */
+export interface LeaderAddress {
+  name: string
+  host: string
+  port: number
+}
+
+/**
+ * Who leads the cluster of p.SCOPE now, read from the DCS as Patroni wrote it (`leader` holds the name,
+ * `members/<name>` the member's data); undefined when there is no leader key or member data.
+ */
+export async function dcsLeader(p: Params, consulHttp: string): Promise<LeaderAddress | undefined> {
+  const read = (key: string) => dcsValue(p, consulHttp, key)
+  const name = (await read(`/service/${p.SCOPE}/leader`))?.trim()
+  if (!name) return undefined
+  const data = await read(`/service/${p.SCOPE}/members/${name}`)
+  if (data === undefined) return undefined
+  let connUrl: unknown
+  try {
+    connUrl = (JSON.parse(data) as { conn_url?: unknown }).conn_url
+  } catch {
+    return undefined
+  }
+  if (typeof connUrl !== 'string') return undefined
+  const url = new URL(connUrl)
+  return {
+    name,
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port === '' ? 5432 : Number(url.port),
+  }
 }

@@ -82,6 +82,11 @@ export function sql(value: unknown): string {
   return `'${text.replace(/'/g, "''")}'`
 }
 
+/** One field of a pgpass line: libpq's escapes for `\` and `:`. */
+export function pgpass(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:')
+}
+
 function requireValue(value: unknown, helper: string): void {
   if (value === undefined || value === null) throw new Error(`${helper}: value is missing`)
 }

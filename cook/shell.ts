@@ -21,6 +21,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv
   /** Kills the command (SIGTERM to it and its children) after this many milliseconds. */
   timeoutMs?: number
+  /** The command's standard input: how a secret or SQL reaches it without argv. */
+  input?: string
 }
 
 export interface RunResult {
@@ -62,8 +64,14 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
         // the command with it, as a start killed midway must.
         const child = spawn('/bin/sh', ['-c', 'exec "$@"', 'sh', ...argv], {
           env: opts.env ?? process.env,
-          stdio: ['ignore', outFd, errFd],
+          // Input goes through a pipe, not a file: it may carry a secret. Only output pipes can hang us.
+          stdio: [opts.input === undefined ? 'ignore' : 'pipe', outFd, errFd],
         })
+        if (opts.input !== undefined) {
+          // A command that exits without reading all of it makes the write fail with EPIPE: not our error.
+          child.stdin?.on('error', () => undefined)
+          child.stdin?.end(opts.input)
+        }
         let timedOut = false
         let killer: NodeJS.Timeout | undefined
         const signal = (name: NodeJS.Signals) => {

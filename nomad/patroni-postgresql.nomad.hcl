@@ -106,7 +106,7 @@ variable "archive_timeout" {
 }
 
 variable "secrets_path" {
-  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY, TLSCA and optionally CONSULTOKEN, S3KEY, S3SECRET; <path>/<member> holds TLSCERT and TLSKEY"
+  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY, TLSCA and optionally CONSULTOKEN, REPPASS, REWINDPASS, OLDKEKPASS, S3KEY, S3SECRET; <path>/<member> holds TLSCERT and TLSKEY"
   type        = string
   # A task may read nomad/jobs/<job id> without any extra ACL policy; another path needs one.
   default = "nomad/jobs/patroni-postgresql"
@@ -281,7 +281,10 @@ job "patroni-postgresql" {
         # member's next start; cook reloads, it does not restart, when only certificates changed.
         # change_mode "noop": a change in the variable must not restart every member at once (each
         # group has this template). New values take effect at a member's next start (every Nomad
-        # start is a fresh jail that cook configures); change a role's password in PostgreSQL first.
+        # start is a fresh jail that cook configures): restart the members one by one, replicas first,
+        # and cook sets the new passwords on the leader's roles before Patroni uses them. A fresh jail
+        # does not know the superuser password it replaces: while KEKPASS changes, keep the old one in
+        # the variable as OLDKEKPASS (README, "Rotating passwords").
         template {
           destination = "secrets/cook.env"
           env         = true
@@ -299,6 +302,15 @@ job "patroni-postgresql" {
             {{- end }}
             {{- if .S3SECRET }}
             S3SECRET_B64={{ .S3SECRET.Value | base64Encode }}
+            {{- end }}
+            {{- if .REPPASS }}
+            REPPASS_B64={{ .REPPASS.Value | base64Encode }}
+            {{- end }}
+            {{- if .REWINDPASS }}
+            REWINDPASS_B64={{ .REWINDPASS.Value | base64Encode }}
+            {{- end }}
+            {{- if .OLDKEKPASS }}
+            OLDKEKPASS_B64={{ .OLDKEKPASS.Value | base64Encode }}
             {{- end }}
             TLSCA_B64={{ if .TLSCA }}{{ .TLSCA.Value | base64Encode }}{{ end }}
             {{- end }}

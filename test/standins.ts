@@ -265,6 +265,8 @@ export interface ConsulStandIn {
   leader: string
   /** Keys that exist in the KV store (with their leading slash, as Patroni names them). */
   keys: Set<string>
+  /** Values that `?raw` reads answer (Patroni's leader name and member data), by key. */
+  values: Map<string, string>
   requests: string[]
   /** X-Consul-Token headers received (tests check the token went there and nowhere else). */
   tokens: string[]
@@ -282,6 +284,12 @@ export async function consulStandIn(leader = '10.0.0.2:8300'): Promise<ConsulSta
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(standIn.leader))
       return
     }
+    if (url.startsWith('/v1/kv/') && url.endsWith('?raw')) {
+      const value = standIn.values.get(decodeURI(url.slice('/v1/kv'.length, -'?raw'.length)))
+      if (value === undefined) res.writeHead(404).end()
+      else res.writeHead(200).end(value)
+      return
+    }
     if (url.startsWith('/v1/kv/')) {
       const key = decodeURI(url.slice('/v1/kv'.length))
       if (standIn.keys.has(key))
@@ -297,6 +305,7 @@ export async function consulStandIn(leader = '10.0.0.2:8300'): Promise<ConsulSta
     url: `http://127.0.0.1:${port}`,
     leader,
     keys: new Set(),
+    values: new Map(),
     requests: [],
     tokens: [],
     close: () => new Promise((resolve) => server.close(() => resolve())),

@@ -8,8 +8,10 @@ import { join } from 'node:path'
 import { apply } from '../../cook/apply.js'
 import { haproxyConfig } from '../../cook/haproxy.js'
 import { PATHS, type Layout } from '../../cook/layout.js'
+import { StepLog } from '../../cook/log.js'
 import { type Params, type RawParams, validate } from '../../cook/params.js'
 import { plan } from '../../cook/plan.js'
+import { renderedSuperuserPassword, rotateRoles, type RotateResult } from '../../cook/rotate.js'
 import { verifyPlan } from '../../cook/verify.js'
 import { httpCall, type HttpResponse } from '../../cook/https.js'
 import { ClusterTls } from './cluster-tls.js'
@@ -74,6 +76,8 @@ export interface Member {
   config: string
   restUrl: string
   params: Params
+  /** The parameters as given, before validation: what a reseason changes. */
+  raw: RawParams
   /** Patroni under supervision (daemon(8) -R in the jail). */
   proc?: Supervised | undefined
   /** The member's own etcd gateway, with `agent: 'gateway'`. */
@@ -95,7 +99,8 @@ const randomPassword = () => randomBytes(18).toString('base64url')
 export class Cluster {
   readonly procs = new Procs()
   readonly members: Member[]
-  readonly passwords: Passwords
+  /** The roles' passwords; a reseason that rotates them updates these and the pgpass file. */
+  passwords: Passwords
   /** A 0600 pgpass file with every role's password, for psql and the tests. */
   readonly pgpass: string
   readonly haproxyHost: string
@@ -147,11 +152,15 @@ export class Cluster {
       // With a gateway there is no ETCDHOSTS: the gateway is provably the member's only way to etcd.
       const dcs: RawParams =
         opts.agent === 'gateway' ? { ETCDHOSTS: undefined, ETCDPROXY: `http://${ip}:${GATEWAY_PORT}` } : {}
-      const certs = this.tls?.memberParams(name, ip) ?? {}
-      const params = validate(
-        { ...shared, ...dcs, ...certs, NODENAME: name, MYIP: ip, SERVICETAG: i === 0 ? 'master' : 'replica' },
-        { allowLoopback: true },
-      )
+      const raw: RawParams = {
+        ...shared,
+        ...dcs,
+        ...(this.tls?.memberParams(name, ip) ?? {}),
+        NODENAME: name,
+        MYIP: ip,
+        SERVICETAG: i === 0 ? 'master' : 'replica',
+      }
+      const params = validate(raw, { allowLoopback: true })
       return {
         name,
         ip,
@@ -160,6 +169,7 @@ export class Cluster {
         config: join(root, PATHS.patroniYml),
         restUrl: `${this.tls ? 'https' : 'http'}://${ip}:${REST_PORT}`,
         params,
+        raw,
         up: false,
       }
     })
@@ -194,15 +204,20 @@ export class Cluster {
     execFileSync('haproxy', ['-c', '-q', '-f', this.haproxyCfg], { stdio: ['ignore', 'ignore', 'pipe'] })
   }
 
-  /** The jail's files under the member's root, written by the cook's own plan and apply. */
-  private render(m: Member): void {
-    const layout: Layout = {
+  /** The jail's layout rebased under the member's root. */
+  private layout(m: Member): Layout {
+    return {
       base: m.root,
       pgBinDir: `${PG_BIN}`,
       pgbackrestBin: PGBACKREST_BIN,
       pgUser: 'postgres',
       consulUser: 'consul',
     }
+  }
+
+  /** The jail's files under the member's root, written by the cook's own plan and apply. */
+  private render(m: Member): void {
+    const layout = this.layout(m)
     const socket = join(m.root, PATHS.pgSocketDir, `.s.PGSQL.${PG_PORT}`)
     if (socket.length > 107)
       throw new Error(`${socket} is longer than a Unix socket path may be: use a shorter cluster folder`)
@@ -218,6 +233,49 @@ export class Cluster {
           'not searchable by other users; put the cluster in a folder it can reach (e.g. under /var/tmp)',
       )
     }
+  }
+
+  /**
+   * Reseasons a member with changed parameters the way its jail's cook does: the leader's roles get the
+   * member's passwords first (cook/rotate.ts, the lifecycle's own step, with the superuser password of the
+   * member's patroni.yml as the previous one), then the files are rendered again and Patroni reloads
+   * (SIGHUP, what `service patroni reload` sends). With 'restart' the member stops first and starts last,
+   * as a jail restarted with new `pot set-env` values or a Nomad task restarted with new Variables does.
+   */
+  async reseason(
+    m: Member,
+    changes: RawParams,
+    how: 'reload' | 'restart' = 'reload',
+    log: StepLog = new StepLog({ out: () => undefined }),
+  ): Promise<RotateResult> {
+    const raw = { ...m.raw, ...changes }
+    const params = validate(raw, { allowLoopback: true })
+    const previous = renderedSuperuserPassword(m.config)
+    if (how === 'restart') await this.stop(m)
+    const result = await rotateRoles(params, {
+      log,
+      consulHttp: '',
+      layout: this.layout(m),
+      previous: [params.OLDKEKPASS, previous],
+      timeoutMs: 60000,
+      intervalMs: 250,
+    })
+    m.raw = raw
+    m.params = params
+    this.render(m)
+    // The roles have this member's passwords now: the tests' own connections need them too.
+    if (result.kind === 'checked') {
+      this.passwords = {
+        postgres: params.KEKPASS,
+        admin: params.ADMPASS,
+        replicator: params.REPPASS,
+        rewinder: params.REWINDPASS,
+      }
+      writePgpass(this.pgpass, { ...this.passwords })
+    }
+    if (how === 'restart') this.startMember(m)
+    else if (m.proc && !m.proc.done) signalAll([m.proc.pid], 'SIGHUP')
+    return result
   }
 
   member(name: string): Member {
@@ -523,24 +581,6 @@ export class Cluster {
       tls: this.tls?.client,
       timeoutMs: 30000,
     })
-  }
-
-  /**
-   * A reseason of one member with changed parameters, as the jail's cook does it: validate, render with the
-   * cook's plan and apply, then `service patroni reload` (SIGHUP to Patroni, which also reloads PostgreSQL).
-   */
-  reseason(m: Member, over: RawParams): void {
-    m.params = validate({ ...this.rawOf(m), ...over }, { allowLoopback: true })
-    this.render(m)
-    if (m.proc && !m.proc.done) signalAll([m.proc.pid], 'SIGHUP')
-  }
-
-  /** A member's parameters as raw text again (for reseason): lists joined, numbers as text. */
-  private rawOf(m: Member): RawParams {
-    const raw: RawParams = {}
-    for (const [k, v] of Object.entries(m.params))
-      if (v !== undefined) raw[k as keyof RawParams] = Array.isArray(v) ? v.join(',') : String(v)
-    return raw
   }
 
   /** Where to look when a member does not come up. */

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { promisify } from 'node:util'
-import { pgpassField } from '../../cook/backup.js'
+import { pgpass as pgpassField } from '../../cook/quote.js'
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin'
 /** Debian's pgBackRest (FreeBSD's package installs /usr/local/bin/pgbackrest). */

@@ -19,7 +19,7 @@ t.test(
   'security: REST credentials, TLS-only PostgreSQL, TLS replication, rotation without a failed write',
   async (t) => {
     const t0 = Date.now()
-    const c = await startCluster(t, { scope: 'e2e-security', block: '127.61' })
+    const c = await startCluster(t, { scope: 'e2e-security', block: '127.64' })
     const { leader, replicas } = await c.waitFormed()
     await c.waitPrimaryRoute(leader)
     t.comment(`formed with TLS in ${since(t0)}`)
@@ -126,7 +126,7 @@ t.test(
       const pids = c.members.map((m) => [m.proc?.pid, pm(m)])
       for (const m of c.members) {
         const old = await servedCertificate(m.ip, 5432, { ca, postgres: true })
-        c.reseason(m, tls.memberParams(m.name, m.ip))
+        await c.reseason(m, tls.memberParams(m.name, m.ip))
         const fresh = await waitFor(
           `${m.name} to serve its new certificate`,
           async () => {

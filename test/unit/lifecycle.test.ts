@@ -110,10 +110,11 @@ t.test('reseason: only the service whose configuration changed is reloaded or re
   n = j.s.calls().length
   r = await startJail(j.params({ ...later, ADMPASS: 'another admin password' }), j.opts())
   t.equal(r.kind, 'reseason')
-  t.same(r.refreshed, [], 'the admin role only matters at bootstrap')
+  t.same(r.refreshed, [], 'no service reads the admin role: its password goes to the leader')
   t.same(actions(j.s.calls().slice(n)), [])
   t.match(j.logText(), /\(a secret parameter\): reseasoning/)
-  t.match(j.logText(), /only take effect when the cluster is first created/)
+  t.match(j.logText(), /post-bootstrap script only runs when the cluster is first created/)
+  t.match(j.logText(), /Step \d+: checking that the leader's roles have this member's passwords/)
 
   n = j.s.calls().length
   r = await startJail(j.params({ ...later, ADMPASS: 'another admin password' }), j.opts())
@@ -138,6 +139,32 @@ t.test('a marker without what each service was given is rewritten after one refr
   t.same(again.refreshed, [], 'the next start refreshes nothing')
   t.same(actions(j.s.calls().slice(n)), [])
 })
+
+t.test(
+  "a changed KEKPASS alone reseasons: the leader's roles are checked before Patroni reloads",
+  async (t) => {
+    const j = await jail(t)
+    await startJail(j.params(), j.opts())
+    const mark = j.logText().length
+    const n = j.s.calls().length
+    const r = await startJail(j.params({ KEKPASS: 'a rotated superuser password' }), j.opts())
+    t.equal(r.kind, 'reseason', 'KEKPASS is in the secrets digest')
+    t.same(r.refreshed, ['patroni'], 'patroni.yml carries the new superuser and derived passwords')
+    t.same(actions(j.s.calls().slice(n)), ['service patroni reload'])
+    const log = j.logText().slice(mark)
+    const check = log.search(/checking that the leader's roles have this member's passwords/)
+    t.ok(check > 0 && check < log.indexOf('reloading patroni'), 'the roles are checked before the reload')
+    t.match(log, /no leader in consul right now: no role to check/)
+    t.notOk(log.includes('a rotated superuser password'), 'the value is not logged')
+
+    await startJail(j.params({ KEKPASS: 'a rotated superuser password', TTL: '40' }), j.opts())
+    t.notMatch(
+      j.logText().slice(mark + log.length),
+      /checking that the leader's roles/,
+      'not when no secret changed',
+    )
+  },
+)
 
 t.test('secrets never reach the log, stdout or a command line', async (t) => {
   const j = await jail(t)

@@ -370,6 +370,7 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
     'CONSULTOKEN',
     'GOSSIPKEY',
     'KEKPASS',
+    'OLDKEKPASS',
     'REPPASS',
     'RESTPASS',
     'REWINDPASS',
@@ -409,7 +410,10 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
 t.test('redacted shows every secret as <redacted>', async (t) => {
   const tls = tlsFixture(t)
   const shown = redacted(
-    validate(raw({ CONSULTOKEN: 'tok-123', ...S3, ...tls.raw }), { allowLoopback: false, root: tls.root }),
+    validate(raw({ CONSULTOKEN: 'tok-123', OLDKEKPASS: 'old-kek', ...S3, ...tls.raw }), {
+      allowLoopback: false,
+      root: tls.root,
+    }),
   )
   for (const name of SECRET_NAMES) t.equal(shown[name], '<redacted>', name)
   t.match(shown.TLSCERT, /^sha256:[0-9a-f]{16}$/, 'a certificate is shown by its fingerprint, not its PEM')

@@ -211,14 +211,19 @@ t.test('usage errors are not parameter errors', async (t) => {
 })
 
 t.test('check prints every resolved parameter with its source, secrets redacted', async (t) => {
-  const r = await cook(['check', 'SCOPE=orders'], { ...basicEnv(), IP: '10.0.0.12', MYIP: undefined })
+  const r = await cook(['check', 'SCOPE=orders'], {
+    ...basicEnv(),
+    IP: '10.0.0.12',
+    MYIP: undefined,
+    OLDKEKPASS: 'old-kek-Secret-0',
+  })
   t.equal(r.code, 0, r.err)
   t.match(r.out, /^MYIP\s+10\.0\.0\.12\s+\(environment\)$/m)
   t.match(r.out, /^SCOPE\s+orders\s+\(arguments\)$/m)
   t.match(r.out, /^TTL\s+30\s+\(default\)$/m)
   for (const n of SECRET_NAMES.filter((n) => !['CONSULTOKEN', 'S3KEY', 'S3SECRET', 'TLSKEY'].includes(n)))
     t.match(r.out, new RegExp(`^${n}\\s+<redacted>\\s`, 'm'), n)
-  t.notMatch(r.out, /kek-Secret-2|admin-Secret-1|cg8StVXb/)
+  t.notMatch(r.out, /kek-Secret-2|admin-Secret-1|cg8StVXb|old-kek-Secret-0/)
 })
 
 t.test('random bad input never crashes the cook: 0 when valid, else 78 with messages', async (t) => {

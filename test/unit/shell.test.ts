@@ -99,3 +99,17 @@ t.test('commandLine quotes only what needs it', async (t) => {
   t.equal(commandLine(['sysrc', 'consul_enable=YES']), 'sysrc consul_enable=YES')
   t.equal(commandLine(['echo', "it's", '']), `echo 'it'\\''s' ''`)
 })
+
+t.test(
+  'input reaches the command on stdin, never in argv; one that does not read it is no error',
+  async (t) => {
+    const secret = "SQL with a 'secret' and\nlines\n"
+    const r = await runOk(['cat'], { input: secret })
+    t.equal(r.stdout, secret)
+    t.notOk(r.argv.join(' ').includes('secret'))
+    const big = 'x'.repeat(1 << 20)
+    const ignored = await run(['true'], { input: big })
+    t.equal(ignored.exitCode, 0, 'EPIPE from a command that exits without reading is swallowed')
+    t.equal((await run(['cat'])).stdout, '', 'without input, stdin is empty')
+  },
+)
