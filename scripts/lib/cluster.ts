@@ -22,6 +22,7 @@ import { makeRepoDir } from './backup.js'
 import {
   asUser,
   descendants,
+  exited,
   isAlive,
   type Proc,
   Procs,
@@ -387,8 +388,7 @@ export class Cluster {
     const pids = this.memberPids(m)
     signalAll(pids, 'SIGKILL')
     if (!(await waitGone(pids, 10000))) throw new Error(`${m.name}: processes survived SIGKILL`)
-    await m.proc?.exited
-    await m.gateway?.exited
+    await exited([m.proc, m.gateway])
   }
 
   /** A planned stop: SIGTERM to Patroni, which stops PostgreSQL and releases the leader key. */

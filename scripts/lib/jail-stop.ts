@@ -10,7 +10,7 @@ import { StepLog } from '../../cook/log.js'
 import type { RunResult } from '../../cook/shell.js'
 import { stopJail, type StopReport } from '../../cook/stop.js'
 import type { Cluster, Member } from './cluster.js'
-import { isAlive, signalAll, waitGone } from './procs.js'
+import { exited, isAlive, signalAll, waitGone } from './procs.js'
 
 export interface JailStopOptions {
   /** Run `cook stop` first, as a jail with exec.stop does (pot >= 0.16.0 with the image's attributes). */
@@ -89,14 +89,6 @@ export async function jailStop(c: Cluster, m: Member, o: JailStopOptions): Promi
     signalAll(killed, 'SIGKILL')
     if (!(await waitGone(killed, 10000))) throw new Error(`${m.name}: processes survived SIGKILL`)
   }
-  // The children are unref'd and waitGone counts a zombie as gone: a timer keeps Node alive until their
-  // exit events arrive, or a script with nothing else pending would end here.
-  const keepAlive = setInterval(() => undefined, 1000)
-  try {
-    await m.proc?.exited
-    await m.gateway?.exited
-  } finally {
-    clearInterval(keepAlive)
-  }
+  await exited([m.proc, m.gateway])
   return { report, terminated, killed }
 }

@@ -112,6 +112,20 @@ export class Procs {
   }
 }
 
+/**
+ * Waits for the exit events of processes already signalled. The children are unref'd and waitGone counts a
+ * zombie as gone: a timer keeps Node alive until the events arrive, or a test with nothing else pending
+ * would end here, its subtest unfinished.
+ */
+export async function exited(procs: (Proc | undefined)[]): Promise<void> {
+  const keepAlive = setInterval(() => undefined, 1000)
+  try {
+    for (const p of procs) await p?.exited
+  } finally {
+    clearInterval(keepAlive)
+  }
+}
+
 /** Sends a signal to each PID that still exists; a process that is already gone is not an error. */
 export function signalAll(pids: number[], signal: NodeJS.Signals): void {
   for (const pid of pids) {
