@@ -24,6 +24,7 @@ export const PATHS = {
   patroniYml: '/usr/local/etc/patroni/patroni.yml',
   postBootstrap: '/usr/local/etc/patroni/post-bootstrap.sh',
   adminRoleSql: '/usr/local/etc/patroni/admin-role.sql',
+  appDatabaseSql: '/usr/local/etc/patroni/app-database.sql',
   patroniLogDir: '/var/log/patroni',
   pgHome: '/var/db/postgres',
   pgpass: '/var/db/postgres/.pgpass.patroni',

@@ -157,6 +157,7 @@ t.test('patroni.yml variants: etcd, sync modes, standby, IPv6, several networks'
   t.same((standby.bootstrap?.dcs as Record<string, unknown>).standby_cluster, {
     host: '2001:db8::9',
     port: 6432,
+    primary_slot_name: 'standby_postgresql',
     create_replica_methods: ['basebackup'],
   })
   const replica = patroniYml(plan(params({ SERVICETAG: 'replica', STANDBYHOST: '10.1.0.11' })))
