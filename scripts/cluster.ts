@@ -72,7 +72,14 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true })
 
   try {
-    cluster = new Cluster({ scope: 'dev', dir, net: '127.0.0', haproxyBind: '127.0.0.1', params })
+    // The application database the README's psql lines use; `-- DBNAME=...` names another.
+    cluster = new Cluster({
+      scope: 'dev',
+      dir,
+      net: '127.0.0',
+      haproxyBind: '127.0.0.1',
+      params: { DBNAME: 'app', ...params },
+    })
   } catch (e) {
     if (e instanceof CookError) fail(e.lines(), e.exitCode)
     throw e
@@ -111,8 +118,9 @@ async function main(): Promise<void> {
   say()
   say(`Connect (every role's password is in ${c.pgpass}, mode 0600):`)
   say(`  export PGPASSFILE=${c.pgpass}`)
-  say(`  psql -h 127.0.0.1 -p ${PRIMARY_PORT} -U admin postgres    # the primary, read-write`)
-  say(`  psql -h 127.0.0.1 -p ${REPLICA_PORT} -U admin postgres    # the replicas, read-only`)
+  const db = c.members[0]?.params.DBNAME ?? 'postgres'
+  say(`  psql -h 127.0.0.1 -p ${PRIMARY_PORT} -U admin ${db}    # the primary, read-write`)
+  say(`  psql -h 127.0.0.1 -p ${REPLICA_PORT} -U admin ${db}    # the replicas, read-only`)
   say(`  runuser -u postgres -- patronictl -c ${c.members[0]?.root}${PATHS.patroniYml} list    # as root`)
   say(`Logs: ${c.logDir}/ and each member's var/log/patroni/. Ctrl-C stops everything.`)
   say()

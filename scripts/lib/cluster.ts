@@ -36,6 +36,8 @@ export interface ClusterOptions {
   haproxyBind?: string
   /** Parameters on top of the development ones (TTL, LOOPWAIT, RETRYTIMEOUT, SYNCMODE, passwords, ...). */
   params?: RawParams
+  /** Parameters of single members, by position (member tags, SERVICETAG=standby-leader, ...). */
+  memberParams?: RawParams[]
   /**
    * 'gateway': the jail's shape. Each member reaches the DCS only through a process of its own, as a jail's
    * Patroni reaches Consul through the in-jail agent: an `etcd gateway` on the member's address (ETCDPROXY),
@@ -111,7 +113,14 @@ export class Cluster {
       const dcs: RawParams =
         opts.agent === 'gateway' ? { ETCDHOSTS: undefined, ETCDPROXY: `http://${ip}:${GATEWAY_PORT}` } : {}
       const params = validate(
-        { ...shared, ...dcs, NODENAME: name, MYIP: ip, SERVICETAG: i === 0 ? 'master' : 'replica' },
+        {
+          ...shared,
+          ...dcs,
+          NODENAME: name,
+          MYIP: ip,
+          SERVICETAG: i === 0 ? 'master' : 'replica',
+          ...opts.memberParams?.[i],
+        },
         { allowLoopback: true },
       )
       return {
@@ -187,11 +196,7 @@ export class Cluster {
 
   /** etcd, the first member, then (once the cluster exists in the DCS) the others, then HAProxy. */
   async start(): Promise<void> {
-    this.etcd = await startEtcd(this.procs, {
-      host: this.etcdHost,
-      dir: join(this.opts.dir, 'etcd'),
-      name: this.opts.scope,
-    })
+    await this.startEtcd()
     const [first, ...rest] = this.members
     if (first) this.startMember(first)
     // As in the jails: a replica only joins a cluster that exists, it never initialises one.
@@ -205,6 +210,35 @@ export class Cluster {
     )
     for (const m of rest) this.startMember(m)
     this.startHaproxy()
+  }
+
+  /** Starts the cluster's etcd, or starts it again on its data after stopEtcd(). */
+  async startEtcd(): Promise<void> {
+    if (this.etcd && !this.etcd.proc.done) throw new Error('etcd is already running')
+    this.etcd = await startEtcd(this.procs, {
+      host: this.etcdHost,
+      dir: join(this.opts.dir, 'etcd'),
+      name: this.opts.scope,
+    })
+  }
+
+  /** The DCS goes away entirely: etcd stops (SIGTERM) and stays down until startEtcd(). */
+  async stopEtcd(): Promise<void> {
+    const etcd = this.etcd
+    this.etcd = undefined
+    if (!etcd || etcd.proc.done) return
+    signalAll([etcd.proc.pid], 'SIGTERM')
+    // Polls (a timer keeps the event loop alive, which awaiting the unref'd child's exit would not).
+    if (!(await waitGone([etcd.proc.pid], 10000))) throw new Error('etcd did not exit within 10 s of SIGTERM')
+  }
+
+  /**
+   * Freezes (SIGSTOP) or thaws (SIGCONT) a member's Patroni: its REST API stops answering while its
+   * PostgreSQL keeps running, as when the member is cut off from its peers.
+   */
+  freeze(m: Member, frozen: boolean): void {
+    if (!m.proc || m.proc.done) throw new Error(`${m.name} is not running`)
+    signalAll([m.proc.pid], frozen ? 'SIGSTOP' : 'SIGCONT')
   }
 
   private async initialized(): Promise<boolean> {
