@@ -26,6 +26,8 @@ function run(
     encoding: 'utf8',
     timeout: 10000,
     env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+    // The server resolves its own path from the working directory, which the postgres user must be able to read.
+    cwd: '/',
     ...(account ? { uid: account.uid, gid: account.gid } : {}),
   })
   if (r.error) throw r.error
