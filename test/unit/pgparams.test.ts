@@ -1,10 +1,8 @@
 // PGPARAMS against PostgreSQL 15 itself: its settings table (`postgres --describe-config`) for names and
 // contexts, and the server's own verdict on each value; the places Patroni reads each parameter from; MEMORY.
 import t from 'tap'
-import { parse } from 'yaml'
 import { loadConfig } from '../../cook/config.js'
 import { ParamError } from '../../cook/errors.js'
-import { validate } from '../../cook/params.js'
 import {
   checkAgainstTable,
   DCS_ONLY,
@@ -15,8 +13,6 @@ import {
   takesEffect,
 } from '../../cook/pgparams.js'
 import { findServer, serverVerdicts, type PgServer } from '../../cook/pgserver.js'
-import { plan } from '../../cook/plan.js'
-import { PATHS } from '../../cook/layout.js'
 import { basicEnv, FIXTURES } from '../helpers.js'
 import { PG_BIN } from '../pg.js'
 
@@ -119,35 +115,10 @@ t.test(
   },
 )
 
-t.test('where each parameter lands in patroni.yml', async (t) => {
-  t.equal(placeOf('max_connections'), 'dcs')
-  t.equal(placeOf('work_mem'), 'local')
-  const p = validate({
-    ...basicEnv(),
-    MEMORY: '4096',
-    PGPARAMS: 'work_mem=16MB max_connections=300 wal_level=logical shared_buffers=1GB',
-  })
-  const yml = parse(plan(p).files.find((f) => f.path === PATHS.patroniYml)?.content ?? '') as {
-    bootstrap: { dcs: { postgresql: { parameters: Record<string, unknown> } } }
-    postgresql: { parameters: Record<string, unknown> }
-  }
-  const dcs = yml.bootstrap.dcs.postgresql.parameters
-  const local = yml.postgresql.parameters
-  t.equal(dcs.max_connections, '300', 'max_connections: DCS, where Patroni reads it')
-  t.equal(dcs.wal_level, 'logical')
-  t.equal(dcs.max_wal_senders, '10', "cook's cluster-wide default stays")
-  t.notOk('max_connections' in local, 'not locally: Patroni would ignore it there')
-  t.equal(local.work_mem, '16MB')
-  t.equal(local.shared_buffers, '1GB', 'PGPARAMS wins over the MEMORY default')
-  t.equal(local.effective_cache_size, '3072MB', 'MEMORY: 75 %')
-  t.equal(local.maintenance_work_mem, '256MB', 'MEMORY: 1/16')
-  t.notOk('work_mem' in dcs)
-  const none = parse(
-    plan(validate(basicEnv())).files.find((f) => f.path === PATHS.patroniYml)?.content ?? '',
-  ) as {
-    postgresql: { parameters: Record<string, unknown> }
-  }
-  t.notOk('shared_buffers' in none.postgresql.parameters, "no MEMORY: PostgreSQL's own default")
+t.test('the place of a parameter: the DCS for those Patroni reads only there', async (t) => {
+  for (const name of ['max_connections', 'max_locks_per_transaction', 'wal_level', 'wal_keep_size'])
+    t.equal(placeOf(name), 'dcs', name)
+  for (const name of ['work_mem', 'shared_buffers', 'log_line_prefix']) t.equal(placeOf(name), 'local', name)
 })
 
 t.test('MEMORY defaults', async (t) => {
