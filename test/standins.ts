@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { sh } from '../cook/quote.js'
-import { freebsd, type FreeBsd } from '../cook/freebsd.js'
+import { freebsd, STAND_IN_MARK, type FreeBsd } from '../cook/freebsd.js'
 
 export interface StandIns {
   dir: string
@@ -160,7 +160,8 @@ export function standIns(root: string): StandIns {
   writeFileSync(join(state, 'www', 'liveness'), 'ok\n')
   const log = join(state, 'calls.log')
   writeFileSync(log, '')
-  const head = `#!/bin/sh\nLOG=${sh(log)}\nSTATE=${sh(state)}\n`
+  const head = (name: string) =>
+    `#!/bin/sh\n# ${STAND_IN_MARK}: the ${name} stand-in of the cook's tests\nLOG=${sh(log)}\nSTATE=${sh(state)}\n`
   const scripts: Record<string, string> = {
     sysrc: SYSRC,
     service: SERVICE,
@@ -170,7 +171,7 @@ export function standIns(root: string): StandIns {
     daemon: RECORD_ONLY,
   }
   for (const [name, body] of Object.entries(scripts)) {
-    writeFileSync(join(dir, name), head + body)
+    writeFileSync(join(dir, name), head(name) + body)
     chmodSync(join(dir, name), 0o755)
   }
   const env = { ...process.env, PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}` }
@@ -189,7 +190,10 @@ export function standIns(root: string): StandIns {
     dir,
     state,
     env,
-    sys: freebsd({ env }),
+    sys: freebsd({
+      env,
+      commands: { sysrc: join(dir, 'sysrc'), service: join(dir, 'service'), consul: join(dir, 'consul') },
+    }),
     calls,
     callsOf: (command) => calls().filter((l) => l.startsWith(`${command} `)),
     rcConf: () => {
