@@ -6,9 +6,13 @@ import t from 'tap'
 import { clusterView, health } from '../../scripts/lib/patroni.js'
 import { sleep } from '../../scripts/lib/procs.js'
 import { waitFor } from '../../scripts/lib/wait.js'
-import { FAST, since, startCluster } from './setup.js'
+import { leaseTtl } from '../../scripts/lib/etcd.js'
+import { since, startCluster } from './setup.js'
 
-const TTL_S = Number(FAST.TTL)
+// TTL 20 with loop_wait 2 and retry_timeout 4: a leader cut off from everything demotes about 10 s after the
+// cut (the next loop, the DCS retries, then two 2-s POST /failsafe attempts per peer), which with the fast
+// profile's TTL of 10 would be a race against the TTL itself rather than a measurement.
+const TTL_S = 20
 
 t.test('operator parameters on a live cluster', async (t) => {
   const c = await startCluster(t, {
@@ -17,6 +21,7 @@ t.test('operator parameters on a live cluster', async (t) => {
     params: {
       DBNAME: 'app',
       MEMORY: '800',
+      TTL: String(TTL_S),
       PGPARAMS: "work_mem=8MB max_connections=120 log_line_prefix='%m [%p] %q%u@%d '",
     },
     memberParams: [{}, { NOFAILOVER: 'on' }, { NOLOADBALANCE: 'on' }],
@@ -89,7 +94,7 @@ t.test('operator parameters on a live cluster', async (t) => {
     const t0 = Date.now()
     let writes = 0
     let failsafeSeen = false
-    // Over a minute: six times the TTL, so the leader key expired long ago.
+    // Over a minute: three times the TTL, so the leader key expired long ago.
     while (Date.now() - t0 < 65000) {
       await c.query(c.primaryConn(), 'INSERT INTO failsafe DEFAULT VALUES')
       writes++
@@ -124,6 +129,9 @@ t.test('operator parameters on a live cluster', async (t) => {
   await t.test(
     'FAILSAFE, the leader cut off from its peers and the DCS: it stops taking writes within ttl',
     async (t) => {
+      // The leader's lease as the cut begins: no other member could lead before it runs out.
+      const key = await c.leaderKey()
+      const lease = key ? await leaseTtl(c.etcd!, key.lease) : 0
       c.freeze(pg2, true)
       c.freeze(pg3, true)
       await c.stopEtcd()
@@ -144,6 +152,7 @@ t.test('operator parameters on a live cluster', async (t) => {
       )
       t.ok(refused !== '', 'the leader refused a write')
       t.ok(took <= TTL_S, `within ttl (${TTL_S} s)`)
+      t.ok(took < lease, `before its leader lease would have run out (${lease} s left at the cut)`)
       c.freeze(pg2, false)
       c.freeze(pg3, false)
       await c.startEtcd()
