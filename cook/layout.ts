@@ -26,6 +26,8 @@ export const PATHS = {
   adminRoleSql: '/usr/local/etc/patroni/admin-role.sql',
   appDatabaseSql: '/usr/local/etc/patroni/app-database.sql',
   patroniLogDir: '/var/log/patroni',
+  /** Patroni's stdout and stderr, appended by daemon(8) as root: not in the postgres-owned log folder. */
+  patroniOut: '/var/log/patroni.out',
   pgHome: '/var/db/postgres',
   pgpass: '/var/db/postgres/.pgpass.patroni',
   pgSocketDir: '/tmp',

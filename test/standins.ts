@@ -28,7 +28,7 @@ export interface StandIns {
   killAll(): void
 }
 
-const SYSRC = `
+export const SYSRC_BODY = `
 # Stand-in for FreeBSD's sysrc(8): rc.conf is $STATE/rc.conf, one NAME=value line per variable.
 printf 'sysrc %s\\n' "$*" >> "$LOG"
 conf="$STATE/rc.conf"
@@ -163,7 +163,7 @@ export function standIns(root: string): StandIns {
   const head = (name: string) =>
     `#!/bin/sh\n# ${STAND_IN_MARK}: the ${name} stand-in of the cook's tests\nLOG=${sh(log)}\nSTATE=${sh(state)}\n`
   const scripts: Record<string, string> = {
-    sysrc: SYSRC,
+    sysrc: SYSRC_BODY,
     service: SERVICE,
     consul: CONSUL,
     pw: RECORD_ONLY,
