@@ -350,26 +350,20 @@ t.test('patroni --validate-config accepts patroni.yml (etcd and consul)', async 
   const myip = `127.0.0.${100 + (process.pid % 100)}`
   const layout = { ...JAIL_LAYOUT, pgBinDir: PG_BIN }
   const variants: [string, Record<string, string>][] = [
-    ['consul, synchronous, with a token', { SYNCMODE: 'strict', CONSULTOKEN: 'tok' }],
+    [
+      'consul, synchronous, with a token and every operator setting',
+      {
+        ...{ SYNCMODE: 'strict', CONSULTOKEN: 'tok', SERVICETAG: 'replica', NOFAILOVER: 'on', NOSYNC: 'on' },
+        ...{ NOLOADBALANCE: 'on', REPLICATEFROM: 'pg2', DBNAME: 'app', MEMORY: '4096', FAILSAFE: 'off' },
+        SLOTS: 'standby_dr sub:logical:app',
+        PGPARAMS: "wal_level=logical max_connections=200 work_mem=16MB log_line_prefix='%m [%p] '",
+      },
+    ],
     [
       'etcd, a standby leader',
       {
         ...{ DCS: 'etcd', ETCDHOSTS: `127.0.0.1:${etcdPort}`, TTL: '10', LOOPWAIT: '2', RETRYTIMEOUT: '4' },
         ...{ SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11' },
-      },
-    ],
-    [
-      'consul, every operator setting',
-      {
-        ...{
-          SERVICETAG: 'replica',
-          NOFAILOVER: 'on',
-          NOSYNC: 'on',
-          NOLOADBALANCE: 'on',
-          REPLICATEFROM: 'pg2',
-        },
-        ...{ DBNAME: 'app', MEMORY: '4096', FAILSAFE: 'off', SLOTS: 'standby_dr sub:logical:app' },
-        PGPARAMS: "wal_level=logical max_connections=200 work_mem=16MB log_line_prefix='%m [%p] '",
       },
     ],
     [
