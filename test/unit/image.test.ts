@@ -360,7 +360,10 @@ t.test('the builder refuses where it cannot build, and names why', async (t) => 
 
   const badOptions = await image(['--pg', '9.6', '--freebsd', '14', ...bench.args()], bench.env())
   t.equal(badOptions.exitCode, 78)
-  t.match(badOptions.stderr, /--freebsd: want a release such as 14.2[^]*--pg: want auto or a PostgreSQL major/)
+  t.match(
+    badOptions.stderr,
+    /--freebsd: want a release such as 14.2[^]*--pg: want auto or a PostgreSQL major/,
+  )
 })
 
 /** A jail-like root: the flavour staged by the builder and copied in as the flavour file's copy-in does. */
