@@ -19,7 +19,7 @@ t.test(
   'security: REST credentials, TLS-only PostgreSQL, TLS replication, rotation without a failed write',
   async (t) => {
     const t0 = Date.now()
-    const c = await startCluster(t, { scope: 'e2e-security', block: '127.61' })
+    const c = await startCluster(t, { scope: 'e2e-security', block: '127.64' })
     const { leader, replicas } = await c.waitFormed()
     await c.waitPrimaryRoute(leader)
     t.comment(`formed with TLS in ${since(t0)}`)
