@@ -2,10 +2,12 @@
 // tags, failsafe_mode, permanent slots, the standby slot, and where PGPARAMS and MEMORY values land.
 import t from 'tap'
 import { PATHS } from '../../cook/layout.js'
-import { validate } from '../../cook/params.js'
+import { ParamError } from '../../cook/errors.js'
+import { type RawParams, validate } from '../../cook/params.js'
 import { plan } from '../../cook/plan.js'
 import { basicEnv } from '../helpers.js'
 import { pyyaml } from '../hostile.js'
+import { tlsFixture } from '../tls-fixture.js'
 
 type Doc = {
   tags: Record<string, unknown>
@@ -99,3 +101,48 @@ t.test('PGPARAMS and MEMORY: DCS-only parameters in bootstrap.dcs, the rest loca
   t.notOk('shared_buffers' in doc('plain').postgresql.parameters, "no MEMORY: PostgreSQL's own default")
   t.equal(doc('plain').bootstrap.dcs.postgresql.parameters.max_connections, '100')
 })
+
+t.test(
+  'with TLS and backups: PGPARAMS next to the TLS and archive settings, each written once',
+  async (t) => {
+    const tls = tlsFixture(t)
+    const render = (pgParams: string) =>
+      plan(
+        validate(
+          { ...basicEnv(), ...tls.raw, BACKUPREPO: '/mnt/backups', PGPARAMS: pgParams },
+          { allowLoopback: false, root: tls.root },
+        ),
+      ).files.find((f) => f.path === PATHS.patroniYml)?.content ?? ''
+    const texts = [render('work_mem=16MB'), render('ssl_min_protocol_version=TLSv1.3')]
+    const [plainDoc, raisedDoc] = pyyaml(texts) as Doc[]
+    const local = plainDoc?.postgresql.parameters ?? {}
+    t.same(
+      [local.ssl, local.ssl_min_protocol_version, local.work_mem, local.archive_mode],
+      ['on', 'TLSv1.2', '16MB', 'on'],
+    )
+    t.equal(raisedDoc?.postgresql.parameters.ssl_min_protocol_version, 'TLSv1.3', 'PGPARAMS raises the floor')
+    // PyYAML keeps the last of two equal keys without a word: the text must hold the key once.
+    t.equal(texts[1]?.match(/ssl_min_protocol_version/g)?.length, 1, 'ssl_min_protocol_version once')
+    for (const owned of [
+      'ssl=off',
+      "ssl_cert_file='/tmp/x.crt'",
+      'ssl_key_file=/tmp/x.key',
+      'archive_timeout=5',
+    ])
+      t.match(
+        problemsOf({ ...basicEnv(), PGPARAMS: owned }),
+        [{ name: 'PGPARAMS', message: /cannot be set/ }],
+        owned,
+      )
+  },
+)
+
+function problemsOf(raw: RawParams): unknown[] {
+  try {
+    validate(raw)
+  } catch (e) {
+    if (e instanceof ParamError) return e.problems
+    throw e
+  }
+  return []
+}
