@@ -63,6 +63,7 @@ export function helpText(): string {
     '  --env-file FILE         parameters in dotenv syntax (a safe place for secrets)',
     "  --environment-sh FILE   pot's environment file (default /tmp/environment.sh)",
     '  --dev-allow-loopback    development only: accept a loopback MYIP',
+    '  --postgres-bin FILE     the PostgreSQL server PGPARAMS is checked against (default /usr/local/bin/postgres)',
     '',
     'Sources, highest precedence first: NAME=value arguments, the process environment, --env-file,',
     "pot's environment file. Invalid parameters exit with status 78 and one line per problem.",

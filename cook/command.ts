@@ -39,7 +39,9 @@ export const PARAM_OPTIONS = {
   'env-file': { type: 'string' },
   'environment-sh': { type: 'string' },
   'dev-allow-loopback': { type: 'boolean' },
+  'postgres-bin': { type: 'string' },
 } as const satisfies OptionSpecs
 
 /** PARAM_OPTIONS as they read in a usage line. */
-export const PARAM_USAGE = '[--env-file FILE] [--environment-sh FILE] [--dev-allow-loopback] [NAME=value ...]'
+export const PARAM_USAGE =
+  '[--env-file FILE] [--environment-sh FILE] [--dev-allow-loopback] [--postgres-bin FILE] [NAME=value ...]'

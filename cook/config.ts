@@ -1,6 +1,9 @@
 // Resolving and validating parameters from the command line's options: shared by every subcommand.
-import { CookError, ParamError } from './errors.js'
+import { CookError, ParamError, type Problem } from './errors.js'
+import { JAIL_LAYOUT } from './layout.js'
 import { validate, type Params } from './params.js'
+import { checkAgainstTable, parsePgParams, refusal } from './pgparams.js'
+import { findServer, serverVerdicts, type PgServer } from './pgserver.js'
 import { resolve, type Resolved } from './sources.js'
 import { tlsWarnings } from './tls.js'
 
@@ -12,6 +15,8 @@ export interface ConfigOptions {
   allowLoopback?: boolean | undefined
   /** The jail's `/`: certificates given as paths are read under it. */
   root?: string | undefined
+  /** The PostgreSQL server PGPARAMS is checked against; the jail's when left out. */
+  postgresBin?: string | undefined
   args: string[]
   env: Record<string, string | undefined>
 }
@@ -19,9 +24,13 @@ export interface ConfigOptions {
 export interface Config {
   params: Params
   resolved: Resolved
+  /** The installed server and its settings table, when there is one. */
+  server: PgServer | undefined
 }
 
-/** All problems at once, from the sources and the schema, or the validated parameters. */
+export const DEFAULT_POSTGRES_BIN = `${JAIL_LAYOUT.pgBinDir}/postgres`
+
+/** All problems at once, from the sources, the schema and the installed server, or the validated parameters. */
 export function loadConfig(opts: ConfigOptions): Config {
   const resolved = resolve({
     environmentSh: opts.environmentSh ?? DEFAULT_ENVIRONMENT_SH,
@@ -38,8 +47,36 @@ export function loadConfig(opts: ConfigOptions): Config {
     if (!(e instanceof ParamError)) throw e
     problems.push(...e.problems)
   }
+  const server = checkPgParams(resolved, opts.postgresBin ?? DEFAULT_POSTGRES_BIN, problems)
   if (problems.length > 0 || !params) throw new ParamError(problems)
-  return { params, resolved }
+  return { params, resolved, server }
+}
+
+/**
+ * PGPARAMS against the installed server: its table first (unknown names, with a suggestion), then the server's
+ * own verdict on each value. Runs on every item the schema let through, even when other parameters failed, so
+ * that one run reports everything; without a server it warns that only the syntax and the owned names were checked.
+ */
+function checkPgParams(resolved: Resolved, bin: string, problems: Problem[]): PgServer | undefined {
+  const text = resolved.raw.PGPARAMS
+  const parsed = text === undefined ? undefined : parsePgParams(text)
+  if (!parsed || 'why' in parsed) return undefined
+  const items = Object.fromEntries(
+    Object.entries(parsed.value).filter(([n, v]) => refusal(n, v) === undefined),
+  )
+  const server = findServer(bin, JAIL_LAYOUT.pgUser)
+  if (typeof server === 'string') {
+    resolved.warnings.push(
+      `PGPARAMS: ${server}; checked only for its syntax and the parameters Patroni and cook own, not against a server`,
+    )
+    return undefined
+  }
+  const refused = checkAgainstTable(items, server.table)
+  const rest = Object.fromEntries(Object.entries(items).filter(([n]) => !(n in refused)))
+  Object.assign(refused, serverVerdicts(server, JAIL_LAYOUT.pgUser, rest))
+  for (const [name, why] of Object.entries(refused))
+    problems.push({ name: 'PGPARAMS', message: `${name}: ${why} (checked with ${server.bin})` })
+  return server
 }
 
 /** loadConfig from the options every parameter-reading subcommand shares (cli.ts PARAM_OPTIONS). */
@@ -53,6 +90,7 @@ export function loadConfigFromOptions(
     environmentSh: values['environment-sh'] as string | undefined,
     allowLoopback: values['dev-allow-loopback'] === true,
     root: values.root as string | undefined,
+    postgresBin: values['postgres-bin'] as string | undefined,
     args,
     env,
   })

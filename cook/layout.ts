@@ -31,6 +31,7 @@ export const PATHS = {
   patroniCa: '/usr/local/etc/patroni/tls/ca.crt',
   patroniCert: '/usr/local/etc/patroni/tls/member.crt',
   patroniKey: '/usr/local/etc/patroni/tls/member.key',
+  appDatabaseSql: '/usr/local/etc/patroni/app-database.sql',
   patroniLogDir: '/var/log/patroni',
   /** Patroni's stdout and stderr, appended by daemon(8) as root: not in the postgres-owned log folder. */
   patroniOut: '/var/log/patroni.out',

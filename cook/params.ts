@@ -13,6 +13,7 @@ import {
   shown,
   unusableAddress,
 } from './net.js'
+import { parsePgParams, refusal } from './pgparams.js'
 import { derivePassword } from './secrets.js'
 import { PORTS } from './ports.js'
 import {
@@ -31,6 +32,8 @@ export type ServiceTag = 'master' | 'replica' | 'standby-leader'
 export type SyncMode = 'off' | 'on' | 'strict'
 export type Dcs = 'consul' | 'etcd'
 export type OnOff = 'on' | 'off'
+export type Slot =
+  { name: string; type: 'physical' } | { name: string; type: 'logical'; database: string; plugin: string }
 
 /** Resolved, validated parameters: what the rest of the cook works from. */
 export interface Params {
@@ -77,6 +80,17 @@ export interface Params {
   TLSCERT: string | undefined
   TLSKEY: string | undefined
   CONSULAUTOENCRYPT: OnOff
+  DBNAME: string | undefined
+  DBOWNER: string
+  PGPARAMS: Record<string, string>
+  MEMORY: number | undefined
+  NOFAILOVER: boolean
+  NOSYNC: boolean
+  NOLOADBALANCE: boolean
+  REPLICATEFROM: string | undefined
+  FAILSAFE: boolean
+  STANDBYSLOT: string | undefined
+  SLOTS: Slot[]
 }
 
 export type ParamName = keyof Params
@@ -229,6 +243,52 @@ function networks(text: string): Checked {
     out.push(`${cidr.address}/${cidr.prefix}`)
   }
   return ok(out)
+}
+
+/** A yes/no parameter: on/off, true/false, yes/no, 1/0 (PostgreSQL's and YAML's spellings alike). */
+function onOff(text: string): Checked {
+  const t = text.toLowerCase()
+  if (['on', 'true', 'yes', '1'].includes(t)) return ok(true)
+  if (['off', 'false', 'no', '0'].includes(t)) return ok(false)
+  return bad(`${shown(text)} is not on or off`)
+}
+
+/** A role or database name that never needs quoting in SQL or YAML. */
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
+
+/** Roles that cook or PostgreSQL own: an application must not own its database as one of them. */
+const SERVICE_ROLES = ['postgres', 'replicator', 'rewinder', 'public']
+
+function pgParams(text: string): Checked {
+  const parsed = parsePgParams(text)
+  if ('why' in parsed) return bad(parsed.why)
+  const refused = Object.entries(parsed.value)
+    .map(([name, value]) => refusal(name, value))
+    .filter((r): r is string => r !== undefined)
+  return refused.length > 0 ? bad(refused.join('; ')) : ok(parsed.value)
+}
+
+const SLOT_NAME = /^[a-z0-9_]{1,63}$/
+
+/** name, name:physical, or name:logical:database[:plugin] (plugin pgoutput when left out). */
+function slots(text: string): Checked {
+  const out: Slot[] = []
+  for (const item of splitList(text)) {
+    const [name = '', type = 'physical', database, plugin = 'pgoutput', ...extra] = item.split(':')
+    if (!SLOT_NAME.test(name)) return bad(`${shown(name)} is not a slot name (a-z, 0-9, _; at most 63)`)
+    if (out.some((s) => s.name === name)) return bad(`${name} is listed twice`)
+    if (extra.length > 0) return bad(`${shown(item)} has too many parts`)
+    if (type === 'physical' && database === undefined) out.push({ name, type })
+    else if (
+      type === 'logical' &&
+      database !== undefined &&
+      IDENT.test(database) &&
+      /^[a-z0-9_]+$/.test(plugin)
+    )
+      out.push({ name, type, database, plugin })
+    else return bad(`${shown(item)} is neither name[:physical] nor name:logical:database[:plugin]`)
+  }
+  return out.length > 0 ? ok(out) : bad('is empty')
 }
 
 const SECRET_EXAMPLE = 'change-me'
@@ -608,6 +668,103 @@ export const PARAMS: Record<ParamName, Spec> = {
     fallback: () => 'off',
     check: oneOf(['on', 'off'] as const),
   },
+  DBNAME: {
+    doc: 'an application database created when the cluster is first created, owned by DBOWNER (who can then create tables in its public schema)',
+    want: 'a lower-case SQL name: a-z, 0-9 and _, not starting with a digit, at most 63 characters; not postgres or template0/1',
+    example: 'app',
+    defaultDoc: 'none',
+    check: (t) =>
+      !IDENT.test(t)
+        ? bad(`${shown(t)} is not a lower-case SQL name`)
+        : ['postgres', 'template0', 'template1'].includes(t)
+          ? bad(`${t} exists already in every cluster`)
+          : ok(t),
+  },
+  DBOWNER: {
+    doc: 'owner of DBNAME; cook creates it (NOLOGIN, granted to admin) when it is not admin; admin gives it a password',
+    want: 'a lower-case SQL name: a-z, 0-9 and _, not starting with a digit; not postgres, replicator or rewinder',
+    example: 'admin',
+    defaultDoc: 'admin',
+    fallback: () => 'admin',
+    check: (t) =>
+      !IDENT.test(t)
+        ? bad(`${shown(t)} is not a lower-case SQL name`)
+        : SERVICE_ROLES.includes(t) || t.startsWith('pg_')
+          ? bad(`${t} is a role of PostgreSQL or of Patroni, not an application's`)
+          : ok(t),
+  },
+  PGPARAMS: {
+    doc: "postgresql.conf parameters, checked against the installed server; those Patroni takes only from the DCS (max_connections, wal_level, ...) go to bootstrap.dcs, the others to this member's postgresql.parameters",
+    want: "name=value items separated by spaces, a value with spaces in single quotes (name='a b'); no parameter Patroni or cook owns (port, listen_addresses, hot_standby, archive_command, ...)",
+    example: 'work_mem=16MB max_connections=200',
+    defaultDoc: 'none',
+    fallback: () => ({}),
+    check: pgParams,
+  },
+  MEMORY: {
+    doc: "the member's memory in MB, from which shared_buffers (25 %), effective_cache_size (75 %) and maintenance_work_mem (1/16) are derived; PGPARAMS overrides each",
+    want: 'a whole number of MB from 256 to 16777216',
+    example: '2048',
+    aliases: ['NOMAD_MEMORY_LIMIT'],
+    defaultDoc: "Nomad's NOMAD_MEMORY_LIMIT; without it PostgreSQL's own defaults",
+    check: integer(256, 16777216),
+  },
+  NOFAILOVER: {
+    doc: 'never promote this member (Patroni tag nofailover): e.g. a backup or reporting member',
+    want: 'on or off',
+    example: 'off',
+    defaultDoc: 'off',
+    fallback: () => false,
+    check: onOff,
+  },
+  NOSYNC: {
+    doc: 'never choose this member as the synchronous standby (Patroni tag nosync)',
+    want: 'on or off',
+    example: 'off',
+    defaultDoc: 'off',
+    fallback: () => false,
+    check: onOff,
+  },
+  NOLOADBALANCE: {
+    doc: "keep this member out of the read pool: its /replica check answers 503, so HAProxy's :5001 drops it (Patroni tag noloadbalance)",
+    want: 'on or off',
+    example: 'off',
+    defaultDoc: 'off',
+    fallback: () => false,
+    check: onOff,
+  },
+  REPLICATEFROM: {
+    doc: 'cascading replication: stream from this other member (its NODENAME) instead of the leader (Patroni tag replicatefrom)',
+    want: 'the NODENAME of another member',
+    example: 'pg2',
+    defaultDoc: 'none: from the leader',
+    check: (t) => (isDnsLabel(t) ? ok(t) : bad(`${shown(t)} is not a member name`)),
+  },
+  FAILSAFE: {
+    doc: "Patroni's failsafe_mode (bootstrap.dcs): a leader that loses the DCS keeps accepting writes while every other member answers its POST /failsafe; without it the leader demotes when the DCS is away",
+    want: 'on or off',
+    example: 'on',
+    defaultDoc: 'on',
+    fallback: () => true,
+    check: onOff,
+  },
+  STANDBYSLOT: {
+    doc: 'the replication slot a standby-leader streams through on the remote primary (primary_slot_name); the primary cluster must keep it as a permanent slot (its SLOTS); ignored unless SERVICETAG=standby-leader',
+    want: 'a slot name: a-z, 0-9 and _, at most 63 characters',
+    example: 'standby_postgresql',
+    defaultDoc: 'standby_<SCOPE> (- as _) with SERVICETAG=standby-leader',
+    fallback: (p) =>
+      p.SERVICETAG === 'standby-leader' ? `standby_${p.SCOPE.replace(/-/g, '_')}` : undefined,
+    check: (t) => (SLOT_NAME.test(t) ? ok(t) : bad(`${shown(t)} is not a slot name`)),
+  },
+  SLOTS: {
+    doc: "permanent replication slots the cluster keeps on its leader for consumers outside it (Patroni's slots, bootstrap.dcs): a standby cluster's STANDBYSLOT, logical replication",
+    want: 'items name (physical) or name:logical:database[:plugin] (pgoutput when left out), separated by commas or spaces',
+    example: 'standby_dr',
+    defaultDoc: 'none',
+    fallback: () => [],
+    check: slots,
+  },
 }
 
 export const PARAM_NAMES = Object.keys(PARAMS) as ParamName[]
@@ -676,6 +833,7 @@ const FALLBACK_NEEDS: Partial<Record<ParamName, ParamName[]>> = {
   REWINDPASS: ['KEKPASS', 'SCOPE'],
   RESTPASS: ['KEKPASS', 'SCOPE'],
   ALLOWNETS: ['MYIP'],
+  STANDBYSLOT: ['SCOPE', 'SERVICETAG'],
 }
 
 interface Rule {
@@ -747,6 +905,30 @@ const RULES: Rule[] = [
         ? 'is set, but BACKUPREPO is not s3://...; want it only with an S3 repository'
         : undefined,
   })),
+  {
+    name: 'NOFAILOVER',
+    needs: ['NOFAILOVER', 'SERVICETAG'],
+    broken: (p) =>
+      p.NOFAILOVER && p.SERVICETAG !== 'replica'
+        ? `is on, but SERVICETAG=${p.SERVICETAG} must be able to lead (Patroni never bootstraps a nofailover member); want NOFAILOVER only with SERVICETAG=replica`
+        : undefined,
+  },
+  {
+    name: 'REPLICATEFROM',
+    needs: ['REPLICATEFROM', 'NODENAME'],
+    broken: (p) =>
+      p.REPLICATEFROM === p.NODENAME
+        ? 'names this member itself; want the NODENAME of another member'
+        : undefined,
+  },
+  {
+    name: 'SLOTS',
+    needs: ['SLOTS', 'PGPARAMS'],
+    broken: (p) =>
+      p.SLOTS.some((s) => s.type === 'logical') && p.PGPARAMS.wal_level?.toLowerCase() !== 'logical'
+        ? 'has a logical slot; want PGPARAMS with wal_level=logical as well'
+        : undefined,
+  },
 ]
 
 /** The certificates against each other and this member; with TLS=off, that none is given. */
@@ -777,11 +959,7 @@ export function redacted(p: Params): Record<ParamName, string> {
           ? '<redacted>'
           : PARAMS[name].pem
             ? pemSummary(String(v))
-            : Array.isArray(v)
-              ? v.join(',')
-              : typeof v === 'object'
-                ? objectText(v)
-                : String(v)
+            : shownValue(name, v)
   }
   return out
 }
@@ -795,3 +973,21 @@ function objectText(v: Repo | PointInTime): string {
       ? `s3://${v.bucket}${v.path === '/' ? '' : v.path}`
       : v.path
 }
+
+/** A resolved value as text, in the parameter's own syntax. */
+function shownValue(name: ParamName, v: unknown): string {
+  if (name === 'BACKUPREPO' || name === 'RESTORETIME') return objectText(v as Repo | PointInTime)
+  if (Array.isArray(v))
+    return v.map((item) => (typeof item === 'object' ? slotText(item as Slot) : String(item))).join(',')
+  if (typeof v === 'boolean') return v ? 'on' : 'off'
+  if (typeof v === 'object' && v !== null)
+    return Object.entries(v as Record<string, string>)
+      .map(([k, x]) => (/^[^\s']*$/.test(x) && x !== '' ? `${k}=${x}` : `${k}='${x.replace(/'/g, "''")}'`))
+      .join(' ')
+  return String(v)
+}
+
+const slotText = (s: Slot) =>
+  s.type === 'physical'
+    ? s.name
+    : `${s.name}:logical:${s.database}${s.plugin === 'pgoutput' ? '' : `:${s.plugin}`}`

@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto'
 import { isIPv6 } from 'node:net'
 import { authority, parseHostPort } from './net.js'
 import type { Params } from './params.js'
+import { effectivePgParams, paramsAt } from './pgparams.js'
 import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
 import { renderTemplate } from './render.js'
 import { backupFiles, backupsOn, patroniBackupView, stanzaCreateView } from './backup.js'
@@ -77,6 +78,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
         psql: `${layout.pgBinDir}/psql`,
         adminRoleSql: L(PATHS.adminRoleSql),
         stanza: stanzaCreateView(p, layout),
+        appDatabaseSql: p.DBNAME === undefined ? null : L(PATHS.appDatabaseSql),
       }),
       mode: 0o750,
       owner: pg,
@@ -92,6 +94,18 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
       format: 'sql',
       secretLines: PSQL_SECRET,
     },
+    ...(p.DBNAME === undefined
+      ? []
+      : [
+          {
+            path: PATHS.appDatabaseSql,
+            content: renderTemplate('app-database.sql', { database: p.DBNAME, owner: p.DBOWNER }),
+            mode: 0o600,
+            owner: pg,
+            section: 'postgres' as const,
+            format: 'sql' as const,
+          },
+        ]),
     {
       path: PATHS.rcPatroni,
       content: renderTemplate('rc.d/patroni', {
@@ -196,6 +210,7 @@ export function patroniView(p: Params, layout: Layout) {
     ...p.ALLOWNETS.map((net) => `${host} replication replicator ${net} scram-sha-256`),
     ...p.ALLOWNETS.map((net) => `${host} all all ${net} scram-sha-256`),
   ]
+  const pgParams = effectivePgParams(p.PGPARAMS, p.MEMORY)
   // Only the member that creates a standby cluster needs standby_cluster: bootstrap.dcs is read once.
   const standby =
     p.SERVICETAG === 'standby-leader' && p.STANDBYHOST !== undefined
@@ -212,6 +227,8 @@ export function patroniView(p: Params, layout: Layout) {
     // Unsafe endpoints only from the client networks, this member and the other members (failsafe, ...).
     restAllowlist: [...new Set([...p.ALLOWNETS, isIPv6(p.MYIP) ? `${p.MYIP}/128` : `${p.MYIP}/32`])],
     tls,
+    // TLS 1.2 at least, unless PGPARAMS raises it (then it is among localParameters).
+    sslMinProtocol: p.PGPARAMS.ssl_min_protocol_version === undefined ? 'TLSv1.2' : null,
     consul:
       p.DCS === 'consul'
         ? { host: authority('127.0.0.1', PORTS.consulHttp), token: p.CONSULTOKEN ?? null }
@@ -229,7 +246,30 @@ export function patroniView(p: Params, layout: Layout) {
     maxLag: p.MAXLAG,
     synchronousMode: p.SYNCMODE !== 'off',
     synchronousModeStrict: p.SYNCMODE === 'strict',
-    standby: typeof standby === 'object' ? standby : null,
+    standby:
+      standby === null || typeof standby !== 'object'
+        ? null
+        : {
+            ...standby,
+            slot: p.STANDBYSLOT ?? null,
+            // The hook the backup configuration fills: WAL from the remote cluster's archive when streaming
+            // cannot serve it (a cut longer than the slot can bridge, or a slot that was dropped).
+            restoreCommand: null,
+          },
+    failsafe: p.FAILSAFE,
+    slots: p.SLOTS.map((s) =>
+      s.type === 'physical'
+        ? { name: s.name, type: s.type, database: null, plugin: null }
+        : { name: s.name, type: s.type, database: s.database, plugin: s.plugin },
+    ),
+    dcsParameters: paramsAt(pgParams, 'dcs'),
+    localParameters: paramsAt(pgParams, 'local'),
+    tags: {
+      nofailover: p.NOFAILOVER,
+      noloadbalance: p.NOLOADBALANCE,
+      nosync: p.NOSYNC,
+      replicatefrom: p.REPLICATEFROM ?? null,
+    },
     pgHba: hba,
     postBootstrap: L(PATHS.postBootstrap),
     pgListen: authority(p.MYIP, PORTS.postgres),

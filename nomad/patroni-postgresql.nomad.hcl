@@ -34,8 +34,9 @@ variable "members" {
     One map per member, in this order: the first is the one that may initialise the cluster.
     Keys: name (NODENAME), ip (MYIP: the address of the Nomad client the member is pinned to),
     data_dir (host directory mounted at /mnt), and optionally servicetag (default: master for the
-    first member, replica for the others) and tag (image version for this member only, for rolling
-    upgrades).
+    first member, replica for the others), tag (image version for this member only, for rolling
+    upgrades), the member tags nofailover, nosync, noloadbalance (on/off) and replicatefrom (a member
+    name), and for a standby cluster's standby-leader standbyhost and standbyslot.
   EOT
   type        = list(map(string))
 }
@@ -105,6 +106,42 @@ variable "archive_timeout" {
   default     = 60
 }
 
+variable "dbname" {
+  description = "DBNAME: an application database created with the cluster, owned by dbowner (empty: none)"
+  type        = string
+  default     = ""
+}
+
+variable "dbowner" {
+  description = "DBOWNER: the owner of dbname (admin, or a role cook creates for it)"
+  type        = string
+  default     = "admin"
+}
+
+variable "pgparams" {
+  description = "PGPARAMS: postgresql.conf parameters, e.g. \"work_mem=16MB max_connections=200\" (cook checks them against the jail's server)"
+  type        = string
+  default     = ""
+
+  # The driver hands the value to `pot set-env` and the jail's start script expands it (see env below).
+  validation {
+    condition     = !can(regex("[$`\\\\]", var.pgparams))
+    error_message = "The pgparams value cannot hold $, ` or \\: the jail's start script would change them."
+  }
+}
+
+variable "failsafe" {
+  description = "FAILSAFE: Patroni's failsafe_mode, on or off (see the README, \"Failsafe mode\")"
+  type        = string
+  default     = "on"
+}
+
+variable "slots" {
+  description = "SLOTS: permanent replication slots for consumers outside the cluster, e.g. \"standby_dr\""
+  type        = string
+  default     = ""
+}
+
 variable "secrets_path" {
   description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY, TLSCA and optionally CONSULTOKEN, REPPASS, REWINDPASS, OLDKEKPASS, S3KEY, S3SECRET; <path>/<member> holds TLSCERT and TLSKEY"
   type        = string
@@ -125,7 +162,7 @@ variable "cpu" {
 }
 
 variable "memory" {
-  description = "Memory per member in MB (the pot driver applies it as a soft limit, pot set-rss)"
+  description = "Memory per member in MB (the pot driver applies it as a soft limit, pot set-rss); Nomad hands it to the task as NOMAD_MEMORY_LIMIT, which cook takes as MEMORY to size shared_buffers and friends"
   type        = number
   default     = 2048
 }
@@ -252,13 +289,13 @@ job "patroni-postgresql" {
         # Non-secret cook parameters. The driver hands every variable to `pot set-env`, and the jail's
         # start script (tinirc) expands $, backticks and \ in values; these values cannot hold any.
         env {
-          NODENAME      = group.value.name
-          MYIP          = group.value.ip
-          SERVICETAG    = lookup(group.value, "servicetag", group.key == 0 ? "master" : "replica")
-          DATACENTER    = var.consul_datacenter
-          CONSULSERVERS = join(",", var.consul_servers)
-          SCOPE         = var.scope
-          DCS           = "consul"
+          NODENAME       = group.value.name
+          MYIP           = group.value.ip
+          SERVICETAG     = lookup(group.value, "servicetag", group.key == 0 ? "master" : "replica")
+          DATACENTER     = var.consul_datacenter
+          CONSULSERVERS  = join(",", var.consul_servers)
+          SCOPE          = var.scope
+          DCS            = "consul"
           # Backups (README, "Backups and restore"): an empty value counts as not set.
           BACKUPREPO     = var.backup_repo
           S3ENDPOINT     = var.s3_endpoint
@@ -268,6 +305,19 @@ job "patroni-postgresql" {
           BACKUPDIFF     = var.backup_diff
           BACKUPKEEP     = var.backup_keep
           ARCHIVETIMEOUT = var.archive_timeout
+          DBNAME         = var.dbname
+          DBOWNER        = var.dbowner
+          PGPARAMS       = var.pgparams
+          FAILSAFE       = var.failsafe
+          SLOTS          = var.slots
+          # Member tags and a standby-leader's source; an empty value counts as not set.
+          NOFAILOVER     = lookup(group.value, "nofailover", "off")
+          NOSYNC         = lookup(group.value, "nosync", "off")
+          NOLOADBALANCE  = lookup(group.value, "noloadbalance", "off")
+          REPLICATEFROM  = lookup(group.value, "replicatefrom", "")
+          STANDBYHOST    = lookup(group.value, "standbyhost", "")
+          STANDBYSLOT    = lookup(group.value, "standbyslot", "")
+          # MEMORY is not set here: Nomad's NOMAD_MEMORY_LIMIT (resources.memory) is its alias.
         }
 
         # Secrets from Nomad Variables, rendered into the task's secrets directory and read as

@@ -74,7 +74,14 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true })
 
   try {
-    cluster = new Cluster({ scope: 'dev', dir, net: '127.0.0', haproxyBind: '127.0.0.1', params })
+    // The application database the README's psql lines use; `-- DBNAME=...` names another.
+    cluster = new Cluster({
+      scope: 'dev',
+      dir,
+      net: '127.0.0',
+      haproxyBind: '127.0.0.1',
+      params: { DBNAME: 'app', ...params },
+    })
   } catch (e) {
     if (e instanceof CookError) fail(e.lines(), e.exitCode)
     throw e
@@ -114,11 +121,12 @@ async function main(): Promise<void> {
   say(`Connect (every role's password is in ${c.pgpass}, mode 0600):`)
   say(`  export PGPASSFILE=${c.pgpass}`)
   const ssl = c.tls ? ` sslmode=verify-full sslrootcert=${c.tls.ca.cert}` : ''
+  const db = c.members[0]?.params.DBNAME ?? 'postgres'
   say(
-    `  psql "host=127.0.0.1 port=${PRIMARY_PORT} user=admin dbname=postgres${ssl}"    # the primary, read-write`,
+    `  psql "host=127.0.0.1 port=${PRIMARY_PORT} user=admin dbname=${db}${ssl}"    # the primary, read-write`,
   )
   say(
-    `  psql "host=127.0.0.1 port=${REPLICA_PORT} user=admin dbname=postgres${ssl}"    # the replicas, read-only`,
+    `  psql "host=127.0.0.1 port=${REPLICA_PORT} user=admin dbname=${db}${ssl}"    # the replicas, read-only`,
   )
   say(`  runuser -u postgres -- patronictl -c ${c.members[0]?.root}${PATHS.patroniYml} list    # as root`)
   const stanza = c.opts.scope

@@ -101,6 +101,7 @@ function expr(e: string, s: Scope): unknown {
     return v
   }
   if (e === 'group.key') return s.index
+  if ((m = /^"([^"\\$]*)"$/.exec(e))) return m[1]
   if ((m = /^lookup\(group\.value, "(\w+)", (.+)\)$/.exec(e)))
     return s.member[m[1] as string] ?? expr(m[2] as string, s)
   if ((m = /^join\("([^"]*)", (.+)\)$/.exec(e))) {

@@ -17,7 +17,7 @@ export interface Postgres {
   /** psql as the superuser over the socket (trust); the SQL arrives on stdin, never in argv. */
   sql: (script: string) => string
   /** psql over TCP with scram-sha-256; the password travels in PGPASSWORD. */
-  login: (user: string, password: string, query: string) => SpawnSyncReturns<string>
+  login: (user: string, password: string, query: string, dbname?: string) => SpawnSyncReturns<string>
 }
 
 function asPostgres(cmd: string[]): SpawnSyncReturns<string> {
@@ -81,10 +81,10 @@ export function startPostgres(t: { teardown: (fn: () => void) => void }): Postgr
       if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`)
       return r.stdout
     },
-    login: (user, password, query) =>
+    login: (user, password, query, dbname = 'postgres') =>
       spawnSync(
         `${PG_BIN}/psql`,
-        [...psql, '-h', host, '-p', String(port), '-U', user, '-d', 'postgres', '-c', query],
+        [...psql, '-h', host, '-p', String(port), '-U', user, '-d', dbname, '-c', query],
         {
           encoding: 'utf8',
           env: {

@@ -16,8 +16,9 @@ export class ClusterTls {
   private readonly haproxyHost: string
   private serial = 0
 
-  constructor(dir: string, o: { etcdHost: string; haproxyHost: string; memberIps: string[] }) {
-    this.ca = makeCa(join(dir, 'tls'), 'dev-ca', 30)
+  /** `ca`: another cluster's CA to sign with (a standby cluster verifies the primary cluster's members). */
+  constructor(dir: string, o: { etcdHost: string; haproxyHost: string; memberIps: string[]; ca?: Ca }) {
+    this.ca = o.ca ?? makeCa(join(dir, 'tls'), 'dev-ca', 30)
     this.haproxyHost = o.haproxyHost
     const etcd = issue(this.ca, 'etcd', { ips: [o.etcdHost, ...o.memberIps], dns: ['localhost'] })
     const harness = issue(this.ca, 'harness', {})

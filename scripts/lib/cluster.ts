@@ -15,6 +15,7 @@ import { renderedSuperuserPassword, rotateRoles, type RotateResult } from '../..
 import { verifyPlan } from '../../cook/verify.js'
 import { httpCall, type HttpResponse } from '../../cook/https.js'
 import { ClusterTls } from './cluster-tls.js'
+import type { Ca } from './certs.js'
 import { type Etcd, getKey, type KeyValue, startEtcd } from './etcd.js'
 import { type ClusterView, clusterView, isLeader, isReplica } from './patroni.js'
 import { type Conn, PG_BIN, PGBACKREST_BIN, query, type QueryOptions, writePgpass } from './pg.js'
@@ -58,6 +59,8 @@ export interface ClusterOptions {
    * cluster makes a throwaway CA and certificates at start.
    */
   params?: RawParams
+  /** Parameters of single members, by position (member tags, SERVICETAG=standby-leader, ...). */
+  memberParams?: RawParams[]
   /**
    * 'gateway': the jail's shape. Each member reaches the DCS only through a process of its own, as a jail's
    * Patroni reaches Consul through the in-jail agent: an `etcd gateway` on the member's address (ETCDPROXY),
@@ -66,6 +69,11 @@ export interface ClusterOptions {
   agent?: 'gateway'
   /** A pgBackRest repository (repoDir) for the cluster: archiving, backups, replicas from it. Default on. */
   backups?: boolean
+  /**
+   * The CA to issue this cluster's certificates from, instead of a new one: another cluster's (`tls.ca`), so
+   * that a standby cluster and its primary cluster verify each other, as two clusters of one PKI would.
+   */
+  ca?: Ca
 }
 
 export interface Member {
@@ -134,6 +142,7 @@ export class Cluster {
             etcdHost: this.etcdHost,
             haproxyHost: this.haproxyHost,
             memberIps: Array.from({ length: size }, (_, i) => `${opts.net}.${11 + i}`),
+            ...(opts.ca ? { ca: opts.ca } : {}),
           })
     const shared: RawParams = {
       BACKUPREPO: opts.backups === false ? 'off' : this.repoDir,
@@ -153,13 +162,15 @@ export class Cluster {
       // With a gateway there is no ETCDHOSTS: the gateway is provably the member's only way to etcd.
       const dcs: RawParams =
         opts.agent === 'gateway' ? { ETCDHOSTS: undefined, ETCDPROXY: `http://${ip}:${GATEWAY_PORT}` } : {}
+      const certs = this.tls?.memberParams(name, ip) ?? {}
       const raw: RawParams = {
         ...shared,
         ...dcs,
-        ...(this.tls?.memberParams(name, ip) ?? {}),
+        ...certs,
         NODENAME: name,
         MYIP: ip,
         SERVICETAG: i === 0 ? 'master' : 'replica',
+        ...opts.memberParams?.[i],
       }
       const params = validate(raw, { allowLoopback: true })
       return {
@@ -287,12 +298,7 @@ export class Cluster {
 
   /** etcd, the first member, then (once the cluster exists in the DCS) the others, then HAProxy. */
   async start(): Promise<void> {
-    this.etcd = await startEtcd(this.procs, {
-      host: this.etcdHost,
-      dir: join(this.opts.dir, 'etcd'),
-      name: this.opts.scope,
-      tls: this.tls?.etcd,
-    })
+    await this.startEtcd()
     const [first, ...rest] = this.members
     if (first) this.startMember(first)
     // As in the jails: a replica only joins a cluster that exists, it never initialises one.
@@ -306,6 +312,36 @@ export class Cluster {
     )
     for (const m of rest) this.startMember(m)
     this.startHaproxy()
+  }
+
+  /** Starts the cluster's etcd, or starts it again on its data after stopEtcd(). */
+  async startEtcd(): Promise<void> {
+    if (this.etcd && !this.etcd.proc.done) throw new Error('etcd is already running')
+    this.etcd = await startEtcd(this.procs, {
+      host: this.etcdHost,
+      dir: join(this.opts.dir, 'etcd'),
+      name: this.opts.scope,
+      tls: this.tls?.etcd,
+    })
+  }
+
+  /** The DCS goes away entirely: etcd stops (SIGTERM) and stays down until startEtcd(). */
+  async stopEtcd(): Promise<void> {
+    const etcd = this.etcd
+    this.etcd = undefined
+    if (!etcd || etcd.proc.done) return
+    signalAll([etcd.proc.pid], 'SIGTERM')
+    // Polls (a timer keeps the event loop alive, which awaiting the unref'd child's exit would not).
+    if (!(await waitGone([etcd.proc.pid], 10000))) throw new Error('etcd did not exit within 10 s of SIGTERM')
+  }
+
+  /**
+   * Freezes (SIGSTOP) or thaws (SIGCONT) a member's Patroni: its REST API stops answering while its
+   * PostgreSQL keeps running, as when the member is cut off from its peers.
+   */
+  freeze(m: Member, frozen: boolean): void {
+    if (!m.proc || m.proc.done) throw new Error(`${m.name} is not running`)
+    signalAll([m.proc.pid], frozen ? 'SIGSTOP' : 'SIGCONT')
   }
 
   private async initialized(): Promise<boolean> {

@@ -34,7 +34,9 @@ export async function health(restUrl: string, path: string, tls?: TlsClient): Pr
   }
 }
 
-export const isLeader = (m: MemberView) => m.role === 'leader' && m.state === 'running'
+/** The leader of a cluster, or of a standby cluster (which follows a remote primary). */
+export const isLeader = (m: MemberView) =>
+  (m.role === 'leader' || m.role === 'standby_leader') && (m.state === 'running' || m.state === 'streaming')
 export const isReplica = (m: MemberView) =>
   (m.role === 'replica' || m.role === 'sync_standby') && (m.state === 'running' || m.state === 'streaming')
 

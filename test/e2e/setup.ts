@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RawParams } from '../../cook/params.js'
+import type { Ca } from '../../scripts/lib/certs.js'
 import { Cluster } from '../../scripts/lib/cluster.js'
 import { missingDeps } from '../../scripts/lib/deps.js'
 import { freeBlock } from '../../scripts/lib/netblock.js'
@@ -44,6 +45,8 @@ export async function startCluster(
     agent?: 'gateway'
     size?: number
     backups?: boolean
+    memberParams?: RawParams[]
+    ca?: Ca
   },
 ): Promise<Cluster> {
   const missing = missingDeps()
@@ -60,6 +63,8 @@ export async function startCluster(
     // Off unless a test is about backups: see the report on archiving and replicas after a SIGKILL failover.
     backups: opts.backups ?? false,
     ...(opts.agent ? { agent: opts.agent } : {}),
+    ...(opts.memberParams ? { memberParams: opts.memberParams } : {}),
+    ...(opts.ca ? { ca: opts.ca } : {}),
   })
   live.add(cluster)
   t.teardown(async () => {

@@ -189,6 +189,47 @@ t.test('a five-member cluster is only a variables change', async (t) => {
     t.equal(validate(resolve({ env: memberEnv(s, secretsOf(s)) }).raw).NODENAME, s.member.name)
 })
 
+t.test('operator settings: job-wide variables and per-member tags reach the cook', async (t) => {
+  const members = (vars.members as Record<string, string>[]).map((m, i) =>
+    i === 1 ? { ...m, nofailover: 'on', noloadbalance: 'on' } : i === 2 ? { ...m, replicatefrom: 'pg2' } : m,
+  )
+  const custom = {
+    ...vars,
+    members,
+    dbname: 'app',
+    pgparams: 'work_mem=16MB max_connections=200',
+    slots: 'standby_dr',
+    failsafe: 'off',
+  }
+  const secretsOf = certSecrets(t)
+  const [first, second, third] = memberScopes(custom).map((s) =>
+    validate(resolve({ env: memberEnv(s, secretsOf(s)) }).raw),
+  )
+  t.same(
+    [first?.DBNAME, first?.DBOWNER, first?.PGPARAMS, first?.FAILSAFE, first?.SLOTS],
+    [
+      'app',
+      'admin',
+      { work_mem: '16MB', max_connections: '200' },
+      false,
+      [{ name: 'standby_dr', type: 'physical' }],
+    ],
+  )
+  t.same(
+    [first?.NOFAILOVER, second?.NOFAILOVER, second?.NOLOADBALANCE, third?.REPLICATEFROM],
+    [false, true, true, 'pg2'],
+  )
+  const plain = validate(resolve({ env: memberEnv(scopes[0]!, secretsOf(scopes[0]!)) }).raw)
+  t.same(
+    [plain.DBNAME, plain.PGPARAMS, plain.FAILSAFE, plain.REPLICATEFROM],
+    [undefined, {}, true, undefined],
+    'the defaults',
+  )
+  const env = { ...memberEnv(scopes[0]!, secretsOf(scopes[0]!)), NOMAD_MEMORY_LIMIT: String(vars.memory) }
+  t.equal(validate(resolve({ env }).raw).MEMORY, vars.memory, "Nomad's NOMAD_MEMORY_LIMIT becomes MEMORY")
+  t.match(job.text, /validation \{[^}]*regex\("\[\$`/, 'pgparams refuses what tinirc would expand')
+})
+
 t.test('secrets come only from Nomad Variables, base64-encoded', async (t) => {
   t.ok(secretsTemplate, 'a template reads nomadVar')
   const tpl = secretsTemplate as Body

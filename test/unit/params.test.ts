@@ -3,6 +3,7 @@ import t from 'tap'
 import { ParamError } from '../../cook/errors.js'
 import { PARAM_NAMES, PARAMS, redacted, SECRET_NAMES, validate, type Params } from '../../cook/params.js'
 import { derivePassword } from '../../cook/secrets.js'
+import { resolve } from '../../cook/sources.js'
 import { basicEnv } from '../helpers.js'
 import { tlsFixture } from '../tls-fixture.js'
 
@@ -260,6 +261,90 @@ const TABLE: [string, Over, string[], boolean?][] = [
   ['MAXLAG a size with a unit', { MAXLAG: '16MB' }, ['MAXLAG']],
   ['STOPTIMEOUT 4', { STOPTIMEOUT: '4' }, ['STOPTIMEOUT']],
   ['STOPTIMEOUT 301', { STOPTIMEOUT: '301' }, ['STOPTIMEOUT']],
+  // DBNAME, DBOWNER
+  ['DBNAME app', { DBNAME: 'app' }, []],
+  ['DBNAME with _ and digits', { DBNAME: 'orders_2024' }, []],
+  ['DBNAME in capitals', { DBNAME: 'App' }, ['DBNAME']],
+  ['DBNAME starting with a digit', { DBNAME: '1app' }, ['DBNAME']],
+  ['DBNAME with a dash', { DBNAME: 'my-app' }, ['DBNAME']],
+  ['DBNAME with a quote', { DBNAME: 'a"b' }, ['DBNAME']],
+  ['DBNAME of 64 characters', { DBNAME: 'a'.repeat(64) }, ['DBNAME']],
+  ['DBNAME postgres', { DBNAME: 'postgres' }, ['DBNAME']],
+  ['DBNAME template1', { DBNAME: 'template1' }, ['DBNAME']],
+  ['DBOWNER appowner', { DBNAME: 'app', DBOWNER: 'appowner' }, []],
+  ['DBOWNER postgres', { DBNAME: 'app', DBOWNER: 'postgres' }, ['DBOWNER']],
+  ['DBOWNER replicator', { DBOWNER: 'replicator' }, ['DBOWNER']],
+  ['DBOWNER a pg_ role', { DBOWNER: 'pg_monitor' }, ['DBOWNER']],
+  ['DBOWNER with a space', { DBOWNER: 'app owner' }, ['DBOWNER']],
+  // PGPARAMS: syntax and the names Patroni or cook own (the server's verdict: pgparams.test.ts)
+  ['PGPARAMS two items', { PGPARAMS: 'shared_buffers=2GB work_mem=16MB' }, []],
+  ['PGPARAMS a quoted value with spaces', { PGPARAMS: "log_line_prefix='%m [%p] ' jit=off" }, []],
+  ['PGPARAMS an extension parameter', { PGPARAMS: 'pg_stat_statements.max=5000' }, []],
+  ['PGPARAMS spaces around =', { PGPARAMS: 'work_mem = 16MB' }, []],
+  ['PGPARAMS without =', { PGPARAMS: 'work_mem' }, ['PGPARAMS']],
+  ['PGPARAMS an unclosed quote', { PGPARAMS: "log_line_prefix='%m" }, ['PGPARAMS']],
+  ['PGPARAMS a name twice', { PGPARAMS: 'work_mem=1MB WORK_MEM=2MB' }, ['PGPARAMS']],
+  ['PGPARAMS a bad name', { PGPARAMS: 'work-mem=1MB' }, ['PGPARAMS']],
+  ['PGPARAMS port', { PGPARAMS: 'port=5433' }, ['PGPARAMS']],
+  ['PGPARAMS listen_addresses', { PGPARAMS: "listen_addresses='*'" }, ['PGPARAMS']],
+  ['PGPARAMS data_directory', { PGPARAMS: 'data_directory=/tmp' }, ['PGPARAMS']],
+  ['PGPARAMS hba_file', { PGPARAMS: 'hba_file=/tmp/hba' }, ['PGPARAMS']],
+  ['PGPARAMS hot_standby', { PGPARAMS: 'hot_standby=off' }, ['PGPARAMS']],
+  ['PGPARAMS wal_log_hints', { PGPARAMS: 'wal_log_hints=off' }, ['PGPARAMS']],
+  ['PGPARAMS archive_command', { PGPARAMS: "archive_command='cp %p /x'" }, ['PGPARAMS']],
+  ['PGPARAMS primary_conninfo', { PGPARAMS: "primary_conninfo='host=x'" }, ['PGPARAMS']],
+  ['PGPARAMS synchronous_standby_names', { PGPARAMS: "synchronous_standby_names='*'" }, ['PGPARAMS']],
+  ['PGPARAMS wal_level logical', { PGPARAMS: 'wal_level=logical' }, []],
+  ['PGPARAMS wal_level minimal', { PGPARAMS: 'wal_level=minimal' }, ['PGPARAMS']],
+  ['PGPARAMS max_connections 200', { PGPARAMS: 'max_connections=200' }, []],
+  ['PGPARAMS max_connections below Patroni floor', { PGPARAMS: 'max_connections=20' }, ['PGPARAMS']],
+  ['PGPARAMS max_wal_senders 2', { PGPARAMS: 'max_wal_senders=2' }, ['PGPARAMS']],
+  ['PGPARAMS max_locks_per_transaction 31', { PGPARAMS: 'max_locks_per_transaction=31' }, ['PGPARAMS']],
+  ['PGPARAMS wal_keep_size 1GB', { PGPARAMS: 'wal_keep_size=1GB' }, []],
+  ['PGPARAMS wal_keep_size 8MB', { PGPARAMS: 'wal_keep_size=8MB' }, ['PGPARAMS']],
+  ['PGPARAMS max_connections not a number', { PGPARAMS: 'max_connections=lots' }, ['PGPARAMS']],
+  // MEMORY
+  ['MEMORY 2048', { MEMORY: '2048' }, []],
+  ['MEMORY 255', { MEMORY: '255' }, ['MEMORY']],
+  ['MEMORY with a unit', { MEMORY: '2GB' }, ['MEMORY']],
+  // member tags
+  ['NOFAILOVER on a replica', { SERVICETAG: 'replica', NOFAILOVER: 'on' }, []],
+  ['NOFAILOVER true on a replica', { SERVICETAG: 'replica', NOFAILOVER: 'true' }, []],
+  ['NOFAILOVER on the master', { NOFAILOVER: 'on' }, ['NOFAILOVER']],
+  ['NOFAILOVER off on the master', { NOFAILOVER: 'off' }, []],
+  [
+    'NOFAILOVER on a standby-leader',
+    { SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11', NOFAILOVER: 'yes' },
+    ['NOFAILOVER'],
+  ],
+  ['NOFAILOVER maybe', { NOFAILOVER: 'maybe' }, ['NOFAILOVER']],
+  ['NOSYNC on', { NOSYNC: 'on' }, []],
+  ['NOSYNC 2', { NOSYNC: '2' }, ['NOSYNC']],
+  ['NOLOADBALANCE 1', { NOLOADBALANCE: '1' }, []],
+  ['NOLOADBALANCE y', { NOLOADBALANCE: 'y' }, ['NOLOADBALANCE']],
+  ['REPLICATEFROM pg2', { REPLICATEFROM: 'pg2' }, []],
+  ['REPLICATEFROM itself', { REPLICATEFROM: 'pg1' }, ['REPLICATEFROM']],
+  ['REPLICATEFROM with a dot', { REPLICATEFROM: 'pg2.example' }, ['REPLICATEFROM']],
+  // FAILSAFE
+  ['FAILSAFE off', { FAILSAFE: 'off' }, []],
+  ['FAILSAFE sometimes', { FAILSAFE: 'sometimes' }, ['FAILSAFE']],
+  // STANDBYSLOT, SLOTS
+  ['STANDBYSLOT named', { SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11', STANDBYSLOT: 'dr_1' }, []],
+  [
+    'STANDBYSLOT with a dash',
+    { SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11', STANDBYSLOT: 'dr-1' },
+    ['STANDBYSLOT'],
+  ],
+  ['STANDBYSLOT in capitals', { STANDBYSLOT: 'DR' }, ['STANDBYSLOT']],
+  ['SLOTS physical', { SLOTS: 'standby_dr, backup_1:physical' }, []],
+  ['SLOTS logical with wal_level logical', { SLOTS: 'sub:logical:app', PGPARAMS: 'wal_level=logical' }, []],
+  ['SLOTS logical with a plugin', { SLOTS: 'sub:logical:app:wal2json', PGPARAMS: 'wal_level=logical' }, []],
+  ['SLOTS logical without wal_level logical', { SLOTS: 'sub:logical:app' }, ['SLOTS']],
+  ['SLOTS logical without a database', { SLOTS: 'sub:logical', PGPARAMS: 'wal_level=logical' }, ['SLOTS']],
+  ['SLOTS physical with a database', { SLOTS: 'sub:physical:app' }, ['SLOTS']],
+  ['SLOTS an unknown type', { SLOTS: 'sub:binary' }, ['SLOTS']],
+  ['SLOTS a name twice', { SLOTS: 'a a' }, ['SLOTS']],
+  ['SLOTS a bad name', { SLOTS: 'Standby-1' }, ['SLOTS']],
 ]
 
 t.test('every rule, by the names that fail', async (t) => {
@@ -304,6 +389,36 @@ t.test('resolved values', async (t) => {
   ])
   t.same(ok(ETCD).CONSULSERVERS, [], 'no Consul servers with etcd')
   t.equal(ok({ SYNCMODE: 'strict' }).SYNCMODE, 'strict')
+  t.same(
+    [p.DBNAME, p.DBOWNER, p.PGPARAMS, p.MEMORY, p.NOFAILOVER, p.NOSYNC, p.NOLOADBALANCE, p.REPLICATEFROM],
+    [undefined, 'admin', {}, undefined, false, false, false, undefined],
+    'operator defaults: no database, admin owns, no parameters, no memory, no tags',
+  )
+  t.same([p.FAILSAFE, p.STANDBYSLOT, p.SLOTS], [true, undefined, []], 'failsafe on, no slots')
+  t.same(ok({ PGPARAMS: "Work_Mem = 16MB  log_line_prefix='it''s %m '" }).PGPARAMS, {
+    work_mem: '16MB',
+    log_line_prefix: "it's %m ",
+  })
+  const nomad = resolve({ env: { ...basicEnv(), NOMAD_MEMORY_LIMIT: '4096' } })
+  t.equal(validate(nomad.raw).MEMORY, 4096, "Nomad's NOMAD_MEMORY_LIMIT is MEMORY")
+  t.same(
+    resolve({ env: { MEMORY: '1024', NOMAD_MEMORY_LIMIT: '4096' } }).problems.map((p) => p.name),
+    ['MEMORY'],
+    'both at once is a problem, not a silent choice',
+  )
+  t.equal(
+    ok({ SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11', SCOPE: 'orders-db' }).STANDBYSLOT,
+    'standby_orders_db',
+    'a standby-leader streams through standby_<SCOPE> unless told otherwise',
+  )
+  t.same(ok({ SLOTS: 'dr sub:logical:app', PGPARAMS: 'wal_level=logical' }).SLOTS, [
+    { name: 'dr', type: 'physical' },
+    { name: 'sub', type: 'logical', database: 'app', plugin: 'pgoutput' },
+  ])
+  t.same(
+    [ok({ NOFAILOVER: 'ON', SERVICETAG: 'replica' }).NOFAILOVER, ok({ FAILSAFE: 'No' }).FAILSAFE],
+    [true, false],
+  )
 })
 
 t.test('REPPASS and REWINDPASS are derived from KEKPASS and SCOPE, the same on every member', async (t) => {

@@ -165,6 +165,7 @@ t.test('patroni.yml variants: etcd, sync modes, standby, IPv6, several networks'
   t.same((standby.bootstrap?.dcs as Record<string, unknown>).standby_cluster, {
     host: '2001:db8::9',
     port: 6432,
+    primary_slot_name: 'standby_postgresql',
     create_replica_methods: ['basebackup'],
   })
   const replica = patroniYml(plan(params({ SERVICETAG: 'replica', STANDBYHOST: '10.1.0.11' })))
@@ -303,7 +304,11 @@ t.test('every shell script passes shellcheck -s sh and sh -n, with paths that ne
   ]
   let n = 0
   for (const layout of layouts)
-    for (const over of [{}, { DCS: 'etcd', ETCDHOSTS: '10.0.0.2' }] as Record<string, string>[])
+    // The second variant also runs post-bootstrap.sh's DBNAME part.
+    for (const over of [{}, { DCS: 'etcd', ETCDHOSTS: '10.0.0.2', DBNAME: 'app' }] as Record<
+      string,
+      string
+    >[])
       for (const file of plan(params(over), layout).files.filter((f) => f.format === 'sh')) {
         const path = join(dir, `script-${n++}`)
         writeFileSync(path, file.content)
@@ -313,6 +318,11 @@ t.test('every shell script passes shellcheck -s sh and sh -n, with paths that ne
         t.equal(syntax.status, 0, `sh -n ${file.path}: ${syntax.stderr}`)
       }
   t.equal(n, 8)
+  t.match(
+    content(plan(params({ DBNAME: 'app' })), PATHS.postBootstrap),
+    /-f '\/usr\/local\/etc\/patroni\/app-database\.sql'$/m,
+  )
+  t.notMatch(content(plan(params()), PATHS.postBootstrap), /app-database/, 'no DBNAME, no database')
   const rc = content(plan(params()), PATHS.rcPatroni)
   t.match(rc, /^# PROVIDE: patroni$/m)
   t.match(rc, /^# REQUIRE: LOGIN consul$/m)
@@ -352,7 +362,15 @@ t.test('patroni --validate-config accepts patroni.yml (etcd and consul)', async 
   const myip = `127.0.0.${100 + (process.pid % 100)}`
   const layout = { ...JAIL_LAYOUT, pgBinDir: PG_BIN }
   const variants: [string, Record<string, string>][] = [
-    ['consul, synchronous, with a token', { SYNCMODE: 'strict', CONSULTOKEN: 'tok' }],
+    [
+      'consul, synchronous, with a token and every operator setting',
+      {
+        ...{ SYNCMODE: 'strict', CONSULTOKEN: 'tok', SERVICETAG: 'replica', NOFAILOVER: 'on', NOSYNC: 'on' },
+        ...{ NOLOADBALANCE: 'on', REPLICATEFROM: 'pg2', DBNAME: 'app', MEMORY: '4096', FAILSAFE: 'off' },
+        SLOTS: 'standby_dr sub:logical:app',
+        PGPARAMS: "wal_level=logical max_connections=200 work_mem=16MB log_line_prefix='%m [%p] '",
+      },
+    ],
     [
       'etcd, a standby leader',
       {

@@ -148,4 +148,42 @@ t.test('PostgreSQL', async (t) => {
     t.equal(r.stdout + r.stderr, '', 'quiet: nothing for Patroni to log')
     t.equal(pg.login('admin', 'after\tbootstrap "ü"', 'SELECT current_user').stdout.trim(), 'admin')
   })
+
+  t.test('post-bootstrap.sh with DBNAME: the owner creates tables in the public schema', async (t) => {
+    const bootstrap = (over: Record<string, string>) => {
+      const root = tempDir(t)
+      const layout = { ...JAIL_LAYOUT, base: root, pgBinDir: PG_BIN }
+      apply(plan(validate({ ...basicEnv(), ADMPASS: 'app-pw', ...over }), layout), { root, owners: 'record' })
+      const conn = `host=${pg.socketDir} port=${pg.port} user=postgres dbname=postgres`
+      return spawnSync('/bin/sh', [join(root, PATHS.postBootstrap), conn], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH },
+      })
+    }
+    const asAdmin = (sql: string, db: string) => pg.login('admin', 'app-pw', sql, db)
+    for (const run of [1, 2]) {
+      const r = bootstrap({ DBNAME: 'app' })
+      t.equal(r.status, 0, `run ${run}: ${r.stderr}`)
+      t.equal(r.stdout + r.stderr, '', `run ${run} is quiet`)
+    }
+    t.equal(pg.sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'").trim(), 'admin')
+    const made = asAdmin('CREATE TABLE t (x int); INSERT INTO t VALUES (7); SELECT x FROM t', 'app')
+    t.equal(made.stdout.trim(), '7', `admin creates a table in app: ${made.stderr}`)
+    // The bug the issue names, as PostgreSQL 15 has it: no CREATE on the public schema of postgres.
+    t.match(asAdmin('CREATE TABLE t (x int)', 'postgres').stderr, /permission denied for schema public/)
+
+    // Another owner: created without a login, granted to admin, who acts as it and can give it a password.
+    t.equal(bootstrap({ DBNAME: 'shop', DBOWNER: 'shop_owner' }).status, 0)
+    t.equal(
+      pg.sql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'shop_owner'").trim() +
+        pg.sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'shop'").trim(),
+      'fshop_owner',
+    )
+    const owned = asAdmin(
+      'SET ROLE shop_owner; CREATE TABLE items (id int); SELECT tableowner FROM pg_tables WHERE tablename = $$items$$',
+      'shop',
+    )
+    t.equal(owned.stdout.trim(), 'shop_owner', `admin creates shop_owner's tables: ${owned.stderr}`)
+    t.equal(asAdmin("ALTER ROLE shop_owner LOGIN PASSWORD 'x'", 'shop').status, 0, 'admin gives it a login')
+  })
 })

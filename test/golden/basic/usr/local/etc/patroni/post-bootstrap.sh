@@ -3,4 +3,4 @@
 # $1 is a connection string for the superuser; Patroni sets PGPASSFILE for its password.
 # The admin role's password arrives as a SCRAM verifier in a 0600 file: never in argv or a log.
 set -eu
-exec '/usr/local/bin/psql' -X -q -v ON_ERROR_STOP=1 -d "$1" -f '/usr/local/etc/patroni/admin-role.sql'
+'/usr/local/bin/psql' -X -q -v ON_ERROR_STOP=1 -d "$1" -f '/usr/local/etc/patroni/admin-role.sql'
