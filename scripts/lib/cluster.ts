@@ -549,6 +549,19 @@ export class Cluster {
     )
   }
 
+  /** Waits until HAProxy's :5001 answers from a standby (its checks mark replicas up a moment after they stream). */
+  async waitReplicaRoute(timeout = 30000): Promise<void> {
+    await waitFor(
+      `HAProxy :${REPLICA_PORT} to route to a replica`,
+      async () => {
+        this.checkProcesses()
+        const rows = await this.query(this.replicaConn(), 'SELECT pg_is_in_recovery()')
+        return rows[0]?.[0] === 't'
+      },
+      { timeout, interval: 100 },
+    )
+  }
+
   /** Patroni's leader key in etcd: who holds it, and under which lease. */
   async leaderKey(): Promise<KeyValue | undefined> {
     if (!this.etcd) throw new Error('etcd is not running')

@@ -24,6 +24,7 @@ t.test(
     await c.waitPrimaryRoute(leader)
     const token = `formation-${process.pid}-${Date.now()}`
     await c.query(c.primaryConn(), `CREATE TABLE probe (token text); INSERT INTO probe VALUES ('${token}')`)
+    await c.waitReplicaRoute()
     const [viaReplica] = await c.query(
       c.replicaConn(),
       'SELECT pg_is_in_recovery(), host(inet_server_addr())',
