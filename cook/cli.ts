@@ -34,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   haproxy: async () => (await import('./commands/haproxy.js')).default,
   run: async () => (await import('./commands/run.js')).default,
   stop: async () => (await import('./commands/stop.js')).default,
+  status: async () => (await import('./commands/status.js')).default,
 }
 
 export function helpText(): string {
@@ -59,6 +60,8 @@ export function helpText(): string {
     '                                           the foreground while Patroni runs',
     "  cook stop [--timeout SECONDS]            the jail's stop hook: hand over, stop the services; exits 0",
     '  cook check [options] [NAME=value ...]    validate and print the parameters, secrets redacted',
+    '  cook status [--json] [options]           this member at a glance (reads only); exit 0 healthy,',
+    '                                           1 warning, 2 critical',
     '  cook render --root DIR [--dry-run] [options] [NAME=value ...]',
     '                                           write every file the jail needs under DIR; start nothing',
     '  cook haproxy --members [NAME=]HOST[:RESTPORT:PGPORT],... [--bind ADDR] [--out FILE]',

@@ -11,18 +11,7 @@ import type { StepLog } from './log.js'
 import { SECRET_NAMES, type Params } from './params.js'
 import { plan as makePlan, type Plan, type ServiceName } from './plan.js'
 import { clusterExists, clusterWhere, consulLeader, CONSUL_HTTP, patroniLive, patroniUrl } from './probes.js'
-import {
-  changedNames,
-  digestKey,
-  MARKER_FORMAT,
-  openValues,
-  paramsDigest,
-  readMarker,
-  secretsDigest,
-  serviceDigests,
-  writeMarker,
-  type Marker,
-} from './seasoned.js'
+import { changedNames, digestKey, readMarker, wantedMarker, writeMarker, type Marker } from './seasoned.js'
 import { VERSION } from './version.js'
 import { verifyPlan } from './verify.js'
 import { waitUntil } from './wait.js'
@@ -95,12 +84,15 @@ const REFRESH: Record<ServiceName, 'reload' | 'restart'> = {
   // The agent's bind address, datacenter or ACLs are not reloadable.
   consul: 'restart',
   node_exporter: 'restart',
+  // It reads its environment and password file only at start.
+  postgres_exporter: 'restart',
 }
 
 export const LOGS: Record<ServiceName, string> = {
   consul: `${PATHS.consulLogDir}/`,
   patroni: `${PATHS.patroniLogDir}/patroni.log`,
   node_exporter: '/var/log/messages',
+  postgres_exporter: '/var/log/messages',
 }
 
 export async function startJail(p: Params, opts: StartOptions): Promise<StartResult> {
@@ -121,14 +113,7 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
 
   const plan = makePlan(p)
   const key = digestKey(paths.digestKey)
-  const wanted: Omit<Marker, 'seasonedAt'> = {
-    format: MARKER_FORMAT,
-    cook: VERSION,
-    params: paramsDigest(p),
-    values: openValues(p),
-    secrets: secretsDigest(key, p),
-    services: serviceDigests(key, plan),
-  }
+  const wanted = wantedMarker(key, p, plan)
   const marker = readMarker(paths.seasoned)
   const kind: StartKind = !marker
     ? 'first'
@@ -220,9 +205,11 @@ function render(
     if (c.status !== 'unchanged') log.info(`${c.status} ${c.path}${c.detail ? ` (${c.detail})` : ''}`)
   const data = changes.find((c) => c.path === PATHS.dataDir)
   if (data) log.info(`data directory ${PATHS.dataDir}: ${data.status} (0700, owner ${data.owner})`)
-  const bootstrapOnly: string[] = [PATHS.postBootstrap, PATHS.adminRoleSql]
+  const bootstrapOnly: string[] = [PATHS.postBootstrap, PATHS.adminRoleSql, PATHS.monitorRoleSql]
   if (kind === 'reseason' && changes.some((c) => c.status !== 'unchanged' && bootstrapOnly.includes(c.path)))
-    log.info('the post-bootstrap script and admin role only take effect when the cluster is first created')
+    log.info(
+      'the post-bootstrap script and the admin and monitor roles only take effect when the cluster is first created',
+    )
   return changes
 }
 

@@ -5,11 +5,12 @@ import { isIPv6 } from 'node:net'
 import { authority, parseHostPort } from './net.js'
 import type { Params } from './params.js'
 import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
+import { consulMetricsView, exporterFiles, exporterRcConf, MONITOR_ROLE } from './monitoring.js'
 import { renderTemplate } from './render.js'
 import { scramVerifier } from './secrets.js'
 
-export type Section = 'patroni' | 'postgres' | 'consul' | 'rc'
-export type Format = 'yaml' | 'hcl' | 'sh' | 'sql'
+export type Section = 'patroni' | 'postgres' | 'consul' | 'rc' | 'postgres_exporter'
+export type Format = 'yaml' | 'hcl' | 'sh' | 'sql' | 'text'
 
 export interface DirEntry {
   path: string
@@ -28,7 +29,7 @@ export interface FileEntry {
   secretLines?: RegExp
 }
 
-export type ServiceName = 'consul' | 'patroni' | 'node_exporter'
+export type ServiceName = 'consul' | 'patroni' | 'node_exporter' | 'postgres_exporter'
 
 export interface Plan {
   dirs: DirEntry[]
@@ -70,7 +71,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
       path: PATHS.postBootstrap,
       content: renderTemplate('post-bootstrap.sh', {
         psql: `${layout.pgBinDir}/psql`,
-        adminRoleSql: L(PATHS.adminRoleSql),
+        roleSql: [L(PATHS.adminRoleSql), L(PATHS.monitorRoleSql)],
       }),
       mode: 0o750,
       owner: pg,
@@ -80,6 +81,15 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
     {
       path: PATHS.adminRoleSql,
       content: renderTemplate('admin-role.sql', { verifier: adminVerifier(p) }),
+      mode: 0o600,
+      owner: pg,
+      section: 'postgres',
+      format: 'sql',
+      secretLines: PSQL_SECRET,
+    },
+    {
+      path: PATHS.monitorRoleSql,
+      content: renderTemplate('monitor-role.sql', { role: MONITOR_ROLE, verifier: monitorVerifier(p) }),
       mode: 0o600,
       owner: pg,
       section: 'postgres',
@@ -108,8 +118,12 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
     patroni_stop_timeout: String(p.STOPTIMEOUT),
     node_exporter_enable: 'YES',
     node_exporter_listen_address: authority(p.MYIP, 9100),
+    ...exporterRcConf(p, layout),
   }
-  const services: ServiceName[] = ['patroni', 'node_exporter']
+  // PostgreSQL metrics come after Patroni, which starts PostgreSQL; the exporter retries until it answers.
+  const services: ServiceName[] = ['patroni', 'node_exporter', 'postgres_exporter']
+  dirs.push({ path: PATHS.exporterDir, mode: 0o755, owner: 'root' })
+  files.push(...exporterFiles(p, layout))
 
   if (p.DCS === 'consul') {
     const consul = layout.consulUser
@@ -149,6 +163,7 @@ export function consulView(p: Params, layout: Layout) {
     token: p.CONSULTOKEN ?? null,
     exporterTags: [p.SCOPE, p.NODENAME],
     exporterCheck: `http://${authority(p.MYIP, 9100)}/metrics`,
+    ...consulMetricsView(p),
   }
 }
 
@@ -198,6 +213,12 @@ export function patroniView(p: Params, layout: Layout) {
     replicationPassword: p.REPPASS,
     rewindPassword: p.REWINDPASS,
   }
+}
+
+/** The monitor role's SCRAM verifier, salted like the admin role's. */
+export function monitorVerifier(p: Params): string {
+  const salt = createHmac('sha256', p.KEKPASS).update(`monitor-salt/${p.SCOPE}`).digest().subarray(0, 16)
+  return scramVerifier(p.MONPASS, salt)
 }
 
 /**

@@ -37,7 +37,7 @@ function hookSignals(): void {
 export async function startCluster(
   t: Tap,
   /** block: the first two octets of this test's own loopback range, e.g. '127.42'. */
-  opts: { scope: string; block: string; params?: RawParams; agent?: 'gateway' },
+  opts: { scope: string; block: string; params?: RawParams; agent?: 'gateway'; exporters?: boolean },
 ): Promise<Cluster> {
   const missing = missingDeps()
   if (missing.length > 0) throw new Error(`the end-to-end tests cannot run here:\n${missing.join('\n')}`)
@@ -50,6 +50,7 @@ export async function startCluster(
     net,
     params: { ...FAST, ...opts.params },
     ...(opts.agent ? { agent: opts.agent } : {}),
+    ...(opts.exporters ? { exporters: true } : {}),
   })
   live.add(cluster)
   t.teardown(async () => {

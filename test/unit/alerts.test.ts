@@ -23,6 +23,9 @@ interface RuleTests {
   }[]
 }
 
+// promtool takes a few seconds per run on a loaded machine.
+t.setTimeout(180_000)
+
 const promtool = (...args: string[]) => spawnSync('promtool', args, { encoding: 'utf8' })
 
 t.test('promtool check rules accepts the rules file', async (t) => {

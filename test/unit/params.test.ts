@@ -356,7 +356,15 @@ t.test('a plain value is shown quoted on one line, shortened when long', async (
 })
 
 t.test('the schema: every parameter documented, secrets marked', async (t) => {
-  t.same(SECRET_NAMES.sort(), ['ADMPASS', 'CONSULTOKEN', 'GOSSIPKEY', 'KEKPASS', 'REPPASS', 'REWINDPASS'])
+  t.same(SECRET_NAMES.sort(), [
+    'ADMPASS',
+    'CONSULTOKEN',
+    'GOSSIPKEY',
+    'KEKPASS',
+    'MONPASS',
+    'REPPASS',
+    'REWINDPASS',
+  ])
   for (const name of PARAM_NAMES) {
     const spec = PARAMS[name]
     t.ok(spec.doc.length > 10 && !spec.doc.includes('\n'), `${name} has one line of doc`)
