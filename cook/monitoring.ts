@@ -34,11 +34,15 @@ export function exporterRcConf(p: Params, layout: Layout): Record<string, string
   }
 }
 
-/** The exporter's connection: PostgreSQL's Unix socket (pg_hba `local ... scram-sha-256`), never TCP. */
+/**
+ * The exporter's connection: PostgreSQL's Unix socket (pg_hba `local ... scram-sha-256`), never TCP, so no
+ * TLS and no ALLOWNETS question arises. The URI has no host part: lib/pq sorts the URI's parameters, so a
+ * `host` query parameter would lose against a host in the authority.
+ */
 export function exporterEnvView(layout: Layout) {
   const socketDir = encodeURIComponent(at(layout, PATHS.pgSocketDir))
   return {
-    uri: `localhost:5432/postgres?host=${socketDir}&sslmode=disable`,
+    uri: `/postgres?host=${socketDir}&port=5432&sslmode=disable`,
     user: MONITOR_ROLE,
     passFile: at(layout, PATHS.exporterPass),
   }

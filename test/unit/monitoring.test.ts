@@ -102,7 +102,7 @@ t.test(
     )
     t.same(vars, {
       DATA_SOURCE_NAME: '',
-      DATA_SOURCE_URI: 'localhost:5432/postgres?host=%2Ftmp&sslmode=disable',
+      DATA_SOURCE_URI: '/postgres?host=%2Ftmp&port=5432&sslmode=disable',
       DATA_SOURCE_USER: 'monitor',
       DATA_SOURCE_PASS_FILE: PATHS.exporterPass,
     })
