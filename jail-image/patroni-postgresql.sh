@@ -64,10 +64,12 @@ echo "PostgreSQL $PG_MAJOR, Python $PYTHON, image version $IMAGE_VERSION"
 
 # Exactly what the jail runs: one PostgreSQL major, Patroni with both DCS clients it may be configured
 # for (python-consul2 provides the "consul" module, python-etcd the "etcd" module Patroni's etcd3 uses),
-# the Consul agent, node_exporter and the node runtime of the cook. Nothing to build software with.
+# the Consul agent, node_exporter, postgres_exporter (databases/postgres_exporter: its rc script reads
+# postgres_exporter_* from rc.conf, which cook sets) and the node runtime of the cook. Nothing to build
+# software with.
 PACKAGES="postgresql${PG_MAJOR}-server postgresql${PG_MAJOR}-client postgresql${PG_MAJOR}-contrib
 ${PY_FLAVOR}-patroni ${PY_FLAVOR}-python-consul2 ${PY_FLAVOR}-python-etcd
-consul node_exporter node22"
+consul node_exporter postgres_exporter node22"
 
 step "Bootstrap pkg, keeping the repository configuration the base already has"
 _repo_conf=""
@@ -109,6 +111,10 @@ step "Check the Python modules Patroni needs"
 step "Check the users the packages create"
 pw usershow postgres >/dev/null || fail "the postgresql${PG_MAJOR}-server package did not create the postgres user"
 pw usershow consul >/dev/null || fail "the consul package did not create the consul user"
+# postgres_exporter runs as a user of its own: only it may read the monitor role's password file.
+pw usershow pgmonitor >/dev/null 2>&1 ||
+	pw useradd pgmonitor -c "postgres_exporter (patroni-postgresql image)" -d /nonexistent -s /usr/sbin/nologin ||
+	fail "cannot create the pgmonitor user for postgres_exporter"
 
 step "Install the cook to /usr/local/share/cook"
 [ -s "$STAGE/cook/dist/cook.mjs" ] || fail "the cook bundle $STAGE/cook/dist/cook.mjs is missing"
