@@ -1,6 +1,21 @@
 // The FreeBSD commands the cook uses, each a function of its arguments: sysrc(8) for rc.conf, service(8)
-// for rc.d scripts, and the Consul CLI for `consul leave`. Tests put recording stand-ins on PATH.
-import { commandError, run, type RunOptions, type RunResult } from './shell.js'
+// for rc.d scripts, and the Consul CLI for `consul leave`. Each is called by its absolute path: jail(8)
+// runs exec.stop with the environment of whoever ran pot (pot's stop.sh sets no exec.clean), and under
+// Nomad started at boot that PATH lacks /usr/local/bin. Tests name their stand-ins in `commands`.
+import { closeSync, openSync, readSync } from 'node:fs'
+import { commandError, run as runCommand, type RunOptions, type RunResult } from './shell.js'
+
+/** Where FreeBSD (base and packages) installs the commands the cook runs. */
+export const COMMANDS = {
+  sysrc: '/usr/sbin/sysrc',
+  service: '/usr/sbin/service',
+  consul: '/usr/local/bin/consul',
+} as const
+
+export type CommandName = keyof typeof COMMANDS
+
+/** The PATH every command gets: FreeBSD's service(8) gives rc scripts the same one. */
+export const JAIL_PATH = '/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin'
 
 export type ServiceAction = 'start' | 'stop' | 'restart' | 'reload' | 'status' | 'onestart' | 'onestop'
 
@@ -22,39 +37,76 @@ export interface FreeBsd {
 }
 
 export interface FreeBsdOptions {
-  /** Environment of every command (tests put their stand-ins first on PATH). */
+  /** Environment of every command; the default is the cook's own with PATH set to JAIL_PATH. */
   env?: NodeJS.ProcessEnv
+  /** Paths of the commands; tests name their stand-ins here. */
+  commands?: Partial<Record<CommandName, string>>
+  /** The platform the refusal of non-stand-ins looks at; tests of that refusal set it. */
+  platform?: NodeJS.Platform
+}
+
+/** The line by which a test's stand-in for a FreeBSD command declares itself. */
+export const STAND_IN_MARK = 'cook-stand-in'
+
+/**
+ * Off FreeBSD the adapter runs only commands that declare themselves stand-ins: a Linux machine has a
+ * service(8) of its own (Debian's /usr/sbin/service), and no test may ever stop that machine's services.
+ */
+function refusal(path: string, platform: NodeJS.Platform): string | undefined {
+  if (platform === 'freebsd') return undefined
+  let head: string
+  try {
+    const fd = openSync(path, 'r')
+    try {
+      const buf = Buffer.alloc(512)
+      head = buf.subarray(0, readSync(fd, buf, 0, 512, 0)).toString('latin1')
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return undefined // a missing command fails by itself, with sh's "not found"
+  }
+  return head.includes(STAND_IN_MARK)
+    ? undefined
+    : `refused to run ${path}: this is ${platform}, not FreeBSD, and it is not a cook stand-in`
 }
 
 export function freebsd(opts: FreeBsdOptions = {}): FreeBsd {
-  const base: RunOptions = opts.env ? { env: opts.env } : {}
+  const env = opts.env ?? { ...process.env, PATH: JAIL_PATH }
+  const cmd = { ...COMMANDS, ...opts.commands }
+  const run = async (argv: string[], extra: RunOptions = {}): Promise<RunResult> => {
+    const why = refusal(argv[0] ?? '', opts.platform ?? process.platform)
+    if (why !== undefined)
+      return { argv, stdout: '', stderr: why, exitCode: 126, signal: null, timedOut: false }
+    return runCommand(argv, { env, ...extra })
+  }
   const must = async (argv: string[], extra: RunOptions = {}) => {
-    const r = await run(argv, { ...base, ...extra })
+    const r = await run(argv, extra)
     if (r.exitCode !== 0) throw commandError(r, extra.timeoutMs)
     return r
   }
   return {
     async sysrcGet(name) {
       // -q: an unset variable is no error message, just a non-zero exit.
-      const r = await run(['sysrc', '-q', '-n', name], base)
+      const r = await run([cmd.sysrc, '-q', '-n', name])
       return r.exitCode === 0 ? r.stdout.replace(/\n$/, '') : undefined
     },
     async sysrcEnsure(name, value) {
       if ((await this.sysrcGet(name)) === value) return false
-      await must(['sysrc', `${name}=${value}`])
+      await must([cmd.sysrc, `${name}=${value}`])
       return true
     },
     async service(name, action, o = {}) {
       const extra: RunOptions = o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }
-      const r = await run(['service', name, action], { ...base, ...extra })
+      const r = await run([cmd.service, name, action], extra)
       if (r.exitCode !== 0 && !o.allowFailure) throw commandError(r, o.timeoutMs)
       return r
     },
     async running(name) {
-      return (await run(['service', name, 'status'], base)).exitCode === 0
+      return (await run([cmd.service, name, 'status'])).exitCode === 0
     },
     async consulLeave(timeoutMs) {
-      return run(['consul', 'leave'], { ...base, timeoutMs })
+      return run([cmd.consul, 'leave'], { timeoutMs })
     },
   }
 }

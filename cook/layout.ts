@@ -28,6 +28,8 @@ export const PATHS = {
   postBootstrap: '/usr/local/etc/patroni/post-bootstrap.sh',
   adminRoleSql: '/usr/local/etc/patroni/admin-role.sql',
   patroniLogDir: '/var/log/patroni',
+  /** Patroni's stdout and stderr, appended by daemon(8) as root: not in the postgres-owned log folder. */
+  patroniOut: '/var/log/patroni.out',
   pgHome: '/var/db/postgres',
   pgpass: '/var/db/postgres/.pgpass.patroni',
   pgSocketDir: '/tmp',

@@ -103,6 +103,8 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
         consul: p.DCS === 'consul',
         user: pg,
         logDir: L(PATHS.patroniLogDir),
+        outputFile: L(PATHS.patroniOut),
+        stopTimeout: p.STOPTIMEOUT,
         patroniBin: '/usr/local/bin/patroni',
         patronictlBin: '/usr/local/bin/patronictl',
       }),

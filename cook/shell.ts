@@ -1,5 +1,11 @@
-// The one module that imports zx (its core only: the bundle stays small, the jail start fast). FreeBSD has no bash by default, so commands run in /bin/sh, and every
-// interpolated value becomes one single-quoted word (quote.ts `sh`), whatever characters it holds.
+// How the cook runs commands. `run` (every FreeBSD command of the adapter) starts argv words through
+// /bin/sh (FreeBSD has no bash by default) with its output in files, so that a daemon that keeps its
+// caller's descriptors can never hang the cook. `$` is zx (its core only: the bundle stays small) for
+// steps written as shell text: every interpolated value becomes one single-quoted word (quote.ts `sh`).
+import { spawn } from 'node:child_process'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { $ as zx, ProcessOutput } from 'zx/core'
 import { CookError } from './errors.js'
 import { sh } from './quote.js'
@@ -28,29 +34,76 @@ export interface RunResult {
   timedOut: boolean
 }
 
-/** Runs one command given as argv words and returns its result, whatever the exit status. */
+/** After a timeout's SIGTERM, how long the command's process group has before SIGKILL. */
+const KILL_GRACE_MS = 2000
+
+/**
+ * Runs one command given as argv words and returns its result, whatever the exit status.
+ *
+ * The command's stdout and stderr go to files, not pipes, and the result is ready when the command
+ * itself exits. A parent that waits for its child's pipes to close (zx, execa, Node's 'close' event) hangs
+ * for as long as any grandchild holds them: `service x start` of an rc script whose daemon(8) runs without
+ * `-f` keeps the caller's stdout and stderr open for the daemon's whole life (usr.sbin/daemon/daemon.c).
+ * With files there is nothing to hold, and a late writer can never get SIGPIPE either. On timeout the
+ * command's process group gets SIGTERM, then SIGKILL after a grace period: the wait is bounded.
+ */
 export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const ac = new AbortController()
-  let timedOut = false
-  const timer =
-    opts.timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true
-          ac.abort()
-        }, opts.timeoutMs)
+  const dir = mkdtempSync(join(tmpdir(), 'cook-run-'))
+  const outPath = join(dir, 'stdout')
+  const errPath = join(dir, 'stderr')
+  const outFd = openSync(outPath, 'w', 0o600)
+  const errFd = openSync(errPath, 'w', 0o600)
   try {
-    const out: ProcessOutput = await $({ nothrow: true, ac, ...(opts.env ? { env: opts.env } : {}) })`${argv}`
+    const ended = await new Promise<{ code: number | null; signal: string | null; timedOut: boolean }>(
+      (resolve) => {
+        // `exec "$@"` in /bin/sh: argv reaches the command unchanged, and a missing command is sh's
+        // "not found" with exit status 127, as zx reports it.
+        const child = spawn('/bin/sh', ['-c', 'exec "$@"', 'sh', ...argv], {
+          env: opts.env ?? process.env,
+          stdio: ['ignore', outFd, errFd],
+          detached: true,
+        })
+        let timedOut = false
+        let killer: NodeJS.Timeout | undefined
+        const group = (signal: NodeJS.Signals) => {
+          try {
+            if (child.pid !== undefined) process.kill(-child.pid, signal)
+          } catch {
+            // the group is gone already
+          }
+        }
+        const timer =
+          opts.timeoutMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                timedOut = true
+                group('SIGTERM')
+                killer = setTimeout(() => group('SIGKILL'), KILL_GRACE_MS)
+              }, opts.timeoutMs)
+        child.once('error', () => {
+          clearTimeout(timer)
+          clearTimeout(killer)
+          resolve({ code: 127, signal: null, timedOut })
+        })
+        child.once('exit', (code, signal) => {
+          clearTimeout(timer)
+          clearTimeout(killer)
+          resolve({ code, signal, timedOut })
+        })
+      },
+    )
     return {
       argv,
-      stdout: out.stdout,
-      stderr: out.stderr,
-      exitCode: out.exitCode,
-      signal: out.signal,
-      timedOut,
+      stdout: readFileSync(outPath, 'utf8'),
+      stderr: readFileSync(errPath, 'utf8'),
+      exitCode: ended.code,
+      signal: ended.signal,
+      timedOut: ended.timedOut,
     }
   } finally {
-    clearTimeout(timer)
+    closeSync(outFd)
+    closeSync(errFd)
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 

@@ -188,10 +188,12 @@ job "patroni-postgresql" {
           # The jail's stop hook (pot >= 0.16.0). The driver stops a task with `pot destroy -F`, i.e.
           # `jail -r`, which sends SIGTERM to every process of the jail at once; exec.stop runs first,
           # so `cook stop` lets Patroni hand over and release the leader key while the Consul agent
-          # still answers. The driver runs `pot set-attribute -A <before ":"> -V <after ":">` and drops
-          # anything after a second ":", so neither value may contain one.
+          # still answers. The image's cook-stop runs it and always exits 0: jail(8) keeps a jail whose
+          # exec.stop failed (usr.sbin/jail/jail.c), and PostgreSQL would outlive `pot destroy -F`.
+          # The driver runs `pot set-attribute -A <before ":"> -V <after ":">` and drops anything after
+          # a second ":", so neither value may contain one.
           attributes = [
-            "exec_stop:/usr/local/bin/cook stop",
+            "exec_stop:/usr/local/bin/cook-stop",
             "stop_timeout:${var.stop_timeout}",
           ]
         }

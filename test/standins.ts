@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { sh } from '../cook/quote.js'
-import { freebsd, type FreeBsd } from '../cook/freebsd.js'
+import { freebsd, STAND_IN_MARK, type FreeBsd } from '../cook/freebsd.js'
 
 export interface StandIns {
   dir: string
@@ -28,7 +28,7 @@ export interface StandIns {
   killAll(): void
 }
 
-const SYSRC = `
+export const SYSRC_BODY = `
 # Stand-in for FreeBSD's sysrc(8): rc.conf is $STATE/rc.conf, one NAME=value line per variable.
 printf 'sysrc %s\\n' "$*" >> "$LOG"
 conf="$STATE/rc.conf"
@@ -160,9 +160,10 @@ export function standIns(root: string): StandIns {
   writeFileSync(join(state, 'www', 'liveness'), 'ok\n')
   const log = join(state, 'calls.log')
   writeFileSync(log, '')
-  const head = `#!/bin/sh\nLOG=${sh(log)}\nSTATE=${sh(state)}\n`
+  const head = (name: string) =>
+    `#!/bin/sh\n# ${STAND_IN_MARK}: the ${name} stand-in of the cook's tests\nLOG=${sh(log)}\nSTATE=${sh(state)}\n`
   const scripts: Record<string, string> = {
-    sysrc: SYSRC,
+    sysrc: SYSRC_BODY,
     service: SERVICE,
     consul: CONSUL,
     pw: RECORD_ONLY,
@@ -170,7 +171,7 @@ export function standIns(root: string): StandIns {
     daemon: RECORD_ONLY,
   }
   for (const [name, body] of Object.entries(scripts)) {
-    writeFileSync(join(dir, name), head + body)
+    writeFileSync(join(dir, name), head(name) + body)
     chmodSync(join(dir, name), 0o755)
   }
   const env = { ...process.env, PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}` }
@@ -189,7 +190,10 @@ export function standIns(root: string): StandIns {
     dir,
     state,
     env,
-    sys: freebsd({ env }),
+    sys: freebsd({
+      env,
+      commands: { sysrc: join(dir, 'sysrc'), service: join(dir, 'service'), consul: join(dir, 'consul') },
+    }),
     calls,
     callsOf: (command) => calls().filter((l) => l.startsWith(`${command} `)),
     rcConf: () => {

@@ -131,6 +131,13 @@ t.test('the flavour files hold only sub-commands pot accepts, in a form pot pars
   const main = readFileSync(join(IMAGE, 'patroni-postgresql'), 'utf8')
   t.match(main, /^copy-in-flv -s patroni-postgresql\.d -d \/root\/\.cook-image$/m)
   t.match(main, /^set-attribute -A exec_stop -V \/usr\/local\/bin\/cook-stop$/m)
+  // pot runs the command file before the flavour script, and a failed create undoes itself with
+  // `pot stop`, which runs exec.stop: the stop command must be in the jail before it is named.
+  const lines = main.split('\n')
+  const named = lines.findIndex((l) => l.startsWith('set-attribute -A exec_stop -V '))
+  const program = lines[named]!.split(' ')[4]!
+  const copied = lines.findIndex((l) => new RegExp(`^copy-in-flv -c -s \\S+ -d ${program}$`).test(l))
+  t.ok(copied >= 0 && copied < named, `${program} is copied in (with -c) before exec_stop names it`)
   const timeout = /^set-attribute -A stop_timeout -V (\d+)$/m.exec(main)?.[1]
   t.ok(Number(timeout) > 10, `stop_timeout ${timeout} is longer than the jail default of 10 s`)
   const nomad = readFileSync(join(IMAGE, 'patroni-postgresql+4'), 'utf8')

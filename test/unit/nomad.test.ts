@@ -273,7 +273,8 @@ t.test('the stop hook is set through the driver attributes', async (t) => {
       return a.split(':') as [string, string]
     }),
   )
-  t.equal(parsed.exec_stop, '/usr/local/bin/cook stop')
+  // The wrapper that always exits 0: a failed exec.stop keeps the jail (and PostgreSQL) alive.
+  t.equal(parsed.exec_stop, '/usr/local/bin/cook-stop')
   const timeout = Number(parsed.stop_timeout)
   t.ok(Number.isInteger(timeout) && timeout > 0, `stop_timeout is a whole number of seconds (${timeout})`)
 })

@@ -66,6 +66,30 @@ t.test('a timeout ends the command with a signal', async (t) => {
   t.equal((await run(['true'], { timeoutMs: 2000 })).timedOut, false)
 })
 
+t.test(
+  'a child that keeps stdout and stderr open does not hold the caller (daemon(8) without -f)',
+  async (t) => {
+    // The command backgrounds a sleeper that inherits its stdout and stderr, as daemon(8) without -f
+    // keeps its caller's descriptors, and exits. A caller that waits for the pipes to close hangs here.
+    const r = await run(['sh', '-c', 'sleep 60 & echo $!; echo started; echo to-stderr >&2'], {
+      timeoutMs: 30_000,
+    })
+    const sleeper = Number(r.stdout.split('\n')[0])
+    t.teardown(() => {
+      try {
+        process.kill(sleeper, 'SIGKILL')
+      } catch {
+        // gone
+      }
+    })
+    t.equal(r.timedOut, false, 'returned when the command exited, not at the timeout')
+    t.equal(r.exitCode, 0)
+    t.match(r.stdout, /^\d+\nstarted\n$/)
+    t.equal(r.stderr, 'to-stderr\n')
+    t.doesNotThrow(() => process.kill(sleeper, 0), 'the grandchild still holds the descriptors')
+  },
+)
+
 t.test('the environment is the one given', async (t) => {
   const r = await runOk(['sh', '-c', 'printf %s "$COOK_TEST_VALUE"'], {
     env: { PATH: '/usr/bin:/bin', COOK_TEST_VALUE: "x'y $z" },

@@ -1,0 +1,164 @@
+// The image's own files, run as FreeBSD would run them: the cook bundle through its launcher, the rendered
+// rc.d script through service(8) and rc.subr, Patroni under daemon(8), and the stop hook as jail(8) runs
+// exec.stop (the caller's environment, a poor PATH, a cwd of its own), in a FreeBSD-shaped view of this
+// machine (test/jailview.ts) whose stand-ins copy the FreeBSD sources they name (test/jail-standins.ts).
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { freeBlock } from '../../scripts/lib/netblock.js'
+import { tempDir } from '../helpers.js'
+import { canMakeJailView, copyIn, jailView, MINIMAL_ENV, type JailView } from '../jailview.js'
+
+const ROOT = new URL('../../', import.meta.url).pathname
+const IMAGE_BIN = join(ROOT, 'jail-image/patroni-postgresql.d/bin')
+
+const unavailable = canMakeJailView() ? false : 'needs root on Linux (a mount namespace with overlays)'
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = probe()
+    if (v !== undefined) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
+  const dir = tempDir(t, 'jail-view-')
+  const view: JailView = await jailView(dir)
+  t.teardown(() => view.stop())
+  const bundle = join(dir, 'cook.mjs')
+  execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), bundle])
+  copyIn(view, bundle, '/usr/local/share/cook/dist/cook.mjs', 0o644)
+  copyIn(view, join(IMAGE_BIN, 'cook-stop'), '/usr/local/bin/cook-stop')
+
+  await t.test(
+    'the stop hook exits 0 in a jail whose build failed before the cook was installed',
+    async (t) => {
+      // pot sets exec_stop before the flavour script runs; a failed create undoes itself with `pot stop`.
+      const r = await view.run('/usr/local/bin/cook-stop', { env: MINIMAL_ENV })
+      t.equal(r.code, 0)
+      t.match(r.stderr, /cook is not installed/)
+    },
+  )
+
+  copyIn(view, join(IMAGE_BIN, 'cook'), '/usr/local/bin/cook')
+  const net = await freeBlock('127.61', 1)
+  const myip = `${net}.11`
+  // The parameters as pot hands them to the rc.d cook service: in the environment.
+  const params = {
+    NODENAME: 'pg1',
+    MYIP: myip,
+    SERVICETAG: 'master',
+    DCS: 'etcd',
+    ETCDHOSTS: `${net}.10:2379`,
+    ADMPASS: 'adm pass',
+    KEKPASS: 'kek pass',
+    STOPTIMEOUT: '15',
+  }
+  const rcEnv = { PATH: '/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin', ...params }
+
+  await t.test(
+    'first start: the rendered rc.d script starts Patroni under daemon(8) and cook finishes',
+    async (t) => {
+      const r = await view.run('/usr/local/bin/cook --dev-allow-loopback', {
+        env: rcEnv,
+        timeoutMs: 120_000,
+      })
+      t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`)
+      t.match(view.read('/var/log/cook.log'), /seasoned: .* written/)
+      t.match(view.read('/etc/rc.conf'), /^patroni_enable=YES$/m)
+      t.match(
+        view.calls().join('\n'),
+        /^daemon -f -R 2 .* -P \/var\/run\/patroni_daemon\.pid -p \/var\/run\/patroni\.pid -o \/var\/log\/patroni\.out -u postgres \/usr\/local\/bin\/patroni \/usr\/local\/etc\/patroni\/patroni\.yml$/m,
+      )
+      const status = await view.run('service patroni status')
+      t.equal(status.code, 0)
+      t.match(status.stdout, /patroni is running as pid \d+ \(supervised by daemon\(8\) pid \d+\)/)
+    },
+  )
+
+  await t.test("`service patroni start` lets go of its caller's pipes (daemon -f)", async (t) => {
+    // The way /etc/rc, pot and the cook call it: through pipes that the caller reads to their end.
+    // Without -f the supervisor holds them for Patroni's whole life, and `cat` never sees the end.
+    const r = await view.run('service patroni restart | cat; echo "pipe closed: $?"', { timeoutMs: 30_000 })
+    t.match(r.stdout, /Starting patroni\.\npipe closed: 0/)
+  })
+
+  await t.test(
+    "Patroni's own output lands in /var/log/patroni.out (no syslogd in a Nomad jail)",
+    async (t) => {
+      const out = await until('patroni.out', () => {
+        const text = view.read('/var/log/patroni.out')
+        return /REST API on/.test(text) ? text : undefined
+      })
+      t.match(out, /patroni stand-in: REST API on/)
+    },
+  )
+
+  await t.test(
+    'a Patroni that dies is back within seconds; a stop is not followed by a restart',
+    async (t) => {
+      // daemon(8) writes both pid files after `service` has returned: wait for them.
+      const pidIn = (file: string) => () => {
+        const pid = existsSync(view.at(file)) ? Number(view.read(file)) : NaN
+        return pid > 0 && alive(pid) ? pid : undefined
+      }
+      const supervisor = await until('the supervisor', pidIn('/var/run/patroni_daemon.pid'))
+      const first = await until('Patroni', pidIn('/var/run/patroni.pid'))
+      process.kill(first, 'SIGKILL')
+      const second = await until('a restarted Patroni', () => {
+        const pid = pidIn('/var/run/patroni.pid')()
+        return pid !== first ? pid : undefined
+      })
+      t.not(second, first, `Patroni ${first} was killed; daemon(8) started ${second}`)
+      t.ok(alive(supervisor), 'the same supervisor')
+      const stop = await view.run('service patroni stop')
+      t.equal(stop.code, 0, stop.stderr)
+      t.notOk(alive(second) || alive(supervisor), 'Patroni and its supervisor are gone')
+      await new Promise((r) => setTimeout(r, 3000)) // longer than patroni_restart_delay
+      const status = await view.run('service patroni status')
+      t.equal(status.code, 1)
+      t.match(status.stdout, /patroni is not running/)
+    },
+  )
+
+  await t.test('the stop hook works with the environment jail(8) gives exec.stop', async (t) => {
+    // Started again by the cook (parameters unchanged: services only), as after a jail restart.
+    const again = await view.run('/usr/local/bin/cook --dev-allow-loopback', {
+      env: rcEnv,
+      timeoutMs: 120_000,
+    })
+    t.equal(again.code, 0, again.stderr)
+    // consul_enable as a Consul member has it: `cook stop` must reach /usr/local/bin/consul.
+    await view.run('sysrc consul_enable=YES')
+    const supervisor = Number(view.read('/var/run/patroni_daemon.pid'))
+    await view.run('mkdir -m 0700 /var/empty-cwd')
+    const before = view.calls().length
+    const r = await view.stop({
+      execStop: '/usr/local/bin/cook-stop',
+      env: MINIMAL_ENV,
+      cwd: '/var/empty-cwd',
+    })
+    t.equal(r?.code, 0, r?.stderr ?? '')
+    const calls = view.calls().slice(before)
+    t.ok(calls.includes('service patroni stop'), calls.join('\n'))
+    t.ok(calls.includes('service node_exporter stop'))
+    t.ok(calls.includes('consul leave'), "`consul leave` ran: /usr/local/bin is not on the caller's PATH")
+    t.notOk(alive(supervisor))
+    const log = view.read('/var/log/cook.log')
+    t.match(log, /cook stop finished in/)
+    t.notMatch(log, /not found/)
+  })
+})
