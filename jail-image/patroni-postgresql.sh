@@ -4,7 +4,8 @@
 #
 # Before it runs, the flavour file has copied patroni-postgresql.d/ (staged by "npm run image") to
 # /root/.cook-image in the jail:
-#   build.conf        PG_MAJOR (the one PostgreSQL major of the image), PY_FLAVOR, IMAGE_VERSION;
+#   build.conf        PG_MAJOR (the one PostgreSQL major of the image, or "auto"), PY_FLAVOR,
+#                     PATRONI_PIP (the Patroni version pip installs when there is no package), IMAGE_VERSION;
 #                     written by the builder, which is how --pg reaches this script (pot passes only
 #                     the pot name)
 #   cook/dist/cook.mjs, cook/templates/   the cook bundle and its templates
@@ -47,12 +48,13 @@ step "Read the build settings from $STAGE/build.conf"
 	fail "$STAGE/build.conf is missing: stage the flavour with 'npm run image' (or --stage-only) first"
 PG_MAJOR=""
 PY_FLAVOR="py311"
+PATRONI_PIP=""
 IMAGE_VERSION=""
 # shellcheck source=/dev/null # written by the builder (scripts/image.ts)
 . "$STAGE/build.conf"
 case "$PG_MAJOR" in
-[1-9][0-9]) ;;
-*) fail "build.conf: PG_MAJOR must be a PostgreSQL major such as 16, got '$PG_MAJOR'" ;;
+auto | [1-9][0-9]) ;;
+*) fail "build.conf: PG_MAJOR must be auto or a PostgreSQL major such as 17, got '$PG_MAJOR'" ;;
 esac
 case "$PY_FLAVOR" in
 py3[0-9] | py3[0-9][0-9]) ;;
@@ -61,15 +63,6 @@ esac
 [ -n "$IMAGE_VERSION" ] || fail "build.conf: IMAGE_VERSION is empty"
 PYTHON="python3.${PY_FLAVOR#py3}"
 echo "PostgreSQL $PG_MAJOR, Python $PYTHON, image version $IMAGE_VERSION"
-
-# Exactly what the jail runs: one PostgreSQL major, Patroni with both DCS clients it may be configured
-# for (python-consul2 provides the "consul" module, python-etcd the "etcd" module Patroni's etcd3 uses),
-# the Consul agent, node_exporter, postgres_exporter (databases/postgres_exporter: its rc script reads
-# postgres_exporter_* from rc.conf, which cook sets) and the node runtime of the cook. Nothing to build
-# software with.
-PACKAGES="postgresql${PG_MAJOR}-server postgresql${PG_MAJOR}-client postgresql${PG_MAJOR}-contrib
-${PY_FLAVOR}-patroni ${PY_FLAVOR}-python-consul2 ${PY_FLAVOR}-python-etcd
-consul node_exporter postgres_exporter node22"
 
 step "Bootstrap pkg, keeping the repository configuration the base already has"
 _repo_conf=""
@@ -87,11 +80,65 @@ fi
 step "Update the package catalogue"
 pkg update -f
 
+# psycopg2 (like every package built with USES=pgsql) depends on the client of the package set's default
+# PostgreSQL (PGSQL_DEFAULT in Mk/bsd.default-versions.mk), and postgresqlNN-server conflicts with other
+# majors: with PG_MAJOR=auto the image takes the major that psycopg2 depends on in this repository.
+step "Choose the PostgreSQL major"
+_psycopg_pg=$(pkg rquery '%dn' "${PY_FLAVOR}-psycopg2" 2>/dev/null |
+	sed -n 's/^postgresql\([0-9][0-9]*\)-client$/\1/p' | head -n 1)
+if [ "$PG_MAJOR" = auto ]; then
+	[ -n "$_psycopg_pg" ] ||
+		fail "cannot tell which PostgreSQL major ${PY_FLAVOR}-psycopg2 depends on in this repository: build with --pg N"
+	PG_MAJOR=$_psycopg_pg
+	echo "PostgreSQL $PG_MAJOR: the major ${PY_FLAVOR}-psycopg2 depends on in this repository"
+elif [ -n "$_psycopg_pg" ] && [ "$_psycopg_pg" != "$PG_MAJOR" ]; then
+	echo "warning: ${PY_FLAVOR}-psycopg2 depends on postgresql${_psycopg_pg}-client, not $PG_MAJOR; the one-major check below will say whether the install kept to $PG_MAJOR" >&2
+fi
+
+# Patroni from the package when the repository has one, else a pinned Patroni from PyPI with pip, over
+# the packaged psycopg2 and DCS clients (as potluck's own image does). Patroni 4.x declares py-consul; its
+# consul module works with the API of python-consul2, which is what the package set carries.
+step "Choose how Patroni is installed"
+PATRONI_DEPS="${PY_FLAVOR}-urllib3 ${PY_FLAVOR}-pyyaml ${PY_FLAVOR}-click ${PY_FLAVOR}-prettytable
+${PY_FLAVOR}-python-dateutil ${PY_FLAVOR}-psutil ${PY_FLAVOR}-ydiff"
+if [ -n "$(pkg rquery '%n' "${PY_FLAVOR}-patroni" 2>/dev/null)" ]; then
+	PATRONI_FROM="package"
+	PATRONI_PACKAGES="${PY_FLAVOR}-patroni"
+else
+	[ -n "$PATRONI_PIP" ] || fail "build.conf: PATRONI_PIP is empty and the repository has no ${PY_FLAVOR}-patroni"
+	PATRONI_FROM="pip"
+	PATRONI_PACKAGES="${PY_FLAVOR}-pip"
+fi
+if [ "$PATRONI_FROM" = package ]; then
+	echo "Patroni: from the package ${PY_FLAVOR}-patroni"
+else
+	echo "Patroni: ${PY_FLAVOR}-patroni is not in this repository; pip installs patroni==$PATRONI_PIP"
+fi
+
+# Exactly what the jail runs: one PostgreSQL major, Patroni with both DCS clients it may be configured
+# for (python-consul2 provides the "consul" module, python-etcd the "etcd" module Patroni's etcd3 uses),
+# the Consul agent, node_exporter, postgres_exporter (databases/postgres_exporter: its rc script reads
+# postgres_exporter_* from rc.conf, which cook sets) and the node runtime of the cook. Nothing to build
+# software with.
+PACKAGES="postgresql${PG_MAJOR}-server postgresql${PG_MAJOR}-client postgresql${PG_MAJOR}-contrib
+${PY_FLAVOR}-psycopg2 $PATRONI_PACKAGES ${PY_FLAVOR}-python-consul2 ${PY_FLAVOR}-python-etcd
+consul node_exporter postgres_exporter node22"
+
 # PostgreSQL first and one package at a time, so that a failure names the package.
 for _pkg in $PACKAGES; do
 	step "Install $_pkg"
 	pkg install -y "$_pkg"
 done
+
+if [ "$PATRONI_FROM" = pip ]; then
+	# Patroni's own dependencies from packages where the set has them; pip fetches the rest.
+	for _pkg in $PATRONI_DEPS; do
+		step "Install $_pkg (for Patroni)"
+		pkg install -y "$_pkg" || echo "$_pkg is not in this repository: pip installs it with Patroni"
+	done
+	step "Install Patroni $PATRONI_PIP with pip"
+	"$R/usr/local/bin/pip-${PYTHON#python}" install --no-cache-dir --progress-bar off "patroni==$PATRONI_PIP"
+fi
 
 step "Check that every package is installed and that there is exactly one PostgreSQL major"
 for _pkg in $PACKAGES; do
@@ -107,6 +154,9 @@ step "Check the Python modules Patroni needs"
 	fail "Patroni or one of its DCS modules (consul, etcd) cannot be imported"
 "$R/usr/local/bin/$PYTHON" -c 'import psycopg2' 2>/dev/null || "$R/usr/local/bin/$PYTHON" -c 'import psycopg' ||
 	fail "neither psycopg2 nor psycopg can be imported: Patroni cannot talk to PostgreSQL"
+
+_patroni_version=$("$R/usr/local/bin/$PYTHON" -c 'import patroni; print(patroni.__version__)' 2>/dev/null || echo unknown)
+echo "Patroni $_patroni_version, from the $PATRONI_FROM"
 
 step "Check the users the packages create"
 pw usershow postgres >/dev/null || fail "the postgresql${PG_MAJOR}-server package did not create the postgres user"
@@ -131,6 +181,15 @@ find "$R/usr/local/share/cook" -type d -exec chmod 0755 {} +
 find "$R/usr/local/share/cook" -type f -exec chmod 0644 {} +
 chmod 0755 "$R/usr/local/bin/cook" "$R/usr/local/bin/cook-stop"
 chmod 0555 "$R/usr/local/etc/rc.d/cook"
+
+# What the image holds and where it came from, for operators (`cat /usr/local/share/cook/image.txt`).
+cat > "$R/usr/local/share/cook/image.txt" <<EOF
+image:      patroni-postgresql $IMAGE_VERSION
+postgresql: $PG_MAJOR
+patroni:    $_patroni_version ($PATRONI_FROM)
+python:     $PYTHON
+EOF
+chmod 0644 "$R/usr/local/share/cook/image.txt"
 
 step "Check that the installed cook runs on this node"
 _version=$("$R/usr/local/bin/node" "$R/usr/local/share/cook/dist/cook.mjs" --version) ||

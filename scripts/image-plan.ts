@@ -10,10 +10,13 @@ export const UPDATE_FLAVOUR = 'fbsd-update'
 export const MIN_POT_VERSION = '0.16.0'
 /** Python flavour of the FreeBSD packages (py311-patroni ...): the package set's default Python. */
 export const PY_FLAVOR = 'py311'
+/** Patroni from PyPI, pinned, when the repository has no ${PY_FLAVOR}-patroni package. */
+export const PATRONI_PIP = '4.0.7'
 
 export interface ImageOptions {
   freebsd: string
-  pg: number
+  /** The one PostgreSQL major, or 'auto': the major the repository's psycopg2 is built against. */
+  pg: number | 'auto'
   nomad: boolean
   out: string
   flavourDir: string
@@ -48,8 +51,8 @@ export function checkOptions(o: Pick<ImageOptions, 'freebsd' | 'pg' | 'version'>
   const problems: string[] = []
   if (!/^\d{2}\.\d+$/.test(o.freebsd))
     problems.push(`--freebsd: want a release such as 14.2, got "${o.freebsd}"`)
-  if (!Number.isInteger(o.pg) || o.pg < 13 || o.pg > 99)
-    problems.push(`--pg: want a PostgreSQL major such as 16 (13 or later), got "${o.pg}"`)
+  if (o.pg !== 'auto' && (!Number.isInteger(o.pg) || o.pg < 13 || o.pg > 99))
+    problems.push(`--pg: want auto or a PostgreSQL major such as 17 (13 or later), got "${o.pg}"`)
   if (!/^\d+\.\d+\.\d+$/.test(o.version)) problems.push(`package.json version "${o.version}" is not x.y.z`)
   return problems
 }
@@ -60,6 +63,7 @@ export function buildConf(o: Pick<ImageOptions, 'pg' | 'version'>): string {
     '# Written by scripts/image.ts (npm run image); read by patroni-postgresql.sh inside the jail.',
     `PG_MAJOR=${quoteWord(String(o.pg))}`,
     `PY_FLAVOR=${quoteWord(PY_FLAVOR)}`,
+    `PATRONI_PIP=${quoteWord(PATRONI_PIP)}`,
     `IMAGE_VERSION=${quoteWord(o.version)}`,
     '',
   ].join('\n')

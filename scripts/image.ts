@@ -1,4 +1,4 @@
-// npm run image -- [--freebsd 14.2] [--pg 16] [--nomad] [--out DIR] [--dry-run] [--stage-only] [--flavour-dir DIR]
+// npm run image -- [--freebsd 14.2] [--pg auto|N] [--nomad] [--out DIR] [--dry-run] [--stage-only] [--flavour-dir DIR]
 // Builds the pot image of this project on FreeBSD: stages the flavour into pot's flavour directory, then
 // `pot create`, `pot snapshot`, `pot export -c`, and checks the three files export leaves behind.
 import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs'
@@ -27,10 +27,11 @@ import {
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-const USAGE = `usage: npm run image -- [--freebsd 14.2] [--pg 16] [--nomad] [--out DIR] [--dry-run]
+const USAGE = `usage: npm run image -- [--freebsd 14.2] [--pg auto|N] [--nomad] [--out DIR] [--dry-run]
                       [--stage-only] [--flavour-dir DIR]
   --freebsd REL      FreeBSD release of the jail (default 14.2)
-  --pg N             the one PostgreSQL major of the image (default 16)
+  --pg auto|N        the one PostgreSQL major of the image; auto (the default): the major the
+                     repository's psycopg2 package is built against (the package set's default)
   --nomad            the Nomad (blocking) variant: adds the ${NOMAD_FLAVOUR} flavour
   --out DIR          where pot export writes the image (default dist/image, or dist/image-nomad)
   --dry-run          print every command, one per line, and run none
@@ -46,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
       args: argv,
       options: {
         freebsd: { type: 'string', default: '14.2' },
-        pg: { type: 'string', default: '16' },
+        pg: { type: 'string', default: 'auto' },
         nomad: { type: 'boolean', default: false },
         out: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
@@ -68,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   const potPath = findOnPath('pot')
   const options: ImageOptions = {
     freebsd: values.freebsd,
-    pg: Number(values.pg),
+    pg: values.pg === 'auto' ? 'auto' : Number(values.pg),
     nomad: values.nomad,
     out: resolve(values.out ?? join(ROOT, values.nomad ? 'dist/image-nomad' : 'dist/image')),
     flavourDir: resolve(values['flavour-dir'] ?? potFlavourDir(potPath)),

@@ -1,7 +1,10 @@
 // Recording stand-ins for what this Linux machine lacks: FreeBSD's sysrc(8), service(8), pw(8), su(1),
 // daemon(8), the Consul CLI, and the Consul agent's HTTP API. The commands are small sh scripts on PATH
 // that append their argv to calls.log and keep state in files, so `sysrc -n` reads back what was set and
-// `service NAME status` tells whether the stand-in process of NAME runs.
+// `service NAME status` tells whether the stand-in process of NAME runs. They serve the tests of the
+// cook's own logic (what it calls, in which order, with which bounds). How FreeBSD itself runs the rc.d
+// scripts, daemon(8) and the stop hook is tested in the jail view (test/jailview.ts), whose stand-ins
+// copy the FreeBSD sources they name.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'

@@ -2,10 +2,11 @@
 // in Nomad mode it then stays in the foreground while Patroni runs.
 import { PARAM_OPTIONS, type Command, type Io } from '../cli.js'
 import { loadConfigFromOptions, ownersOption } from '../config.js'
-import { CookError } from '../errors.js'
+import { CookError, ParamError } from '../errors.js'
 import { freebsd } from '../freebsd.js'
 import { startJail, statePaths, stayInForeground } from '../lifecycle.js'
 import { StepLog } from '../log.js'
+import { jailAddresses, preflight } from '../preflight.js'
 
 /**
  * Nomad's pot driver runs cook as pot.cmd with the task's environment, which always holds NOMAD_ALLOC_ID;
@@ -35,6 +36,11 @@ const run: Command = {
     const sys = freebsd()
     try {
       const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
+      // The jail must have the addresses the services bind, before anything is written.
+      const problems = preflight(params, jailAddresses(), {
+        allowLoopback: values['dev-allow-loopback'] === true,
+      })
+      if (problems.length > 0) throw new ParamError(problems)
       for (const w of resolved.warnings) log.info(`warning: ${w}`)
       await startJail(params, { sys, log, root, owners })
       if (!isNomadMode(values, io.env)) return 0

@@ -1,5 +1,8 @@
 // cook stop: the jail's stop hook. Always exits 0 so it can never keep the jail from stopping.
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Command } from '../cli.js'
+import { PATHS } from '../layout.js'
 import { freebsd } from '../freebsd.js'
 import { statePaths } from '../lifecycle.js'
 import { StepLog } from '../log.js'
@@ -12,7 +15,16 @@ const stop: Command = {
   usage: 'cook stop [--timeout SECONDS] [--root DIR]',
   options: { timeout: { type: 'string' }, root: { type: 'string' } },
   run: async (values, _positionals, io) => {
-    const paths = statePaths((values.root as string | undefined) ?? '/')
+    const root = (values.root as string | undefined) ?? '/'
+    const paths = statePaths(root)
+    // `pot create` stops the jail it builds the image in, which runs this hook: a jail the cook never
+    // configured has nothing to hand over, and the image must not ship a log or a flag from its build.
+    if (!existsSync(join(root, PATHS.rcPatroni))) {
+      io.out(
+        `cook stop: ${PATHS.rcPatroni} does not exist: the cook never configured this jail; nothing to stop`,
+      )
+      return 0
+    }
     const log = new StepLog({ file: paths.cookLog, out: io.out })
     const text = values.timeout as string | undefined
     const timeoutS = text !== undefined && /^\d+$/.test(text) && Number(text) > 0 ? Number(text) : undefined

@@ -16,7 +16,16 @@ import { verifyPlan } from '../../cook/verify.js'
 import { type Etcd, getKey, type KeyValue, startEtcd } from './etcd.js'
 import { type ClusterView, clusterView, isLeader, isReplica } from './patroni.js'
 import { type Conn, PG_BIN, query, writePgpass } from './pg.js'
-import { asUser, descendants, isAlive, type Proc, Procs, signalAll, waitGone } from './procs.js'
+import {
+  asUser,
+  descendants,
+  isAlive,
+  type Proc,
+  Procs,
+  signalAll,
+  type Supervised,
+  waitGone,
+} from './procs.js'
 import { GiveUp, waitFor } from './wait.js'
 
 export const PG_PORT = 5432
@@ -29,6 +38,8 @@ export const GATEWAY_PORT = 23790
 export const PG_EXPORTER_BIN = '/usr/bin/prometheus-postgres-exporter'
 /** Debian's node_exporter (package prometheus-node-exporter). */
 export const NODE_EXPORTER_BIN = '/usr/bin/prometheus-node-exporter'
+/** daemon(8) -R of the jail's rc.d script (patroni_restart_delay). */
+export const PATRONI_RESTART_DELAY_MS = 2000
 
 export interface ClusterOptions {
   /** Patroni scope: each test gets its own, so no key of another cluster can be in its way. */
@@ -61,7 +72,8 @@ export interface Member {
   config: string
   restUrl: string
   params: Params
-  proc?: Proc | undefined
+  /** Patroni under supervision (daemon(8) -R in the jail). */
+  proc?: Supervised | undefined
   /** The member's own etcd gateway, with `agent: 'gateway'`. */
   gateway?: Proc | undefined
   /** The member's postgres_exporter and node_exporter, with `exporters`. */
@@ -250,10 +262,14 @@ export class Cluster {
   startMember(m: Member): Proc {
     if (m.proc && !m.proc.done) throw new Error(`${m.name} is already running`)
     if (this.opts.agent === 'gateway' && (!m.gateway || m.gateway.done)) m.gateway = this.startGateway(m)
-    m.proc = this.procs.start(m.name, ['patroni', m.config], {
-      user: 'postgres',
-      log: join(this.logDir, `${m.name}.log`),
-    })
+    // Supervised as the jail's rc.d script runs it: a Patroni that dies is back in seconds and resumes or
+    // demotes the PostgreSQL it finds, instead of leaving it running as a primary nobody manages.
+    m.proc = this.procs.supervise(
+      m.name,
+      ['patroni', m.config],
+      { user: 'postgres', log: join(this.logDir, `${m.name}.log`) },
+      PATRONI_RESTART_DELAY_MS,
+    )
     if (this.opts.exporters && (!m.exporter || m.exporter.done)) m.exporter = this.startExporter(m)
     if (this.opts.exporters && (!m.nodeExporter || m.nodeExporter.done)) {
       const listen = plan(m.params, this.layout(m)).rcConf.node_exporter_listen_address ?? ''
@@ -328,6 +344,7 @@ export class Cluster {
   /** Node loss: SIGKILL to Patroni, the postmaster, all their children and the gateway at once. */
   async kill(m: Member): Promise<void> {
     m.up = false
+    m.proc?.unsupervise() // the jail, supervisor included, is gone
     const pids = this.memberPids(m)
     signalAll(pids, 'SIGKILL')
     if (!(await waitGone(pids, 10000))) throw new Error(`${m.name}: processes survived SIGKILL`)
@@ -342,6 +359,7 @@ export class Cluster {
     m.up = false
     const proc = m.proc
     if (!proc || proc.done) return
+    proc.unsupervise() // what `service patroni stop` does: SIGTERM to the supervisor, no restart
     signalAll([proc.pid], 'SIGTERM')
     let timer: NodeJS.Timeout | undefined
     const expired = new Promise((resolve) => (timer = setTimeout(resolve, timeout, 'timeout')))
@@ -349,6 +367,14 @@ export class Cluster {
     clearTimeout(timer)
     if (result === 'timeout')
       throw new Error(`${m.name}: Patroni did not exit within ${timeout / 1000} s of SIGTERM`)
+  }
+
+  /** A Patroni crash (SIGKILL to Patroni alone): its supervisor starts it again. Returns the killed PID. */
+  crashPatroni(m: Member): number {
+    const pid = m.proc?.pid
+    if (pid === undefined || m.proc?.done) throw new Error(`${m.name}: Patroni is not running`)
+    signalAll([pid], 'SIGKILL')
+    return pid
   }
 
   /** Throws GiveUp when a process that should run has exited: waiting for it cannot succeed. */
@@ -513,6 +539,7 @@ export class Cluster {
    */
   async destroy(): Promise<void> {
     const memberPids = this.members.map((m) => ({ m, pids: this.memberPids(m), pm: this.postmasterPid(m) }))
+    for (const m of this.members) m.proc?.unsupervise()
     for (const { m } of memberPids) if (m.proc && !m.proc.done) signalAll([m.proc.pid], 'SIGKILL')
     for (const { pm } of memberPids) if (pm !== undefined) signalAll([pm], 'SIGQUIT')
     const gateways = new Set(this.members.flatMap((m) => [m.gateway, m.exporter, m.nodeExporter]))

@@ -53,6 +53,7 @@ export function memberSys(c: Cluster, m: Member): Pick<FreeBsd, 'sysrcGet' | 'se
       if (name !== 'patroni' || action !== 'stop')
         return result(argv, `${name} not running? (no such service in the dev member ${m.name})`, 1)
       if (!proc || proc.done) return result(argv, `${name} not running? (check ${c.logHint(m)})`, 1)
+      proc.unsupervise() // the rc.d script signals daemon(8)'s supervisor: no restart follows
       signalAll([proc.pid], 'SIGTERM')
       let timer: NodeJS.Timeout | undefined
       const expired = new Promise((resolve) => (timer = setTimeout(resolve, o.timeoutMs ?? 60000, 'timeout')))
@@ -77,7 +78,9 @@ export async function jailStop(c: Cluster, m: Member, o: JailStopOptions): Promi
       stopping: join(m.root, PATHS.stopping),
     })
   }
-  // jail(8) signals every process of the jail in one pass: nothing of the member gets a head start.
+  // jail(8) signals every process of the jail in one pass: nothing of the member gets a head start, and
+  // daemon(8)'s supervisor, SIGTERMed with the rest, restarts nothing.
+  m.proc?.unsupervise()
   const terminated = c.memberPids(m)
   signalAll(terminated, 'SIGTERM')
   let killed: number[] = []

@@ -11,6 +11,13 @@ export interface Proc {
   done: boolean
 }
 
+export interface Supervised extends Proc {
+  /** How often the program was started again after it exited. */
+  restarts: number
+  /** Ends the supervision: the next exit is final. */
+  unsupervise(): void
+}
+
 export interface StartOptions {
   /** stdout and stderr go here (appended). */
   log: string
@@ -52,6 +59,51 @@ export class Procs {
     child.unref()
     this.all.push(proc)
     return proc
+  }
+
+  /**
+   * A program under supervision, as the jail runs Patroni under daemon(8) -R: when it exits it is started
+   * again after `delayMs`, until `unsupervise()` (what SIGTERM to daemon's supervisor does). `pid` is the
+   * current run's; `exited` resolves when supervision has ended and the last run has exited.
+   */
+  supervise(name: string, argv: string[], opts: StartOptions, delayMs: number): Supervised {
+    let supervising = true
+    let wake: () => void = () => undefined
+    let finish: (code: number | string) => void = () => undefined
+    const s: Supervised = {
+      name,
+      pid: 0,
+      done: false,
+      restarts: 0,
+      exited: new Promise((resolve) => (finish = resolve)),
+      unsupervise: () => {
+        supervising = false
+        wake() // a stop during the restart delay ends it now
+      },
+    }
+    const run = () => {
+      const p = this.start(name, argv, opts)
+      s.pid = p.pid
+      void p.exited.then(async (code) => {
+        if (supervising)
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, delayMs)
+            wake = () => {
+              clearTimeout(timer)
+              resolve()
+            }
+          })
+        if (!supervising) {
+          s.done = true
+          finish(code)
+          return
+        }
+        s.restarts++
+        run()
+      })
+    }
+    run()
+    return s
   }
 
   /** SIGKILL to every process still running, with their descendants; for exit paths that cannot wait. */

@@ -25,6 +25,7 @@ import {
   lintFlavour,
   potName,
   versionAtLeast,
+  PATRONI_PIP,
 } from '../../scripts/image-plan.js'
 import { tempDir } from '../helpers.js'
 
@@ -201,7 +202,8 @@ t.test('the package list has exactly one PostgreSQL major and nothing to build s
     'postgresql${PG_MAJOR}-contrib',
   ])
   for (const p of [
-    '${PY_FLAVOR}-patroni',
+    '${PY_FLAVOR}-psycopg2',
+    '$PATRONI_PACKAGES',
     '${PY_FLAVOR}-python-consul2',
     '${PY_FLAVOR}-python-etcd',
     'consul',
@@ -241,7 +243,7 @@ t.test('--dry-run prints every command, one per line, and needs neither pot nor 
   ])
   t.ok(lines.indexOf(potLines[0]!) > lines.findIndex((l) => l.includes('build.conf')), 'staged before create')
   t.match(r.stdout, `cp -R ${ROOT}templates ${bench.flavours}/patroni-postgresql.d/cook/templates`)
-  t.match(r.stdout, /'PG_MAJOR=16'/)
+  t.match(r.stdout, /'PG_MAJOR=auto'/, 'the major of the repository unless --pg says otherwise')
   t.notOk(existsSync(bench.flavours), 'a dry run writes nothing')
   chmodSync(bench.dir, 0o755)
 
@@ -294,7 +296,7 @@ t.test('the builder issues the pot commands in order and checks and reports the 
     t.ok(existsSync(join(d, f)), f)
   t.match(
     readFileSync(join(d, 'build.conf'), 'utf8'),
-    `PG_MAJOR=16\nPY_FLAVOR=py311\nIMAGE_VERSION=${VERSION}\n`,
+    `PG_MAJOR=auto\nPY_FLAVOR=py311\nPATRONI_PIP=${PATRONI_PIP}\nIMAGE_VERSION=${VERSION}\n`,
   )
 })
 
@@ -359,7 +361,10 @@ t.test('the builder refuses where it cannot build, and names why', async (t) => 
 
   const badOptions = await image(['--pg', '9.6', '--freebsd', '14', ...bench.args()], bench.env())
   t.equal(badOptions.exitCode, 78)
-  t.match(badOptions.stderr, /--freebsd: want a release such as 14.2[^]*--pg: want a PostgreSQL major/)
+  t.match(
+    badOptions.stderr,
+    /--freebsd: want a release such as 14.2[^]*--pg: want auto or a PostgreSQL major/,
+  )
 })
 
 /** A jail-like root: the flavour staged by the builder and copied in as the flavour file's copy-in does. */
@@ -403,6 +408,7 @@ t.test('the in-jail build script installs the packages, the cook and its service
     'postgresql16-server',
     'postgresql16-client',
     'postgresql16-contrib',
+    'py311-psycopg2',
     'py311-patroni',
     'py311-python-consul2',
     'py311-python-etcd',
@@ -474,6 +480,67 @@ t.test('the in-jail build script installs the major it is built for', async (t) 
     'pkg install -y postgresql15-contrib',
   ])
 })
+
+t.test('with --pg auto the image takes the major the repository builds psycopg2 against', async (t) => {
+  const jail = await jailRoot(t, 'auto')
+  const r = await buildScript(jail, { PKG_STANDIN_REPO_PG: '17' })
+  t.equal(r.exitCode, 0, r.all)
+  t.match(r.stdout, 'PostgreSQL 17: the major py311-psycopg2 depends on in this repository')
+  t.same(readFileSync(jail.log, 'utf8').match(/^pkg install -y postgresql\S+$/gm), [
+    'pkg install -y postgresql17-server',
+    'pkg install -y postgresql17-client',
+    'pkg install -y postgresql17-contrib',
+  ])
+  t.match(readFileSync(join(jail.root, 'usr/local/share/cook/image.txt'), 'utf8'), /^postgresql: 17$/m)
+
+  const unknown = await jailRoot(t, 'auto')
+  const r2 = await buildScript(unknown, { PKG_STANDIN_REPO_PG: 'none' })
+  t.equal(r2.exitCode, 1)
+  t.match(
+    r2.stderr,
+    'cannot tell which PostgreSQL major py311-psycopg2 depends on in this repository: build with --pg N',
+  )
+})
+
+t.test(
+  'without a py311-patroni package Patroni comes from pip, pinned, over the packaged clients',
+  async (t) => {
+    const jail = await jailRoot(t, 'auto')
+    const r = await buildScript(jail, { PKG_STANDIN_NO_PATRONI: '1' })
+    t.equal(r.exitCode, 0, r.all)
+    t.match(
+      r.stdout,
+      `Patroni: py311-patroni is not in this repository; pip installs patroni==${PATRONI_PIP}`,
+    )
+    const calls = readFileSync(jail.log, 'utf8').trimEnd().split('\n')
+    t.notOk(calls.includes('pkg install -y py311-patroni'))
+    for (const pkg of [
+      'py311-pip',
+      'py311-psycopg2',
+      'py311-python-consul2',
+      'py311-python-etcd',
+      'py311-psutil',
+    ])
+      t.ok(calls.includes(`pkg install -y ${pkg}`), pkg)
+    const pip = calls.findIndex(
+      (c) => c === `pip-3.11 install --no-cache-dir --progress-bar off patroni==${PATRONI_PIP}`,
+    )
+    t.ok(
+      pip > calls.indexOf('pkg install -y py311-python-etcd'),
+      'pip runs after the packaged clients are in',
+    )
+    t.match(
+      readFileSync(join(jail.root, 'usr/local/share/cook/image.txt'), 'utf8'),
+      /^patroni: +\S+ \(pip\)$/m,
+    )
+    const packaged = await jailRoot(t, 'auto')
+    t.equal((await buildScript(packaged)).exitCode, 0)
+    t.match(
+      readFileSync(join(packaged.root, 'usr/local/share/cook/image.txt'), 'utf8'),
+      /^patroni: +\S+ \(package\)$/m,
+    )
+  },
+)
 
 t.test('the in-jail build script stops at the first failing step and names it', async (t) => {
   const jail = await jailRoot(t)

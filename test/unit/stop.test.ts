@@ -1,5 +1,5 @@
 // `cook stop`, the jail's stop hook, against recording stand-ins of sysrc(8), service(8) and the Consul CLI.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { main } from '../../cook/cli.js'
@@ -90,6 +90,9 @@ t.test('`cook stop` exits 0 with no sysrc, service or consul at all, and logs wh
   const root = tempDir(t)
   const empty = tempDir(t)
   mkdirSync(join(root, 'var'), { recursive: true })
+  // A jail the cook configured: its rc.d script is there.
+  mkdirSync(join(root, 'usr/local/etc/rc.d'), { recursive: true })
+  writeFileSync(join(root, 'usr/local/etc/rc.d/patroni'), '#!/bin/sh\n')
   const path = process.env.PATH
   process.env.PATH = empty // nothing to find: as in a jail whose packages are gone
   t.teardown(() => {
@@ -117,4 +120,18 @@ t.test('`cook stop` exits 0 with no sysrc, service or consul at all, and logs wh
     readFileSync(join(root, 'var/log/cook.log'), 'utf8'),
     /cannot read patroni_stop_timeout from rc\.conf \(not set, or sysrc failed\); using 25 s/,
   )
+})
+
+t.test('`cook stop` in a jail the cook never configured (an image being built) writes nothing', async (t) => {
+  // pot create stops the jail it builds the image in, which runs exec.stop: no log, no flag may remain.
+  const root = tempDir(t)
+  const out: string[] = []
+  const code = await main(['stop', '--root', root], {
+    out: (l) => out.push(l),
+    err: (l) => out.push(l),
+    env: {},
+  })
+  t.equal(code, 0)
+  t.match(out.join('\n'), /the cook never configured this jail; nothing to stop/)
+  t.same(readdirSync(root), [], 'no /var/log/cook.log, no /var/run/cook.stopping')
 })
