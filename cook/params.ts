@@ -44,6 +44,7 @@ export interface Params {
   GOSSIPKEY: string | undefined
   REPPASS: string
   REWINDPASS: string
+  MONPASS: string
   SCOPE: string
   DCS: Dcs
   ETCDHOSTS: string[]
@@ -320,6 +321,21 @@ export const PARAMS: Record<ParamName, Spec> = {
     defaultDoc: 'derived from KEKPASS and SCOPE (HKDF-SHA256)',
     fallback: (p) => derivePassword(p.KEKPASS, p.SCOPE, 'rewind'),
     check: password('pg_rewind', true),
+  },
+  MONPASS: {
+    doc: 'password of the "monitor" role (pg_monitor, not a superuser) that postgres_exporter logs in with',
+    want: 'a non-empty password without line breaks or spaces at either end',
+    example: SECRET_EXAMPLE,
+    secret: true,
+    defaultDoc: 'derived from KEKPASS and SCOPE (HKDF-SHA256)',
+    fallback: (p) => derivePassword(p.KEKPASS, p.SCOPE, 'monitor'),
+    check: (text) => {
+      const checked = password('postgres_exporter', true)(text)
+      // postgres_exporter trims its password file (DATA_SOURCE_PASS_FILE): such a password could never log in.
+      if ('value' in checked && text.trim() !== text)
+        return bad('begins or ends with white space, which postgres_exporter trims from its password file')
+      return checked
+    },
   },
   SCOPE: {
     doc: 'cluster name: the same on every member; Patroni scope and Consul service name',
@@ -666,6 +682,7 @@ const FALLBACK_NEEDS: Partial<Record<ParamName, ParamName[]>> = {
   REPPASS: ['KEKPASS', 'SCOPE'],
   REWINDPASS: ['KEKPASS', 'SCOPE'],
   RESTPASS: ['KEKPASS', 'SCOPE'],
+  MONPASS: ['KEKPASS', 'SCOPE'],
   ALLOWNETS: ['MYIP'],
 }
 

@@ -44,6 +44,7 @@ export async function startCluster(
     agent?: 'gateway'
     size?: number
     backups?: boolean
+    exporters?: boolean
   },
 ): Promise<Cluster> {
   const missing = missingDeps()
@@ -60,6 +61,7 @@ export async function startCluster(
     // Off unless a test is about backups: see the report on archiving and replicas after a SIGKILL failover.
     backups: opts.backups ?? false,
     ...(opts.agent ? { agent: opts.agent } : {}),
+    ...(opts.exporters ? { exporters: true } : {}),
   })
   live.add(cluster)
   t.teardown(async () => {

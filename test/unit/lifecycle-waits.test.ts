@@ -24,7 +24,7 @@ t.test('replica: Patroni starts only once the cluster exists in Consul', async (
   )
   j.consul.keys.add('/service/postgresql/initialize')
   const r = await done
-  t.same(r.started, ['consul', 'patroni', 'node_exporter'])
+  t.same(r.started, ['consul', 'patroni', 'node_exporter', 'postgres_exporter'])
   t.ok(j.consul.requests.includes('GET /v1/kv/service/postgresql/leader'), 'the leader key counts too')
   t.ok(
     j.consul.tokens.length > 0 && j.consul.tokens.every((x) => x === SECRETS.CONSULTOKEN),
@@ -75,7 +75,7 @@ t.test('replica with etcd: waits for the initialize key in the real etcd', async
   )
   t.equal(put.status, 0, put.stderr)
   const r = await done
-  t.same(r.started, ['patroni', 'node_exporter'], 'no consul with DCS=etcd')
+  t.same(r.started, ['patroni', 'node_exporter', 'postgres_exporter'], 'no consul with DCS=etcd')
   t.notOk(j.s.calls().some((c) => c.includes('consul')))
 
   // With ETCDPROXY the cook asks etcd where Patroni does, through the proxy: ETCDHOSTS may be out of reach.

@@ -11,12 +11,12 @@ import { basicEnv, cook, tempDir } from '../helpers.js'
 import { actions, jail, snapshot } from '../jail.js'
 
 t.test(
-  'first start: render, rc.conf, then consul, patroni, node_exporter in order; marker last',
+  'first start: render, rc.conf, then consul, patroni, node_exporter, postgres_exporter in order; marker last',
   async (t) => {
     const j = await jail(t)
     const r = await startJail(j.params(), j.opts())
     t.equal(r.kind, 'first')
-    t.same(r.started, ['consul', 'patroni', 'node_exporter'])
+    t.same(r.started, ['consul', 'patroni', 'node_exporter', 'postgres_exporter'])
     const myip = j.raw.MYIP
     t.same(actions(j.s.calls()), [
       'sysrc consul_enable=YES',
@@ -29,6 +29,12 @@ t.test(
       'sysrc node_exporter_enable=YES',
       `sysrc node_exporter_listen_address=${myip}:9100`,
       'service node_exporter start',
+      'sysrc postgres_exporter_enable=YES',
+      'sysrc postgres_exporter_user=pgmonitor',
+      'sysrc postgres_exporter_group=pgmonitor',
+      `sysrc postgres_exporter_listen_address=${myip}:9187`,
+      'sysrc postgres_exporter_env_file=/usr/local/etc/postgres_exporter/env',
+      'service postgres_exporter start',
     ])
     t.notOk('postgresql_enable' in j.s.rcConf(), 'Patroni starts PostgreSQL, rc.conf never does')
     t.ok(j.consul.requests.includes('GET /v1/status/leader'), 'waited for the Consul leader')
@@ -39,7 +45,7 @@ t.test(
     t.equal(marker.format, 1)
     t.match(marker.params, /^[0-9a-f]{64}$/)
     t.match(marker.secrets, /^[0-9a-f]{64}$/)
-    t.same(Object.keys(marker.services), ['consul', 'patroni', 'node_exporter'])
+    t.same(Object.keys(marker.services), ['consul', 'patroni', 'node_exporter', 'postgres_exporter'])
     t.equal(statSync(join(j.root, 'var/db/cook/digest.key')).mode & 0o777, 0o600)
 
     const log = j.logText()

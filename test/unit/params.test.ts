@@ -370,6 +370,7 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
     'CONSULTOKEN',
     'GOSSIPKEY',
     'KEKPASS',
+    'MONPASS',
     'REPPASS',
     'RESTPASS',
     'REWINDPASS',
