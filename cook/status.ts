@@ -1,15 +1,28 @@
 // `cook status`: one look at this member, read-only. Every fact comes from what the services themselves
 // answer (Patroni's REST API, the exporters, the DCS) and from the seasoned marker; nothing is written and
 // no secret is read into the report.
+import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { backupScriptArgv, backupsOn, backupState, type BackupState } from './backup.js'
+import { httpCall, type TlsClient } from './https.js'
 import { PORTS } from './ports.js'
 import { exporterUrl } from './monitoring.js'
 import { authority } from './net.js'
 import type { Params } from './params.js'
 import { clusterView, memberState, type MemberView } from './patroni-api.js'
 import { plan, type ServiceName } from './plan.js'
-import { clusterExists, clusterWhere, consulLeader, CONSUL_HTTP, patroniLive, patroniUrl } from './probes.js'
+import {
+  clusterExists,
+  clusterWhere,
+  consulLeader,
+  CONSUL_HTTP,
+  patroniLive,
+  patroniUrl,
+  tlsClient,
+} from './probes.js'
+import { run } from './shell.js'
 import { changedNames, openValues, paramsDigest, readMarker, secretsDigest } from './seasoned.js'
+import { parseCertificates, WARN_DAYS } from './tls.js'
 
 export type Level = 'ok' | 'warning' | 'critical'
 
@@ -52,6 +65,10 @@ export interface StatusReport {
   } | null
   dcs: { reachable: boolean; where: string; error?: string }
   archiving: { on: boolean; archived: number; failed: number; lastArchiveAgeS: number | null } | null
+  /** The repository (BACKUPREPO): its newest backup; null when backups are off. */
+  backups: (BackupState & { error?: string }) | null
+  /** The member's certificate (TLSCERT) and the CA (TLSCA): subjects and ends, never the PEM; null with TLS=off. */
+  certificates: { param: 'TLSCERT' | 'TLSCA'; subject: string; notAfter: string; daysLeft: number }[] | null
   cluster: { name: string; role: string; state: string; timeline: number | null; lagBytes: number | null }[]
 }
 
@@ -60,6 +77,16 @@ export interface StatusOptions {
   /** The per-jail key of the marker's keyed hashes; read only if it exists (root-only). */
   digestKey: string
   consulHttp?: string
+  /** The jail's root: the backup script is read under it (default /). */
+  root?: string
+}
+
+/**
+ * A newest backup older than this is a warning: a full backup a week (BACKUPFULL's default) plus a day, or
+ * two days when the daily differential backups run (BACKUPDIFF).
+ */
+export function backupMaxAgeS(p: Params): number {
+  return (p.BACKUPDIFF === 'off' ? 8 : 2) * 86_400
 }
 
 /** A Prometheus text exposition as name{labels} -> value, enough to read a few gauges. */
@@ -73,9 +100,26 @@ export function parseMetrics(text: string): Map<string, number> {
   return out
 }
 
-async function get(url: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(3000) })
-  return { status: res.status, text: await res.text() }
+/** One GET; https URLs (Patroni's REST API with TLS) are verified against the cluster's CA. */
+const get = (url: string, tls?: TlsClient) => httpCall(url, { tls, timeoutMs: 3000 })
+
+const DAY_MS = 86_400_000
+
+/** The certificates of TLSCERT and TLSCA with the days each has left (negative: expired). */
+export function certificateEnds(p: Params, now = new Date()): NonNullable<StatusReport['certificates']> {
+  const out: NonNullable<StatusReport['certificates']> = []
+  for (const param of ['TLSCERT', 'TLSCA'] as const) {
+    const certs = p[param] === undefined ? [] : parseCertificates(p[param])
+    if (typeof certs === 'string') continue
+    for (const c of certs as X509Certificate[])
+      out.push({
+        param,
+        subject: c.subject.split('\n').join(', '),
+        notAfter: new Date(c.validTo).toISOString(),
+        daysLeft: Math.floor((new Date(c.validTo).getTime() - now.getTime()) / DAY_MS),
+      })
+  }
+  return out
 }
 
 const settle = async <T>(f: () => Promise<T>): Promise<{ value?: T; error?: string }> => {
@@ -93,6 +137,8 @@ export async function memberStatus(p: Params, o: StatusOptions): Promise<StatusR
   const crit = (message: string) => reasons.push({ level: 'critical', message })
   const consulHttp = o.consulHttp ?? CONSUL_HTTP
   const rest = patroniUrl(p)
+  // Patroni's REST API is HTTPS with TLS on: verified against TLSCA, as the cook's own probes do.
+  const tls = tlsClient(p)
 
   // Parameters and the seasoned marker.
   const marker = readMarker(o.seasoned)
@@ -129,7 +175,7 @@ export async function memberStatus(p: Params, o: StatusOptions): Promise<StatusR
       })
     }
     if (name === 'patroni') {
-      const r = await settle(() => patroniLive(rest))
+      const r = await settle(() => patroniLive(rest, tls))
       services.push({ name, up: r.value === true, where: `${rest}/liveness`, detail: r.error ?? '' })
     }
     if (name === 'node_exporter') {
@@ -154,8 +200,8 @@ export async function memberStatus(p: Params, o: StatusOptions): Promise<StatusR
       (s.name === 'patroni' || s.name === 'consul' ? crit : warn)(`${s.name} does not answer at ${s.where}`)
 
   // Patroni's view of this member and of the cluster.
-  const state = await settle(() => memberState(rest))
-  const view = await settle(() => clusterView(rest))
+  const state = await settle(() => memberState(rest, tls))
+  const view = await settle(() => clusterView(rest, tls))
   const members = view.value?.members ?? []
   const me: MemberView | undefined = members.find((m) => m.name === p.NODENAME)
   const lagOf = (m: MemberView | undefined) => (typeof m?.lag === 'number' ? m.lag : null)
@@ -224,6 +270,39 @@ export async function memberStatus(p: Params, o: StatusOptions): Promise<StatusR
       warn('WAL archiving is on but nothing was archived in the last hour')
   }
 
+  // Backups, from the repository itself (cook-backup info: pgbackrest info as the postgres user).
+  let backups: StatusReport['backups'] = null
+  if (backupsOn(p)) {
+    const r = await settle(() => run(backupScriptArgv(o.root ?? '/', ['info'], process.getuid?.())))
+    const out = r.value
+    if (out?.exitCode === 0) {
+      const b = await settle(async () => backupState(out.stdout, p.SCOPE))
+      backups = b.value ?? { status: 'unreadable', lastBackup: null, walMax: null, error: b.error ?? '' }
+    } else
+      backups = {
+        status: 'unreadable',
+        lastBackup: null,
+        walMax: null,
+        error: r.error ?? (out?.stderr.trim().split('\n').at(-1) || `exit ${out?.exitCode}`),
+      }
+    if (backups.error !== undefined) warn(`the backup repository cannot be read: ${backups.error}`)
+    else if (backups.lastBackup === null) warn(`no backup in the repository yet (${backups.status})`)
+    else if (backups.lastBackup.ageS > backupMaxAgeS(p))
+      warn(
+        `the newest backup ended ${backups.lastBackup.stop} (${Math.round(backups.lastBackup.ageS / 3600)} h ago): ` +
+          'scheduled backups are not running on the leader',
+      )
+  }
+
+  // Certificates: a member whose certificate has expired cannot be reached by verifying clients or peers.
+  const certificates = p.TLS === 'off' ? null : certificateEnds(p)
+  for (const c of certificates ?? [])
+    if (c.daysLeft < 0) crit(`${c.param} ${c.subject} expired on ${c.notAfter.slice(0, 10)}`)
+    else if (c.daysLeft < WARN_DAYS)
+      warn(
+        `${c.param} ${c.subject} expires on ${c.notAfter.slice(0, 10)} (${c.daysLeft} days left): rotate it`,
+      )
+
   const health: Level = reasons.some((r) => r.level === 'critical')
     ? 'critical'
     : reasons.length > 0
@@ -245,6 +324,8 @@ export async function memberStatus(p: Params, o: StatusOptions): Promise<StatusR
     patroni,
     dcs,
     archiving,
+    backups,
+    certificates,
     cluster: members.map((m) => ({
       name: m.name,
       role: m.role,
@@ -285,6 +366,20 @@ export function statusText(r: StatusReport): string[] {
         : r.archiving.on
           ? `on: ${r.archiving.archived} archived, ${r.archiving.failed} failed, last ${r.archiving.lastArchiveAgeS ?? '?'} s ago`
           : 'off'
+    }`,
+    `backups     ${
+      r.backups === null
+        ? 'off (BACKUPREPO=off)'
+        : r.backups.lastBackup
+          ? `newest ${r.backups.lastBackup.type} ended ${r.backups.lastBackup.stop} (${Math.round(r.backups.lastBackup.ageS / 60)} min ago), WAL archived up to ${r.backups.walMax ?? 'none'}`
+          : `none (${r.backups.error ?? r.backups.status})`
+    }`,
+    `tls         ${
+      r.certificates === null
+        ? 'off'
+        : r.certificates
+            .map((c) => `${c.param} until ${c.notAfter.slice(0, 10)} (${c.daysLeft} days)`)
+            .join(', ')
     }`,
   ]
   if (r.cluster.length > 0) {

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { httpCall, type TlsClient } from '../cook/https.js'
 import { PORTS } from '../cook/ports.js'
 import { exporterUrl } from '../cook/monitoring.js'
 import { authority } from '../cook/net.js'
@@ -516,12 +517,11 @@ function rssKb(pid: number): number {
   }
 }
 
-/** Milliseconds for one whole GET of a metrics endpoint, body read. */
-async function scrapeMs(url: string): Promise<number> {
+/** Milliseconds for one whole GET of a metrics endpoint, body read; HTTPS (Patroni with TLS) with a handshake. */
+async function scrapeMs(url: string, tls?: TlsClient): Promise<number> {
   const t0 = performance.now()
-  const res = await fetch(url, { signal: AbortSignal.timeout(10000) })
-  await res.text()
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`)
+  const res = await httpCall(url, { tls, timeoutMs: 10000 })
+  if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`)
   return performance.now() - t0
 }
 
@@ -543,7 +543,7 @@ async function benchMonitoring(): Promise<void> {
         // A first scrape of each, so the exporters have connected and warmed up, as under Prometheus.
         for (const m of c.members)
           for (const url of [`${patroniUrl(m.params)}/metrics`, `${exporterUrl(m.params)}/metrics`])
-            await scrapeMs(url)
+            await scrapeMs(url, c.tls?.client)
         await new Promise((r) => setTimeout(r, 3000))
         for (const m of c.members) {
           const pg = m.exporter?.pid
@@ -553,7 +553,7 @@ async function benchMonitoring(): Promise<void> {
           nodePss.push(pssKb(node) / 1024)
           rss.push((rssKb(pg) + rssKb(node)) / 1024)
           for (let k = 0; k < 5; k++) {
-            scrapes.patroni?.push(await scrapeMs(`${patroniUrl(m.params)}/metrics`))
+            scrapes.patroni?.push(await scrapeMs(`${patroniUrl(m.params)}/metrics`, c.tls?.client))
             scrapes.postgres?.push(await scrapeMs(`${exporterUrl(m.params)}/metrics`))
             scrapes.node?.push(
               await scrapeMs(`http://${authority(m.params.MYIP, PORTS.nodeExporter)}/metrics`),

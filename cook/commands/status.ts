@@ -14,7 +14,11 @@ export default defineCommand({
   run: async (values, positionals, io) => {
     const { params } = loadConfigFromOptions(values, positionals, io.env)
     const paths = statePaths(values.root ?? '/')
-    const report = await memberStatus(params, { seasoned: paths.seasoned, digestKey: paths.digestKey })
+    const report = await memberStatus(params, {
+      seasoned: paths.seasoned,
+      digestKey: paths.digestKey,
+      root: values.root ?? '/',
+    })
     if (values.json === true) io.out(JSON.stringify(report, null, 2))
     else for (const line of statusText(report)) io.out(line)
     return report.exitCode

@@ -43,6 +43,9 @@ export function scrapeConfig(c: Cluster, interval: string): object {
         job_name: 'patroni',
         // Patroni's metrics carry `scope` themselves; keep it rather than add exported_scope.
         honor_labels: true,
+        // With TLS (the default) Patroni's REST API is HTTPS only: verified against the cluster's CA. GET
+        // /metrics is a safe request, so it needs neither REST credentials nor a client certificate.
+        ...(c.tls ? { scheme: 'https', tls_config: { ca_file: c.tls.ca.cert } } : {}),
         static_configs: c.members.map((m) =>
           target(patroniUrl(m.params), {
             scope: m.params.SCOPE,

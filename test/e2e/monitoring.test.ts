@@ -1,11 +1,13 @@
 // Monitoring on a live cluster: each member's postgres_exporter logs in as the monitor role (pg_monitor,
 // no superuser) with the password file the cook wrote; a real Prometheus scrapes Patroni's /metrics, the
 // exporters and node_exporter and evaluates the shipped alert rules (only `for:` shortened). `cook status`
-// reads the leader, a replica and a killed member; the killed leader makes PatroniMemberDown pending, then
-// firing, and the alert resolves once the member has rejoined.
+// reads the leader, a replica and a killed member over HTTPS (TLS on, the default), with the last backup
+// and the certificates' ends; the killed leader makes PatroniMemberDown pending, then firing, and the alert
+// resolves once the member has rejoined.
 import t from 'tap'
 import { PARAM_NAMES, type Params } from '../../cook/params.js'
 import type { StatusReport } from '../../cook/status.js'
+import { backupScript } from '../../scripts/lib/backup.js'
 import type { Member } from '../../scripts/lib/cluster.js'
 import { activeAlerts, instantQuery, startPrometheus } from '../../scripts/lib/prometheus.js'
 import { waitFor } from '../../scripts/lib/wait.js'
@@ -37,6 +39,8 @@ async function status(m: Member, extra: Record<string, string> = {}) {
     m.params.REPPASS,
     m.params.REWINDPASS,
     m.params.MONPASS,
+    m.params.RESTPASS,
+    ...(m.params.TLSKEY ? [m.params.TLSKEY.split('\n')[1] ?? m.params.TLSKEY] : []),
   ]
   return {
     code: r.code,
@@ -48,10 +52,18 @@ async function status(m: Member, extra: Record<string, string> = {}) {
 }
 
 t.test('monitoring: exporters, Prometheus alerts on a killed leader, cook status', async (t) => {
-  const c = await startCluster(t, { scope: 'e2e-monitoring', block: '127.48', exporters: true })
+  const c = await startCluster(t, {
+    scope: 'e2e-monitoring',
+    block: '127.49',
+    exporters: true,
+    backups: true,
+  })
+  t.ok(c.tls, 'the cluster runs TLS: Patroni /metrics is HTTPS')
   const { leader: old, replicas } = await c.waitFormed()
   const replica = replicas[0]
   if (!replica) throw new Error('no replica')
+  const full = await backupScript(old, 'full')
+  t.equal(full.code, 0, full.stderr)
 
   const [role] = await c.query(
     c.memberConn(old),
@@ -117,7 +129,20 @@ t.test('monitoring: exporters, Prometheus alerts on a killed leader, cook status
   )
   t.same([ls.report.params.seasoned, ls.report.params.current], [true, true])
   t.equal(ls.report.dcs.reachable, true)
-  t.same(ls.report.archiving?.on, false, 'archiving is off')
+  t.equal(ls.report.archiving?.on, true, 'WAL archiving is on (backups)')
+  t.equal(ls.report.archiving?.failed, 0)
+  t.equal(ls.report.backups?.lastBackup?.type, 'full', 'the newest backup, read from the repository')
+  t.ok((ls.report.backups?.lastBackup?.ageS ?? -1) >= 0 && (ls.report.backups?.lastBackup?.ageS ?? 1e9) < 600)
+  t.same(
+    ls.report.certificates?.map((x) => [x.param, x.daysLeft >= 28]),
+    [
+      ['TLSCERT', true],
+      ['TLSCA', true],
+    ],
+    "the member's certificate and the CA, with the days they have left",
+  )
+  t.match(ls.text, /^backups +newest full ended /m)
+  t.match(ls.text, /^tls +TLSCERT until \d{4}-\d\d-\d\d \(\d+ days\), TLSCA until /m)
   t.same(
     ls.report.cluster.map((m) => m.name).sort(),
     c.members.map((m) => m.name),
@@ -128,6 +153,7 @@ t.test('monitoring: exporters, Prometheus alerts on a killed leader, cook status
   const rs = await status(replica)
   t.equal(rs.code, 0, JSON.stringify(rs.report.reasons))
   t.equal(rs.report.patroni?.role, 'replica')
+  t.equal(rs.report.backups?.lastBackup?.type, 'full', 'a replica reads the same repository')
   t.equal(typeof rs.report.patroni?.lagBytes, 'number', 'the replica reports its lag')
   t.same(rs.leaks, [])
   const changed = await status(replica, { MAXLAG: '2097152' })

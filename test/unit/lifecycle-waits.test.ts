@@ -37,7 +37,11 @@ t.test('replica: a cluster that has a leader key but no initialize key exists to
   const j = await jail(t, { SERVICETAG: 'replica' })
   j.consul.keys.add('/service/postgresql/leader')
   const r = await startJail(j.params(), j.opts({ timeouts: { clusterExistsMs: 2000 } }))
-  t.same(r.started, ['consul', 'patroni', 'node_exporter'], 'the leader key alone lets the replica start')
+  t.same(
+    r.started,
+    ['consul', 'patroni', 'node_exporter', 'postgres_exporter'],
+    'the leader key alone lets the replica start',
+  )
 })
 
 t.test('replica with etcd: waits for the initialize key in the real etcd', async (t) => {
@@ -86,7 +90,11 @@ t.test('replica with etcd: waits for the initialize key in the real etcd', async
     ETCDPROXY: `${host}:${port}`,
   })
   const p = await startJail(proxied.params(), proxied.opts({ timeouts: { clusterExistsMs: 5000 } }))
-  t.same(p.started, ['patroni', 'node_exporter'], 'the cluster was found through ETCDPROXY')
+  t.same(
+    p.started,
+    ['patroni', 'node_exporter', 'postgres_exporter'],
+    'the cluster was found through ETCDPROXY',
+  )
   t.match(
     proxied.logText(),
     new RegExp(`SERVICETAG=replica: waiting until cluster "postgresql" exists in etcd`),

@@ -110,7 +110,8 @@ t.test('reseason: only the service whose configuration changed is reloaded or re
   const later = { TTL: '40', DATACENTER: 'dc2', KEKPASS: 'a new superuser password' }
   r = await startJail(j.params(later), j.opts())
   t.equal(r.kind, 'reseason', 'a changed KEKPASS alone is a reseason')
-  t.same(actions(j.s.calls().slice(n)), ['service patroni reload'])
+  // MONPASS is derived from KEKPASS: the exporter reads its new password file only at start.
+  t.same(actions(j.s.calls().slice(n)), ['service patroni reload', 'service postgres_exporter restart'])
   t.match(readFileSync(join(j.root, 'usr/local/etc/patroni/patroni.yml'), 'utf8'), /a new superuser password/)
 
   n = j.s.calls().length
@@ -137,7 +138,11 @@ t.test('a marker without what each service was given is rewritten after one refr
   writeFileSync(markerPath, JSON.stringify(older))
   const r = await startJail(j.params(), j.opts())
   t.equal(r.kind, 'unchanged')
-  t.same(r.refreshed, ['consul', 'patroni', 'node_exporter'], 'each running service gets its configuration')
+  t.same(
+    r.refreshed,
+    ['consul', 'patroni', 'node_exporter', 'postgres_exporter'],
+    'each running service gets its configuration',
+  )
   t.same(Object.keys(JSON.parse(readFileSync(markerPath, 'utf8')).services), r.refreshed, 'marker rewritten')
   const n = j.s.calls().length
   const again = await startJail(j.params(), j.opts())
