@@ -794,6 +794,20 @@ export function redacted(p: Params): Record<ParamName, string> {
   return out
 }
 
+/**
+ * Checked parameters as the text validate() reads again (secrets and PEM included: for handing a member's
+ * parameters on, never for showing them): lists joined, numbers as text, BACKUPREPO and RESTORETIME as written.
+ */
+export function rawText(p: Params): RawParams {
+  const raw: RawParams = {}
+  for (const name of PARAM_NAMES) {
+    const v = p[name]
+    if (v === undefined) continue
+    raw[name] = Array.isArray(v) ? v.join(',') : typeof v === 'object' ? objectText(v) : String(v)
+  }
+  return raw
+}
+
 /** The text of a parameter whose checked value is an object (BACKUPREPO, RESTORETIME). */
 function objectText(v: Repo | PointInTime): string {
   if ('text' in v) return v.text

@@ -79,6 +79,8 @@ export interface StatusOptions {
   consulHttp?: string
   /** The jail's root: the backup script is read under it (default /). */
   root?: string
+  /** The environment commands run with (its PATH finds su): the command's, never assumed. */
+  env?: Record<string, string | undefined>
 }
 
 /**
@@ -120,6 +122,15 @@ export function certificateEnds(p: Params, now = new Date()): NonNullable<Status
       })
   }
   return out
+}
+
+/**
+ * The value of a metric whatever its labels (postgres_exporter labels its metrics with `server`); the first
+ * series when there are several.
+ */
+export function gauge(metrics: Map<string, number>, name: string): number | undefined {
+  for (const [key, value] of metrics) if (key === name || key.startsWith(`${name}{`)) return value
+  return undefined
 }
 
 const settle = async <T>(f: () => Promise<T>): Promise<{ value?: T; error?: string }> => {
@@ -184,7 +195,7 @@ export async function memberStatus(p: Params, o: StatusOptions): Promise<StatusR
       services.push({ name, up: r.value?.status === 200, where: url, detail: r.error ?? '' })
     }
     if (name === 'postgres_exporter') {
-      const pgUp = metrics?.get('pg_up')
+      const pgUp = metrics && gauge(metrics, 'pg_up')
       services.push({
         name,
         up: metrics !== undefined,
@@ -256,9 +267,9 @@ export async function memberStatus(p: Params, o: StatusOptions): Promise<StatusR
   // WAL archiving, from postgres_exporter's pg_stat_archiver: on once anything was archived or failed.
   let archiving: StatusReport['archiving'] = null
   if (metrics) {
-    const archived = metrics.get('pg_stat_archiver_archived_count') ?? 0
-    const failed = metrics.get('pg_stat_archiver_failed_count') ?? 0
-    const age = metrics.get('pg_stat_archiver_last_archive_age')
+    const archived = gauge(metrics, 'pg_stat_archiver_archived_count') ?? 0
+    const failed = gauge(metrics, 'pg_stat_archiver_failed_count') ?? 0
+    const age = gauge(metrics, 'pg_stat_archiver_last_archive_age')
     archiving = {
       on: archived + failed > 0,
       archived,
@@ -273,7 +284,12 @@ export async function memberStatus(p: Params, o: StatusOptions): Promise<StatusR
   // Backups, from the repository itself (cook-backup info: pgbackrest info as the postgres user).
   let backups: StatusReport['backups'] = null
   if (backupsOn(p)) {
-    const r = await settle(() => run(backupScriptArgv(o.root ?? '/', ['info'], process.getuid?.())))
+    const r = await settle(() =>
+      run(backupScriptArgv(o.root ?? '/', ['info'], process.getuid?.()), {
+        env: (o.env ?? process.env) as NodeJS.ProcessEnv,
+        timeoutMs: 30_000,
+      }),
+    )
     const out = r.value
     if (out?.exitCode === 0) {
       const b = await settle(async () => backupState(out.stdout, p.SCOPE))

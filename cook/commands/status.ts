@@ -18,6 +18,7 @@ export default defineCommand({
       seasoned: paths.seasoned,
       digestKey: paths.digestKey,
       root: values.root ?? '/',
+      env: io.env,
     })
     if (values.json === true) io.out(JSON.stringify(report, null, 2))
     else for (const line of statusText(report)) io.out(line)

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { apply } from '../../cook/apply.js'
 import { haproxyConfig } from '../../cook/haproxy.js'
 import { PATHS, type Layout } from '../../cook/layout.js'
-import { type Params, type RawParams, validate } from '../../cook/params.js'
+import { type Params, rawText, type RawParams, validate } from '../../cook/params.js'
 import { plan } from '../../cook/plan.js'
 import { sh } from '../../cook/quote.js'
 import { digestKey, wantedMarker, writeMarker } from '../../cook/seasoned.js'
@@ -586,12 +586,9 @@ export class Cluster {
     if (m.proc && !m.proc.done) signalAll([m.proc.pid], 'SIGHUP')
   }
 
-  /** A member's parameters as raw text again (for reseason): lists joined, numbers as text. */
+  /** A member's parameters as raw text again (for reseason). */
   private rawOf(m: Member): RawParams {
-    const raw: RawParams = {}
-    for (const [k, v] of Object.entries(m.params))
-      if (v !== undefined) raw[k as keyof RawParams] = Array.isArray(v) ? v.join(',') : String(v)
-    return raw
+    return rawText(m.params)
   }
 
   /** Where to look when a member does not come up. */

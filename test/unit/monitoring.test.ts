@@ -2,7 +2,7 @@
 // reaches postgres_exporter only through a 0600 file of the exporter's own user; the environment file that
 // rc.subr sources, read back by a real sh; and `cook status` on a member where nothing answers.
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { PATHS } from '../../cook/layout.js'
@@ -10,8 +10,11 @@ import { ParamError } from '../../cook/errors.js'
 import { SECRET_NAMES, validate, type Params } from '../../cook/params.js'
 import { plan } from '../../cook/plan.js'
 import { scramMatches } from '../../cook/secrets.js'
-import { parseMetrics, type StatusReport } from '../../cook/status.js'
+import { backupState } from '../../cook/backup.js'
+import { backupMaxAgeS, certificateEnds, gauge, parseMetrics, type StatusReport } from '../../cook/status.js'
 import { basicEnv, cook, tempDir } from '../helpers.js'
+import { standIns } from '../standins.js'
+import { tlsFixture } from '../tls-fixture.js'
 
 const params = (over: Record<string, string> = {}): Params => validate({ ...basicEnv(), ...over })
 const file = (p: Params, path: string) => {
@@ -116,6 +119,9 @@ t.test('parseMetrics reads the gauges of a Prometheus text exposition', async (t
   t.equal(m.get('pg_up'), 1)
   t.ok(Number.isNaN(m.get('pg_stat_archiver_last_archive_age')))
   t.equal(m.get('x{a="b c"}'), 2500)
+  t.equal(gauge(m, 'x'), 2500, 'a metric whatever its labels')
+  t.equal(gauge(m, 'pg_up'), 1)
+  t.equal(gauge(m, 'pg'), undefined, 'a name, not a prefix')
 })
 
 t.test('cook status where nothing answers: exit 2, every reason named, no secret printed', async (t) => {
@@ -156,4 +162,114 @@ t.test('cook status where nothing answers: exit 2, every reason named, no secret
   for (const out of [json.out, text.out, json.err, text.err])
     for (const secret of ['kek-Secret-2', 'admin-Secret-1', 'm0n-Secret', params().REPPASS])
       t.notOk(out.includes(secret), 'no secret in the output')
+})
+
+t.test(
+  'backupState: the newest backup and archived WAL of the stanza from pgbackrest info JSON',
+  async (t) => {
+    // The shape of `pgbackrest --output=json info` (pgBackRest 2.45), two stanzas, backups in label order.
+    const json = JSON.stringify([
+      {
+        name: 'other',
+        status: { code: 0, message: 'ok' },
+        backup: [{ type: 'full', timestamp: { start: 1, stop: 9 } }],
+      },
+      {
+        name: 'postgresql',
+        status: { code: 0, message: 'ok' },
+        archive: [{ id: '15-1', min: '000000010000000000000001', max: '000000020000000000000007' }],
+        backup: [
+          { type: 'full', timestamp: { start: 1_800_000_000, stop: 1_800_000_100 } },
+          { type: 'diff', timestamp: { start: 1_800_086_400, stop: 1_800_086_460 } },
+        ],
+      },
+    ])
+    const s = backupState(json, 'postgresql', 1_800_090_060_000)
+    t.same(s, {
+      status: 'ok',
+      lastBackup: { type: 'diff', stop: new Date(1_800_086_460_000).toISOString(), ageS: 3600 },
+      walMax: '000000020000000000000007',
+    })
+    const empty = backupState(
+      JSON.stringify([
+        { name: 'postgresql', status: { code: 2, message: 'no valid backups' }, backup: [], archive: [] },
+      ]),
+      'postgresql',
+    )
+    t.same(empty, { status: 'no valid backups', lastBackup: null, walMax: null })
+    t.equal(backupState('[]', 'postgresql').status, 'no stanza postgresql')
+    t.equal(backupMaxAgeS(params({ BACKUPREPO: '/mnt/backups' })), 2 * 86400, 'daily differential backups')
+    t.equal(
+      backupMaxAgeS(params({ BACKUPREPO: '/mnt/backups', BACKUPDIFF: 'off' })),
+      8 * 86400,
+      'weekly full only',
+    )
+  },
+)
+
+t.test('certificateEnds: the days TLSCERT and TLSCA have left, never their PEM', async (t) => {
+  const tls = tlsFixture(t)
+  const short = tls.issue('pg1', { ips: ['10.0.0.11'], dns: ['pg1'], days: 5 })
+  const p = params({
+    TLS: 'on',
+    TLSCA: readFileSync(tls.ca.cert, 'utf8'),
+    TLSCERT: readFileSync(short.cert, 'utf8'),
+    TLSKEY: readFileSync(short.key, 'utf8'),
+  })
+  const now = new Date()
+  const ends = certificateEnds(p, now)
+  t.same(
+    ends.map((e) => [e.param, e.subject, e.daysLeft]),
+    [
+      ['TLSCERT', 'CN=pg1', 4],
+      ['TLSCA', 'CN=dev-ca', 29],
+    ],
+  )
+  const later = new Date(now.getTime() + 6 * 86_400_000)
+  t.ok((certificateEnds(p, later)[0]?.daysLeft ?? 0) < 0, 'six days on, the member certificate has expired')
+})
+
+t.test('cook status: certificate ends and the repository, read as postgres through su', async (t) => {
+  const root = tempDir(t)
+  const s = standIns(root)
+  const tls = tlsFixture(t)
+  const short = tls.issue('pg1', { ips: ['127.0.0.1'], dns: ['pg1'], days: 5 })
+  const env = {
+    ...s.env,
+    ...basicEnv(),
+    MYIP: '127.0.0.1',
+    DCS: 'etcd',
+    ETCDHOSTS: '127.0.0.1:9',
+    TLS: 'on',
+    TLSCA: readFileSync(tls.ca.cert, 'utf8'),
+    TLSCERT: readFileSync(short.cert, 'utf8'),
+    TLSKEY: readFileSync(short.key, 'utf8'),
+    BACKUPREPO: '/mnt/backups',
+  }
+  const json = await cook(['status', '--json', '--dev-allow-loopback', '--root', root], env)
+  const r = JSON.parse(json.out) as StatusReport
+  const reasons = r.reasons.map((x) => `${x.level}: ${x.message}`).join('\n')
+  t.match(
+    reasons,
+    /critical: patroni does not answer at https:\/\/127\.0\.0\.1:8008\/liveness/,
+    'HTTPS with TLS',
+  )
+  t.match(reasons, /warning: TLSCERT CN=pg1 expires on \d{4}-\d\d-\d\d \(4 days left\): rotate it/)
+  t.notMatch(reasons, /TLSCA/, 'the CA has 29 days left: no reason')
+  t.same(
+    r.certificates?.map((c) => c.param),
+    ['TLSCERT', 'TLSCA'],
+  )
+  // The su stand-in answers nothing: the repository's state is unreadable, which is a warning.
+  t.equal(r.backups?.lastBackup, null)
+  t.match(reasons, /warning: the backup repository cannot be read/)
+  if (process.getuid?.() === 0)
+    t.same(s.callsOf('su'), [`su -m postgres -c ${root}/usr/local/libexec/cook-backup info`])
+  const text = await cook(['status', '--dev-allow-loopback', '--root', root], env)
+  t.match(text.out, /^tls {9}TLSCERT until \d{4}-\d\d-\d\d \(4 days\), TLSCA until /m)
+  t.match(text.out, /^backups {5}none \(/m)
+  for (const out of [json.out, text.out, json.err, text.err]) {
+    t.notOk(out.includes('PRIVATE KEY'), 'no key')
+    t.notOk(out.includes('BEGIN CERTIFICATE'), 'no PEM')
+  }
 })
