@@ -194,9 +194,12 @@ export function redactedDiff(file: FileEntry, old: string): string {
       : file.secretLines
         ? text
             .split('\n')
-            .map((line) =>
-              file.secretLines?.test(line) ? line.replace(/([:=]\s*|PASSWORD\s+).*$/, '$1<redacted>') : line,
-            )
+            .map((line) => {
+              if (!file.secretLines?.test(line)) return line
+              const masked = line.replace(/([:=]\s*|PASSWORD\s+).*$/, '$1<redacted>')
+              // A line that is all secret (a password file) has no key to keep.
+              return masked === line ? '<redacted>' : masked
+            })
             .join('\n')
         : text
   return createTwoFilesPatch(file.path, file.path, mask(old), mask(file.content), '', '', { context: 2 })

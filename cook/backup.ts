@@ -6,7 +6,9 @@ import { patroniUrl } from './probes.js'
 import { authority, isHostname, isPlainIP, parseHostPort, shown } from './net.js'
 import type { Params } from './params.js'
 import { at, PATHS, type Layout } from './layout.js'
+import { join } from 'node:path'
 import { pgpass, sh } from './quote.js'
+import { commandLine } from './shell.js'
 
 /** Where the repository is: nowhere (backups off), a directory (a dataset shared by the members), or S3. */
 export type Repo =
@@ -141,6 +143,45 @@ const INI_SECRET = /^\s*repo1-s3-key(-secret)?=/
 const PGPASS_SECRET = /./
 
 export const backupsOn = (p: Params) => p.BACKUPREPO.type !== 'off'
+
+/**
+ * How `cook backup` and `cook status` run the rendered cook-backup script under `root`: as the postgres
+ * user (the repository's files must belong to it), through su when the cook runs as root (uid 0).
+ */
+export function backupScriptArgv(root: string, args: string[], uid: number | undefined): string[] {
+  const script = join(root, BACKUP_PATHS.backupScript)
+  return uid === 0 ? ['su', '-m', 'postgres', '-c', commandLine([script, ...args])] : [script, ...args]
+}
+
+/** The newest backup and the archive's newest WAL, from `pgbackrest --output=json info` of one stanza. */
+export interface BackupState {
+  status: string
+  lastBackup: { type: string; stop: string; ageS: number } | null
+  walMax: string | null
+}
+
+export function backupState(json: string, stanza: string, now = Date.now()): BackupState {
+  const stanzas = JSON.parse(json) as {
+    name: string
+    status?: { message?: string }
+    backup?: { type: string; timestamp: { stop: number } }[]
+    archive?: { max?: string | null }[]
+  }[]
+  const s = stanzas.find((x) => x.name === stanza)
+  if (!s) return { status: `no stanza ${stanza}`, lastBackup: null, walMax: null }
+  const last = [...(s.backup ?? [])].sort((a, b) => a.timestamp.stop - b.timestamp.stop).at(-1)
+  return {
+    status: s.status?.message ?? 'unknown',
+    lastBackup: last
+      ? {
+          type: last.type,
+          stop: new Date(last.timestamp.stop * 1000).toISOString(),
+          ageS: Math.round(now / 1000 - last.timestamp.stop),
+        }
+      : null,
+    walMax: s.archive?.map((a) => a.max ?? null).find((m) => m !== null) ?? null,
+  }
+}
 
 /** pgbackrest with the cook's configuration, as words for /bin/sh and Patroni's shlex. */
 function pgbackrestWords(p: Params, layout: Layout, stanza: string): string[] {

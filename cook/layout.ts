@@ -11,6 +11,8 @@ export interface Layout {
   /** The user PostgreSQL and Patroni run as, and the consul agent's user. */
   pgUser: string
   consulUser: string
+  /** The user postgres_exporter runs as: it alone may read the monitor role's password file. */
+  exporterUser: string
 }
 
 export const JAIL_LAYOUT: Layout = {
@@ -19,6 +21,7 @@ export const JAIL_LAYOUT: Layout = {
   pgbackrestBin: '/usr/local/bin/pgbackrest',
   pgUser: 'postgres',
   consulUser: 'consul',
+  exporterUser: 'pgmonitor',
 }
 
 /** Jail paths; `at` adds the layout's base for use inside file contents. */
@@ -49,6 +52,10 @@ export const PATHS = {
   consulDataDir: '/var/db/consul',
   consulLogDir: '/var/log/consul',
   rcPatroni: '/usr/local/etc/rc.d/patroni',
+  monitorRoleSql: '/usr/local/etc/patroni/monitor-role.sql',
+  exporterDir: '/usr/local/etc/postgres_exporter',
+  exporterEnv: '/usr/local/etc/postgres_exporter/env',
+  exporterPass: '/usr/local/etc/postgres_exporter/monitor.pass',
   seasoned: '/usr/local/etc/pot-is-seasoned',
   cookLog: '/var/log/cook.log',
   digestKey: '/var/db/cook/digest.key',

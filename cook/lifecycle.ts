@@ -28,18 +28,7 @@ import {
   ROLE_PASSWORDS,
   rotateRoles,
 } from './rotate.js'
-import {
-  changedNames,
-  digestKey,
-  MARKER_FORMAT,
-  openValues,
-  paramsDigest,
-  readMarker,
-  secretsDigest,
-  serviceDigests,
-  writeMarker,
-  type Marker,
-} from './seasoned.js'
+import { changedNames, digestKey, readMarker, wantedMarker, writeMarker, type Marker } from './seasoned.js'
 import { VERSION } from './version.js'
 import { verifyPlan } from './verify.js'
 import { waitUntil } from './wait.js'
@@ -122,6 +111,8 @@ const REFRESH: Record<ServiceName, 'reload' | 'restart'> = {
   node_exporter: 'restart',
   // cron notices changed files in /usr/local/etc/cron.d by itself; a restart is harmless.
   cron: 'restart',
+  // It reads its environment and password file only at start.
+  postgres_exporter: 'restart',
 }
 
 export const LOGS: Record<ServiceName, string> = {
@@ -129,6 +120,7 @@ export const LOGS: Record<ServiceName, string> = {
   patroni: `${PATHS.patroniLogDir}/patroni.log`,
   node_exporter: '/var/log/messages',
   cron: '/var/log/cron',
+  postgres_exporter: '/var/log/messages',
 }
 
 export async function startJail(p: Params, opts: StartOptions): Promise<StartResult> {
@@ -149,14 +141,7 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
 
   const plan = makePlan(p)
   const key = digestKey(paths.digestKey)
-  const wanted: Omit<Marker, 'seasonedAt'> = {
-    format: MARKER_FORMAT,
-    cook: VERSION,
-    params: paramsDigest(p),
-    values: openValues(p),
-    secrets: secretsDigest(key, p),
-    services: serviceDigests(key, plan),
-  }
+  const wanted = wantedMarker(key, p, plan)
   const marker = readMarker(paths.seasoned)
   const kind: StartKind = !marker
     ? 'first'
@@ -269,11 +254,11 @@ function render(
     if (c.status !== 'unchanged') log.info(`${c.status} ${c.path}${c.detail ? ` (${c.detail})` : ''}`)
   const data = changes.find((c) => c.path === PATHS.dataDir)
   if (data) log.info(`data directory ${PATHS.dataDir}: ${data.status} (0700, owner ${data.owner})`)
-  const bootstrapOnly: string[] = [PATHS.postBootstrap, PATHS.adminRoleSql]
+  const bootstrapOnly: string[] = [PATHS.postBootstrap, PATHS.adminRoleSql, PATHS.monitorRoleSql]
   if (kind === 'reseason' && changes.some((c) => c.status !== 'unchanged' && bootstrapOnly.includes(c.path)))
     log.info(
-      'the post-bootstrap script only runs when the cluster is first created: a running cluster gets a ' +
-        "changed ADMPASS through the leader's role check below",
+      'the post-bootstrap script (the admin and monitor roles) only runs when the cluster is first created: a ' +
+        "running cluster gets a changed ADMPASS or MONPASS through the leader's role check below",
     )
   return changes
 }

@@ -48,6 +48,7 @@ export interface Params {
   REPPASS: string
   REWINDPASS: string
   OLDKEKPASS: string | undefined
+  MONPASS: string
   SCOPE: string
   DCS: Dcs
   ETCDHOSTS: string[]
@@ -389,6 +390,21 @@ export const PARAMS: Record<ParamName, Spec> = {
     secret: true,
     defaultDoc: 'none',
     check: password('nothing', false),
+  },
+  MONPASS: {
+    doc: 'password of the "monitor" role (pg_monitor, not a superuser) that postgres_exporter logs in with',
+    want: 'a non-empty password without line breaks or spaces at either end',
+    example: SECRET_EXAMPLE,
+    secret: true,
+    defaultDoc: 'derived from KEKPASS and SCOPE (HKDF-SHA256)',
+    fallback: (p) => derivePassword(p.KEKPASS, p.SCOPE, 'monitor'),
+    check: (text) => {
+      const checked = password('postgres_exporter', true)(text)
+      // postgres_exporter trims its password file (DATA_SOURCE_PASS_FILE): such a password could never log in.
+      if ('value' in checked && text.trim() !== text)
+        return bad('begins or ends with white space, which postgres_exporter trims from its password file')
+      return checked
+    },
   },
   SCOPE: {
     doc: 'cluster name: the same on every member; Patroni scope and Consul service name',
@@ -832,6 +848,7 @@ const FALLBACK_NEEDS: Partial<Record<ParamName, ParamName[]>> = {
   REPPASS: ['KEKPASS', 'SCOPE'],
   REWINDPASS: ['KEKPASS', 'SCOPE'],
   RESTPASS: ['KEKPASS', 'SCOPE'],
+  MONPASS: ['KEKPASS', 'SCOPE'],
   ALLOWNETS: ['MYIP'],
   STANDBYSLOT: ['SCOPE', 'SERVICETAG'],
 }

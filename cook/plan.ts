@@ -6,13 +6,14 @@ import { authority, parseHostPort } from './net.js'
 import type { Params } from './params.js'
 import { effectivePgParams, paramsAt } from './pgparams.js'
 import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
+import { consulMetricsView, exporterFiles, exporterRcConf, MONITOR_ROLE } from './monitoring.js'
 import { renderTemplate } from './render.js'
 import { backupFiles, backupsOn, patroniBackupView, stanzaCreateView } from './backup.js'
 import { scramVerifier } from './secrets.js'
 import { PORTS } from './ports.js'
 import { consulTls, patroniTls, tlsDirsAndFiles } from './tls-files.js'
 
-export type Section = 'patroni' | 'postgres' | 'consul' | 'rc' | 'backup'
+export type Section = 'patroni' | 'postgres' | 'consul' | 'rc' | 'backup' | 'postgres_exporter'
 export type Format = 'yaml' | 'hcl' | 'sh' | 'sql' | 'ini' | 'text' | 'pem'
 
 export interface DirEntry {
@@ -34,7 +35,7 @@ export interface FileEntry {
   secret?: boolean
 }
 
-export type ServiceName = 'consul' | 'patroni' | 'node_exporter' | 'cron'
+export type ServiceName = 'consul' | 'patroni' | 'node_exporter' | 'postgres_exporter' | 'cron'
 
 export interface Plan {
   dirs: DirEntry[]
@@ -76,7 +77,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
       path: PATHS.postBootstrap,
       content: renderTemplate('post-bootstrap.sh', {
         psql: `${layout.pgBinDir}/psql`,
-        adminRoleSql: L(PATHS.adminRoleSql),
+        roleSql: [L(PATHS.adminRoleSql), L(PATHS.monitorRoleSql)],
         stanza: stanzaCreateView(p, layout),
         appDatabaseSql: p.DBNAME === undefined ? null : L(PATHS.appDatabaseSql),
       }),
@@ -107,6 +108,15 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
           },
         ]),
     {
+      path: PATHS.monitorRoleSql,
+      content: renderTemplate('monitor-role.sql', { role: MONITOR_ROLE, verifier: monitorVerifier(p) }),
+      mode: 0o600,
+      owner: pg,
+      section: 'postgres',
+      format: 'sql',
+      secretLines: PSQL_SECRET,
+    },
+    {
       path: PATHS.rcPatroni,
       content: renderTemplate('rc.d/patroni', {
         configPath: L(PATHS.patroniYml),
@@ -130,8 +140,12 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
     patroni_stop_timeout: String(p.STOPTIMEOUT),
     node_exporter_enable: 'YES',
     node_exporter_listen_address: authority(p.MYIP, PORTS.nodeExporter),
+    ...exporterRcConf(p, layout),
   }
-  const services: ServiceName[] = ['patroni', 'node_exporter']
+  // PostgreSQL metrics come after Patroni, which starts PostgreSQL; the exporter retries until it answers.
+  const services: ServiceName[] = ['patroni', 'node_exporter', 'postgres_exporter']
+  dirs.push({ path: PATHS.exporterDir, mode: 0o755, owner: 'root' })
+  files.push(...exporterFiles(p, layout))
 
   const backup = backupFiles(p, layout)
   dirs.push(...backup.dirs)
@@ -194,6 +208,7 @@ export function consulView(p: Params, layout: Layout) {
     exporterPort: PORTS.nodeExporter,
     exporterCheck: `http://${authority(p.MYIP, PORTS.nodeExporter)}/metrics`,
     tls: consulTls(p, layout),
+    ...consulMetricsView(p),
   }
 }
 
@@ -283,6 +298,12 @@ export function patroniView(p: Params, layout: Layout) {
     rewindPassword: p.REWINDPASS,
     ...patroniBackupView(p, layout),
   }
+}
+
+/** The monitor role's SCRAM verifier, salted like the admin role's. */
+export function monitorVerifier(p: Params): string {
+  const salt = createHmac('sha256', p.KEKPASS).update(`monitor-salt/${p.SCOPE}`).digest().subarray(0, 16)
+  return scramVerifier(p.MONPASS, salt)
 }
 
 /**

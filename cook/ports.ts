@@ -7,6 +7,8 @@ export const PORTS = {
   patroniRest: 8008,
   /** node_exporter's /metrics on MYIP. */
   nodeExporter: 9100,
+  /** postgres_exporter's /metrics on MYIP. */
+  pgExporter: 9187,
   /** The local Consul agent's HTTP API (client_addr 127.0.0.1): Patroni and the cook talk to it. */
   consulHttp: 8500,
   /** HAProxy in front of the cluster (`cook haproxy`): the primary, and the replicas. */

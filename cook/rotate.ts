@@ -27,6 +27,7 @@ export const ROLE_PASSWORDS: readonly { role: string; param: ParamName }[] = [
   { role: 'replicator', param: 'REPPASS' },
   { role: 'rewinder', param: 'REWINDPASS' },
   { role: 'admin', param: 'ADMPASS' },
+  { role: 'monitor', param: 'MONPASS' },
 ]
 
 const SUPERUSER = 'postgres'

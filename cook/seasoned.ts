@@ -72,6 +72,18 @@ export function serviceDigests(key: string, plan: Plan): Partial<Record<ServiceN
   return out
 }
 
+/** The marker a start with these parameters and this plan writes once it has finished (without its time). */
+export function wantedMarker(key: string, p: Params, plan: Plan): Omit<Marker, 'seasonedAt'> {
+  return {
+    format: MARKER_FORMAT,
+    cook: VERSION,
+    params: paramsDigest(p),
+    values: openValues(p),
+    secrets: secretsDigest(key, p),
+    services: serviceDigests(key, plan),
+  }
+}
+
 export function readMarker(path: string): Marker | undefined {
   try {
     const m = JSON.parse(readFileSync(path, 'utf8')) as Partial<Marker>

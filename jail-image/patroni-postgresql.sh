@@ -117,13 +117,14 @@ fi
 
 # Exactly what the jail runs: one PostgreSQL major, Patroni with both DCS clients it may be configured
 # for (python-consul2 provides the "consul" module, python-etcd the "etcd" module Patroni's etcd3 uses),
-# the Consul agent, node_exporter, the node runtime of the cook, and pgBackRest with what the backup
-# scripts call (curl asks Patroni's REST API for the role, jq reads `pgbackrest info`). databases/pgbackrest
-# is built USES=pgsql like psycopg2: its package depends on the client of the package set's default
-# PostgreSQL major, which the one-major check below catches. Nothing to build software with.
+# the Consul agent, node_exporter, postgres_exporter (databases/postgres_exporter: its rc script reads
+# postgres_exporter_* from rc.conf, which cook sets), the node runtime of the cook, and pgBackRest with what
+# the backup scripts call (curl asks Patroni's REST API for the role, jq reads `pgbackrest info`).
+# databases/pgbackrest is built USES=pgsql like psycopg2: its package depends on the client of the package
+# set's default PostgreSQL major, which the one-major check below catches. Nothing to build software with.
 PACKAGES="postgresql${PG_MAJOR}-server postgresql${PG_MAJOR}-client postgresql${PG_MAJOR}-contrib
 ${PY_FLAVOR}-psycopg2 $PATRONI_PACKAGES ${PY_FLAVOR}-python-consul2 ${PY_FLAVOR}-python-etcd
-consul node_exporter node22 pgbackrest curl jq"
+consul node_exporter postgres_exporter node22 pgbackrest curl jq"
 
 # PostgreSQL first and one package at a time, so that a failure names the package.
 for _pkg in $PACKAGES; do
@@ -162,6 +163,10 @@ echo "Patroni $_patroni_version, from the $PATRONI_FROM"
 step "Check the users the packages create"
 pw usershow postgres >/dev/null || fail "the postgresql${PG_MAJOR}-server package did not create the postgres user"
 pw usershow consul >/dev/null || fail "the consul package did not create the consul user"
+# postgres_exporter runs as a user of its own: only it may read the monitor role's password file.
+pw usershow pgmonitor >/dev/null 2>&1 ||
+	pw useradd pgmonitor -c "postgres_exporter (patroni-postgresql image)" -d /nonexistent -s /usr/sbin/nologin ||
+	fail "cannot create the pgmonitor user for postgres_exporter"
 
 step "Install the cook to /usr/local/share/cook"
 [ -s "$STAGE/cook/dist/cook.mjs" ] || fail "the cook bundle $STAGE/cook/dist/cook.mjs is missing"

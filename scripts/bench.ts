@@ -1,13 +1,18 @@
 // npm run bench: measures the cook and the cluster it configures, prints a table and writes
 // bench/results.json. Figures are medians with min-max over several runs, on this machine.
-// Usage: npm run bench -- [--runs N] [--quick] [--only cook,formation,failover,planned,jailstop,loss,memory,backup,tls]
+// Usage: npm run bench -- [--runs N] [--quick] [--only cook,formation,failover,planned,jailstop,loss,memory,backup,tls,monitoring]
 import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { httpCall, type TlsClient } from '../cook/https.js'
+import { PORTS } from '../cook/ports.js'
+import { exporterUrl } from '../cook/monitoring.js'
+import { authority } from '../cook/net.js'
 import type { RawParams } from '../cook/params.js'
+import { patroniUrl } from '../cook/probes.js'
 import { Cluster, type Member } from './lib/cluster.js'
 import { benchBackup } from './lib/bench-backup.js'
 import { missingDeps } from './lib/deps.js'
@@ -168,12 +173,20 @@ async function withCluster<T>(
   params: RawParams,
   fn: (c: Cluster, renderMs: number) => Promise<T>,
   agent?: 'gateway',
+  exporters = false,
 ): Promise<T> {
   serial += 1
   const net = await freeBlock('127.43')
   const dir = mkdtempSync(join(tmpdir(), `bench-${label}-`))
   const t0 = Date.now()
-  const c = new Cluster({ scope: `bench-${label}-${serial}`, dir, net, params, ...(agent ? { agent } : {}) })
+  const c = new Cluster({
+    scope: `bench-${label}-${serial}`,
+    dir,
+    net,
+    params,
+    ...(agent ? { agent } : {}),
+    ...(exporters ? { exporters } : {}),
+  })
   const renderMs = Date.now() - t0
   try {
     return await fn(c, renderMs)
@@ -494,6 +507,72 @@ async function benchMemory(): Promise<void> {
   record('3 members + etcd + HAProxy', 'MB', all)
 }
 
+/** Resident set size (kB) of a process, from /proc/PID/status. */
+function rssKb(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) : 0
+  } catch {
+    return 0
+  }
+}
+
+/** Milliseconds for one whole GET of a metrics endpoint, body read; HTTPS (Patroni with TLS) with a handshake. */
+async function scrapeMs(url: string, tls?: TlsClient): Promise<number> {
+  const t0 = performance.now()
+  const res = await httpCall(url, { tls, timeoutMs: 10000 })
+  if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`)
+  return performance.now() - t0
+}
+
+async function benchMonitoring(): Promise<void> {
+  console.log(
+    'what monitoring adds per member (postgres_exporter, node_exporter), and one scrape of each endpoint:',
+  )
+  const pgPss: number[] = []
+  const nodePss: number[] = []
+  const rss: number[] = []
+  const scrapes: Record<string, number[]> = { patroni: [], postgres: [], node: [] }
+  for (let i = 0; i < 2; i++) {
+    await withCluster(
+      'mon',
+      FAST,
+      async (c) => {
+        await c.start()
+        await c.waitFormed(120000)
+        // A first scrape of each, so the exporters have connected and warmed up, as under Prometheus.
+        for (const m of c.members)
+          for (const url of [`${patroniUrl(m.params)}/metrics`, `${exporterUrl(m.params)}/metrics`])
+            await scrapeMs(url, c.tls?.client)
+        await new Promise((r) => setTimeout(r, 3000))
+        for (const m of c.members) {
+          const pg = m.exporter?.pid
+          const node = m.nodeExporter?.pid
+          if (pg === undefined || node === undefined) throw new Error(`${m.name}: exporters not running`)
+          pgPss.push(pssKb(pg) / 1024)
+          nodePss.push(pssKb(node) / 1024)
+          rss.push((rssKb(pg) + rssKb(node)) / 1024)
+          for (let k = 0; k < 5; k++) {
+            scrapes.patroni?.push(await scrapeMs(`${patroniUrl(m.params)}/metrics`, c.tls?.client))
+            scrapes.postgres?.push(await scrapeMs(`${exporterUrl(m.params)}/metrics`))
+            scrapes.node?.push(
+              await scrapeMs(`http://${authority(m.params.MYIP, PORTS.nodeExporter)}/metrics`),
+            )
+          }
+        }
+      },
+      undefined,
+      true,
+    )
+  }
+  record('postgres_exporter PSS per member', 'MB', pgPss)
+  record('node_exporter PSS per member', 'MB', nodePss)
+  record('both exporters RSS per member', 'MB', rss)
+  record('scrape Patroni /metrics', 'ms', scrapes.patroni ?? [])
+  record('scrape postgres_exporter /metrics', 'ms', scrapes.postgres ?? [])
+  record('scrape node_exporter /metrics', 'ms', scrapes.node ?? [])
+}
+
 function machine(): Record<string, string | number> {
   const version = (cmd: string, args: string[]) => {
     try {
@@ -534,6 +613,7 @@ async function main(): Promise<void> {
     ['memory', benchMemory],
     ['backup', () => benchBackup({ runs: RUNS, quick: QUICK, withCluster, record })],
     ['tls', benchTls],
+    ['monitoring', benchMonitoring],
   ]
   for (const [name, run] of sections) {
     if (!want(name)) continue

@@ -14,6 +14,10 @@ import { backupScript, lastBackupLine } from './lib/backup.js'
 import { missingDeps } from './lib/deps.js'
 import { statusTable } from './lib/patroni.js'
 import { isAlive, sleep } from './lib/procs.js'
+import { startPrometheus } from './lib/prometheus.js'
+
+/** Where `--prometheus` listens: beside HAProxy on the dev cluster's loopback addresses. */
+const PROMETHEUS_LISTEN = '127.0.0.1:9090'
 
 const say = (line = '') => process.stdout.write(`${line}\n`)
 const fail = (lines: string[], code: number): never => {
@@ -21,20 +25,22 @@ const fail = (lines: string[], code: number): never => {
   process.exit(code)
 }
 
-function options(): { dir: string; params: RawParams } {
+function options(): { dir: string; params: RawParams; prometheus: boolean } {
   let parsed
   try {
     parsed = parseArgs({
-      options: { dir: { type: 'string' }, help: { type: 'boolean' } },
+      options: { dir: { type: 'string' }, help: { type: 'boolean' }, prometheus: { type: 'boolean' } },
       allowPositionals: true,
     })
   } catch (e) {
     return fail([(e as Error).message], 64)
   }
   if (parsed.values.help) {
-    say('usage: npm run cluster [-- [--dir DIR] [NAME=value ...]]')
+    say('usage: npm run cluster [-- [--dir DIR] [--prometheus] [NAME=value ...]]')
     say('  NAME=value  cook parameters for every member, e.g. TTL=10 LOOPWAIT=2 RETRYTIMEOUT=4 SYNCMODE=on')
     say('  --dir DIR   the cluster folder (default: work/cluster); it is emptied at start')
+    say('  --prometheus  also postgres_exporter and node_exporter per member, and Prometheus on')
+    say(`               ${PROMETHEUS_LISTEN} with the shipped alert rules (monitoring/alerts.yml)`)
     process.exit(0)
   }
   const { vars, problems } = parseParamArgs(parsed.positionals)
@@ -45,7 +51,11 @@ function options(): { dir: string; params: RawParams } {
       problems.map((p) => `${p.name}: ${p.message}`),
       64,
     )
-  return { dir: resolve(parsed.values.dir ?? 'work/cluster'), params: vars as RawParams }
+  return {
+    dir: resolve(parsed.values.dir ?? 'work/cluster'),
+    params: vars as RawParams,
+    prometheus: parsed.values.prometheus === true,
+  }
 }
 
 /** Processes of an earlier run that still live: their command lines name the cluster folder. */
@@ -65,7 +75,7 @@ function earlierRun(dir: string): number[] {
 let cluster: Cluster | undefined
 
 async function main(): Promise<void> {
-  const { dir, params } = options()
+  const { dir, params, prometheus } = options()
   const missing = missingDeps()
   if (missing.length > 0) fail(missing, 69)
   const running = earlierRun(dir)
@@ -81,6 +91,7 @@ async function main(): Promise<void> {
       net: '127.0.0',
       haproxyBind: '127.0.0.1',
       params: { DBNAME: 'app', ...params },
+      exporters: prometheus,
     })
   } catch (e) {
     if (e instanceof CookError) fail(e.lines(), e.exitCode)
@@ -115,6 +126,8 @@ async function main(): Promise<void> {
   writeFileSync(`${dir}/pids`, c.procs.all.map((p) => p.pid).join('\n'))
   const { leader } = await c.waitFormed(180000)
   await c.waitPrimaryRoute(leader)
+  const prom = prometheus ? await startPrometheus(c, { listen: PROMETHEUS_LISTEN }) : undefined
+  if (prom) writeFileSync(`${dir}/pids`, c.procs.all.map((p) => p.pid).join('\n'))
   const secs = ((Date.now() - t0) / 1000).toFixed(1)
   say(`Cluster formed in ${secs} s: leader ${leader.name}, ${c.members.length - 1} streaming replicas.`)
   say()
@@ -144,6 +157,9 @@ async function main(): Promise<void> {
         `etcd wants client certificates. Unsafe REST calls need user patroni and RESTPASS (in each member's patroni.yml).`,
     )
   else say('TLS=off: everything is plain text, and no client can verify the server.')
+  if (prom) {
+    say(`Prometheus: ${prom.url} (alerts: ${prom.url}/alerts; configuration in ${prom.dir})`)
+  }
   say(`Logs: ${c.logDir}/ and each member's var/log/patroni/. Ctrl-C stops everything.`)
   say()
 

@@ -190,6 +190,9 @@ run_rc_command() {
 			return 1
 		fi
 		if [ "$rc_arg" = start ]; then
+			# rc.subr: \${name}_env_file is sourced with set -a before the command runs.
+			eval _env_file=\\$\${name}_env_file
+			if [ -n "$_env_file" ] && [ -r "$_env_file" ]; then set -a; . "$_env_file"; set +a; fi
 			for _f in $required_files; do
 				[ -r "$_f" ] || { warn "$_f is not readable."; return 1; }
 			done
@@ -248,6 +251,29 @@ command_args="-f -p \${pidfile} -T \${name} /usr/bin/env \${procname} --web.list
 run_rc_command "$1"
 `
 
+/** The shape of the package's rc script (databases/postgres_exporter): the same daemon(8) pattern as
+ *  node_exporter's. Left out: the user switch and the DATA_SOURCE_NAME it composes from rc.conf. */
+const POSTGRES_EXPORTER_RC = `#!/bin/sh
+# PROVIDE: postgres_exporter
+. /etc/rc.subr
+name=postgres_exporter
+rcvar=postgres_exporter_enable
+load_rc_config $name
+: "\${postgres_exporter_enable:=NO}"
+: "\${postgres_exporter_listen_address:=:9187}"
+pidfile=/var/run/postgres_exporter.pid
+command=/usr/sbin/daemon
+procname=/usr/local/bin/postgres_exporter
+command_args="-f -p \${pidfile} -T \${name} /usr/bin/env \${procname} --web.listen-address=\${postgres_exporter_listen_address}"
+run_rc_command "$1"
+`
+
+/** postgres_exporter: records its arguments and the DATA_SOURCE_* names it was given, lives until SIGTERM. */
+const POSTGRES_EXPORTER = `#!/bin/sh
+printf 'postgres_exporter %s env %s\\n' "$*" "$(env | grep '^DATA_SOURCE_' | sort | tr '\\n' ' ')" >> "$STANDIN_LOG"
+exec sleep 100000
+`
+
 /** The exporter itself: lives until SIGTERM. */
 const NODE_EXPORTER = `#!/bin/sh
 printf 'node_exporter %s\\n' "$*" >> "$STANDIN_LOG"
@@ -301,6 +327,8 @@ export const JAIL_STANDINS: Record<string, string> = {
   '/etc/rc.subr': RC_SUBR,
   '/usr/local/etc/rc.d/node_exporter': NODE_EXPORTER_RC,
   '/usr/local/bin/node_exporter': NODE_EXPORTER,
+  '/usr/local/etc/rc.d/postgres_exporter': POSTGRES_EXPORTER_RC,
+  '/usr/local/bin/postgres_exporter': POSTGRES_EXPORTER,
   '/usr/local/bin/consul': CONSUL,
   '/usr/local/bin/patroni': PATRONI,
 }

@@ -126,6 +126,11 @@ export async function jailView(dir: string): Promise<JailView> {
   mkdirSync(at('/etc/rc.d'), { recursive: true })
   mkdirSync(at('/usr/local/etc/rc.d'), { recursive: true })
   put('/etc/rc.conf', '')
+  // The user the image creates for postgres_exporter (jail-image/patroni-postgresql.sh).
+  put(
+    '/etc/passwd',
+    `${readFileSync('/etc/passwd', 'utf8')}pgmonitor:*:990:990:postgres_exporter:/nonexistent:/usr/sbin/nologin\n`,
+  )
   // The jail's node is /usr/local/bin/node, as FreeBSD's package installs it.
   if (!existsSync(at('/usr/local/bin/node'))) symlinkSync(process.execPath, at('/usr/local/bin/node'))
 

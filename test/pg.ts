@@ -5,10 +5,10 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { lookupUser } from '../cook/users.js'
-import { PG_BIN, PGBACKREST_BIN } from '../scripts/lib/pg.js'
+import { debianLayout, PG_BIN, PGBACKREST_BIN } from '../scripts/lib/pg.js'
 import { asUser } from '../scripts/lib/procs.js'
 
-export { PG_BIN, PGBACKREST_BIN }
+export { debianLayout, PG_BIN, PGBACKREST_BIN }
 
 export interface Postgres {
   host: string

@@ -312,3 +312,22 @@ export async function consulStandIn(leader = '10.0.0.2:8300'): Promise<ConsulSta
   }
   return standIn
 }
+
+/**
+ * A sealed PATH whose only command is a su(1) that does what FreeBSD's `su -m USER -c CMD` does: CMD by
+ * /bin/sh as USER, the environment kept. It drops the user for real (setpriv), for the end-to-end tests in
+ * which the cook, as root, runs a rendered script as postgres (`cook status` reading the backup repository).
+ */
+export function realSuPath(dir: string): string {
+  markStandIns(dir)
+  writeFileSync(
+    join(dir, 'su'),
+    `#!/bin/sh
+# ${STAND_IN_MARK}: FreeBSD's su -m USER -c CMD, as the end-to-end tests need it
+[ "$#" -eq 4 ] && [ "$1" = -m ] && [ "$3" = -c ] || { echo "su stand-in: only su -m USER -c CMD" >&2; exit 64; }
+exec /usr/bin/setpriv --reuid="$2" --regid="$2" --clear-groups /bin/sh -c "$4"
+`,
+    { mode: 0o755 },
+  )
+  return dir
+}

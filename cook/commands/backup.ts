@@ -2,9 +2,9 @@
 // backups (cook-backup, rendered by the plan), as the postgres user; the script refuses on a replica.
 import { join } from 'node:path'
 import { defineCommand } from '../command.js'
-import { BACKUP_PATHS } from '../backup.js'
+import { BACKUP_PATHS, backupScriptArgv } from '../backup.js'
 import { CookError } from '../errors.js'
-import { commandLine, run } from '../shell.js'
+import { run } from '../shell.js'
 
 const TYPES = ['full', 'diff', 'incr']
 
@@ -20,9 +20,7 @@ export default defineCommand({
     const type = values.type ?? 'full'
     if (!TYPES.includes(type)) throw new CookError('USAGE', `--type takes full, diff or incr, not "${type}"`)
     const script = join(values.root ?? '/', BACKUP_PATHS.backupScript)
-    // As root (the jail's operator), drop to postgres: the repository's files must belong to postgres.
-    const argv =
-      process.getuid?.() === 0 ? ['su', '-m', 'postgres', '-c', commandLine([script, type])] : [script, type]
+    const argv = backupScriptArgv(values.root ?? '/', [type], process.getuid?.())
     const r = await run(argv, { env: io.env as NodeJS.ProcessEnv })
     if (r.stdout.trim()) io.out(r.stdout.trimEnd())
     if (r.exitCode === 127 || (/not found|No such file/.test(r.stderr) && r.exitCode !== 0))

@@ -5,8 +5,9 @@ import check from './check.js'
 import haproxy from './haproxy.js'
 import render from './render.js'
 import run from './run.js'
+import status from './status.js'
 import stop from './stop.js'
 
-export const COMMANDS = { run, stop, check, render, haproxy, backup }
+export const COMMANDS = { run, stop, check, status, render, haproxy, backup }
 
 export type CommandName = keyof typeof COMMANDS

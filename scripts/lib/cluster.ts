@@ -11,14 +11,16 @@ import { PATHS, type Layout } from '../../cook/layout.js'
 import { StepLog } from '../../cook/log.js'
 import { type Params, type RawParams, validate } from '../../cook/params.js'
 import { plan } from '../../cook/plan.js'
+import { sh } from '../../cook/quote.js'
 import { renderedSuperuserPassword, rotateRoles, type RotateResult } from '../../cook/rotate.js'
+import { digestKey, wantedMarker, writeMarker } from '../../cook/seasoned.js'
 import { verifyPlan } from '../../cook/verify.js'
 import { httpCall, type HttpResponse } from '../../cook/https.js'
 import { ClusterTls } from './cluster-tls.js'
 import type { Ca } from './certs.js'
 import { type Etcd, getKey, type KeyValue, startEtcd } from './etcd.js'
 import { type ClusterView, clusterView, isLeader, isReplica } from './patroni.js'
-import { type Conn, PG_BIN, PGBACKREST_BIN, query, type QueryOptions, writePgpass } from './pg.js'
+import { type Conn, debianLayout, query, type QueryOptions, writePgpass } from './pg.js'
 import { makeRepoDir } from './backup.js'
 import {
   asUser,
@@ -40,6 +42,10 @@ export const PRIMARY_PORT = PORTS.haproxyPrimary
 export const REPLICA_PORT = PORTS.haproxyReplicas
 /** Where a member's own etcd gateway listens, on the member's address (etcd's default gateway port). */
 export const GATEWAY_PORT = 23790
+/** Debian's postgres_exporter (package prometheus-postgres-exporter); FreeBSD's is /usr/local/bin/postgres_exporter. */
+export const PG_EXPORTER_BIN = '/usr/bin/prometheus-postgres-exporter'
+/** Debian's node_exporter (package prometheus-node-exporter). */
+export const NODE_EXPORTER_BIN = '/usr/bin/prometheus-node-exporter'
 /** daemon(8) -R of the jail's rc.d script (patroni_restart_delay). */
 export const PATRONI_RESTART_DELAY_MS = 2000
 
@@ -74,6 +80,8 @@ export interface ClusterOptions {
    * that a standby cluster and its primary cluster verify each other, as two clusters of one PKI would.
    */
   ca?: Ca
+  /** Start postgres_exporter and node_exporter with each member, as the jail's rc.d would. */
+  exporters?: boolean
 }
 
 export interface Member {
@@ -91,6 +99,9 @@ export interface Member {
   proc?: Supervised | undefined
   /** The member's own etcd gateway, with `agent: 'gateway'`. */
   gateway?: Proc | undefined
+  /** The member's postgres_exporter and node_exporter, with `exporters`. */
+  exporter?: Proc | undefined
+  nodeExporter?: Proc | undefined
   /** False after kill() or stop(): its Patroni is meant to be down. */
   up: boolean
 }
@@ -216,15 +227,9 @@ export class Cluster {
     execFileSync('haproxy', ['-c', '-q', '-f', this.haproxyCfg], { stdio: ['ignore', 'ignore', 'pipe'] })
   }
 
-  /** The jail's layout rebased under the member's root. */
-  private layout(m: Member): Layout {
-    return {
-      base: m.root,
-      pgBinDir: `${PG_BIN}`,
-      pgbackrestBin: PGBACKREST_BIN,
-      pgUser: 'postgres',
-      consulUser: 'consul',
-    }
+  /** The jail's paths rebased under the member's root, with Debian's users. */
+  layout(m: Member): Layout {
+    return debianLayout(m.root)
   }
 
   /** The jail's files under the member's root, written by the cook's own plan and apply. */
@@ -236,6 +241,12 @@ export class Cluster {
     const p = plan(m.params, layout)
     verifyPlan(p)
     apply(p, { root: m.root, owners: 'apply' })
+    // The marker a finished jail start leaves (its digests are of the jail's own plan), for `cook status`.
+    const key = digestKey(join(m.root, PATHS.digestKey))
+    writeMarker(join(m.root, PATHS.seasoned), {
+      ...wantedMarker(key, m.params, plan(m.params)),
+      seasonedAt: new Date().toISOString(),
+    })
     try {
       const [cmd = '', ...args] = asUser('postgres', ['/usr/bin/test', '-w', join(m.root, PATHS.dataDir)])
       execFileSync(cmd, args, { stdio: 'ignore' })
@@ -371,8 +382,32 @@ export class Cluster {
       { user: 'postgres', log: join(this.logDir, `${m.name}.log`) },
       PATRONI_RESTART_DELAY_MS,
     )
+    if (this.opts.exporters && (!m.exporter || m.exporter.done)) m.exporter = this.startExporter(m)
+    if (this.opts.exporters && (!m.nodeExporter || m.nodeExporter.done)) {
+      const listen = plan(m.params, this.layout(m)).rcConf.node_exporter_listen_address ?? ''
+      m.nodeExporter = this.procs.start(
+        `${m.name}-node-exporter`,
+        [NODE_EXPORTER_BIN, `--web.listen-address=${listen}`],
+        { user: 'prometheus', log: join(this.logDir, `${m.name}-node-exporter.log`) },
+      )
+    }
     m.up = true
     return m.proc
+  }
+
+  /**
+   * postgres_exporter as the jail's rc.d starts it: the environment file the cook rendered is sourced (what
+   * rc.subr does with postgres_exporter_env_file), the exporter runs as its own user and reads the monitor
+   * role's password from the file named there. argv holds no secret.
+   */
+  private startExporter(m: Member): Proc {
+    const rc = plan(m.params, this.layout(m)).rcConf
+    const envFile = rc.postgres_exporter_env_file ?? ''
+    const script = `set -a; . ${sh(envFile)}; set +a; exec ${sh(PG_EXPORTER_BIN)} --web.listen-address=${sh(rc.postgres_exporter_listen_address ?? '')}`
+    return this.procs.start(`${m.name}-exporter`, ['/bin/sh', '-c', script], {
+      user: rc.postgres_exporter_user ?? 'prometheus',
+      log: join(this.logDir, `${m.name}-exporter.log`),
+    })
   }
 
   /** etcd's L4 gateway: it forwards TCP to etcd, like the jail's Consul agent forwards Patroni's calls. */
@@ -412,6 +447,7 @@ export class Cluster {
     const pids: number[] = []
     if (m.proc && !m.proc.done) pids.push(m.proc.pid, ...descendants(m.proc.pid))
     if (m.gateway && !m.gateway.done) pids.push(m.gateway.pid)
+    for (const p of [m.exporter, m.nodeExporter]) if (p && !p.done) pids.push(p.pid)
     const pm = this.postmasterPid(m)
     if (pm !== undefined) pids.push(pm, ...descendants(pm))
     return [...new Set(pids)]
@@ -424,7 +460,7 @@ export class Cluster {
     const pids = this.memberPids(m)
     signalAll(pids, 'SIGKILL')
     if (!(await waitGone(pids, 10000))) throw new Error(`${m.name}: processes survived SIGKILL`)
-    await exited([m.proc, m.gateway])
+    await exited([m.proc, m.gateway, m.exporter, m.nodeExporter])
   }
 
   /** A planned stop: SIGTERM to Patroni, which stops PostgreSQL and releases the leader key. */
@@ -649,7 +685,7 @@ export class Cluster {
     for (const m of this.members) m.proc?.unsupervise()
     for (const { m } of memberPids) if (m.proc && !m.proc.done) signalAll([m.proc.pid], 'SIGKILL')
     for (const { pm } of memberPids) if (pm !== undefined) signalAll([pm], 'SIGQUIT')
-    const gateways = new Set(this.members.map((m) => m.gateway))
+    const gateways = new Set(this.members.flatMap((m) => [m.gateway, m.exporter, m.nodeExporter]))
     const others = this.procs.all.filter(
       (p) => !p.done && (p === this.haproxy || p === this.etcd?.proc || gateways.has(p)),
     )

@@ -2,11 +2,25 @@
 import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { promisify } from 'node:util'
+import type { Layout } from '../../cook/layout.js'
 import { pgpass as pgpassField } from '../../cook/quote.js'
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin'
 /** Debian's pgBackRest (FreeBSD's package installs /usr/local/bin/pgbackrest). */
 export const PGBACKREST_BIN = '/usr/bin/pgbackrest'
+
+/** The jail's paths rebased under `base`, with Debian's programs and users (the dev cluster, the tests). */
+export function debianLayout(base: string): Layout {
+  return {
+    base,
+    pgBinDir: PG_BIN,
+    pgbackrestBin: PGBACKREST_BIN,
+    pgUser: 'postgres',
+    consulUser: 'consul',
+    // The user Debian's prometheus-postgres-exporter package creates.
+    exporterUser: 'prometheus',
+  }
+}
 
 const run = promisify(execFile)
 

@@ -47,6 +47,7 @@ export async function startCluster(
     backups?: boolean
     memberParams?: RawParams[]
     ca?: Ca
+    exporters?: boolean
   },
 ): Promise<Cluster> {
   const missing = missingDeps()
@@ -65,6 +66,7 @@ export async function startCluster(
     ...(opts.agent ? { agent: opts.agent } : {}),
     ...(opts.memberParams ? { memberParams: opts.memberParams } : {}),
     ...(opts.ca ? { ca: opts.ca } : {}),
+    ...(opts.exporters ? { exporters: true } : {}),
   })
   live.add(cluster)
   t.teardown(async () => {

@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { apply } from '../../cook/apply.js'
 import { CookError } from '../../cook/errors.js'
-import { PATHS } from '../../cook/layout.js'
+import { JAIL_LAYOUT, PATHS } from '../../cook/layout.js'
 import { validate } from '../../cook/params.js'
 import { plan, type Plan } from '../../cook/plan.js'
 import { yaml } from '../../cook/quote.js'
@@ -64,7 +64,7 @@ t.test('a second render changes nothing and says so', async (t) => {
   const again = await renderCli(root)
   t.equal(again.code, 0, again.err)
   const lines = again.out.split('\n')
-  t.equal(lines.length, plan(validate(basicEnv())).dirs.length + 5, 'one line per directory and file')
+  t.equal(lines.length, plan(validate(basicEnv())).dirs.length + 8, 'one line per directory and file')
   t.ok(
     lines.every((l) => l.startsWith('unchanged ')),
     'every entry unchanged',
@@ -96,8 +96,12 @@ t.test(
   { skip: process.getuid?.() !== 0 },
   async (t) => {
     const root = join(tempDir(t), 'jail')
-    // Consul's user does not exist on this machine; an etcd member needs only postgres and root.
-    const pl = plan(validate({ ...basicEnv(), DCS: 'etcd', ETCDHOSTS: '10.0.0.2' }))
+    // Consul's user does not exist on this machine; an etcd member needs only postgres, root and the
+    // exporter's user (here Debian's prometheus, which the prometheus packages create).
+    const pl = plan(validate({ ...basicEnv(), DCS: 'etcd', ETCDHOSTS: '10.0.0.2' }), {
+      ...JAIL_LAYOUT,
+      exporterUser: 'prometheus',
+    })
     const pg = lookupUser('postgres')
     t.ok(pg, 'the postgres user exists (scripts/install-deps)')
     apply(pl, { root, owners: 'apply' })
@@ -118,7 +122,7 @@ t.test(
     const missing = join(tempDir(t), 'jail')
     t.throws(
       () => apply(plan(validate(basicEnv())), { root: missing, owners: 'apply' }),
-      /consul do not exist/,
+      /consul, pgmonitor do not exist/,
     )
     t.notOk(existsSync(missing), 'a missing user stops apply before anything is written')
   },

@@ -221,7 +221,11 @@ t.test('the backup scripts pass shellcheck -s sh, also with paths that need quot
       t.equal(sc.status, 0, `shellcheck ${f.path}: ${sc.stdout}`)
     }
   }
-  t.equal(n, 8, 'cook-backup, cook-restore, post-bootstrap and the rc script, in two layouts')
+  t.equal(
+    n,
+    10,
+    "cook-backup, cook-restore, post-bootstrap, the rc script and postgres_exporter's env, in two layouts",
+  )
   const post = file(plan(params({ BACKUPREPO: '/mnt/backups' })), PATHS.postBootstrap).content
   t.match(post, /stanza-create \|\|/, 'post-bootstrap creates the stanza, without failing the bootstrap')
 })

@@ -208,6 +208,7 @@ t.test('the package list has exactly one PostgreSQL major and nothing to build s
     '${PY_FLAVOR}-python-etcd',
     'consul',
     'node_exporter',
+    'postgres_exporter',
     'pgbackrest',
     'curl',
     'jq',
@@ -416,6 +417,7 @@ t.test('the in-jail build script installs the packages, the cook and its service
     'py311-python-etcd',
     'consul',
     'node_exporter',
+    'postgres_exporter',
     'node22',
     'pgbackrest',
     'curl',
@@ -423,6 +425,10 @@ t.test('the in-jail build script installs the packages, the cook and its service
   ])
   t.same(calls.slice(0, 3), ['pkg -N', 'pkg bootstrap', 'pkg update -f'])
   t.ok(calls.includes('pw usershow postgres') && calls.includes('pw usershow consul'))
+  t.ok(
+    calls.some((c) => c.startsWith('pw useradd pgmonitor ')),
+    "postgres_exporter's own user is created",
+  )
   t.equal(calls.at(-1), 'pkg clean -a -y')
   t.match(r.stdout, 'pkg repository configuration: /etc/pkg/FreeBSD.conf /usr/local/etc/pkg/repos/mine.conf')
   t.equal(

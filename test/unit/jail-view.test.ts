@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { poll } from '../../cook/wait.js'
 import { freeBlock } from '../../scripts/lib/netblock.js'
 import { tempDir } from '../helpers.js'
 import { canMakeJailView, copyIn, jailView, MINIMAL_ENV, type JailView } from '../jailview.js'
@@ -84,6 +85,18 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
       t.match(
         view.calls().join('\n'),
         /^daemon -f -R 2 .* -P \/var\/run\/patroni_daemon\.pid -p \/var\/run\/patroni\.pid -o \/var\/log\/patroni\.out -u postgres \/usr\/local\/bin\/patroni \/usr\/local\/etc\/patroni\/patroni\.yml$/m,
+      )
+      // postgres_exporter through the package's rc script: its environment comes from the env file
+      // (postgres_exporter_env_file), the password only as a file name, nothing secret in argv.
+      // daemon -f returns before the exporter runs: wait for its line.
+      const exporter = await poll(() => view.calls().find((c) => c.startsWith('postgres_exporter ')), {
+        timeoutMs: 10000,
+        intervalMs: 100,
+      })
+      t.match(
+        exporter.ok ? exporter.value : '',
+        /^postgres_exporter --web\.listen-address=\S+:9187 env DATA_SOURCE_NAME= DATA_SOURCE_PASS_FILE=\/usr\/local\/etc\/postgres_exporter\/monitor\.pass DATA_SOURCE_URI=\/postgres\?host=%2Ftmp&port=5432&sslmode=disable DATA_SOURCE_USER=monitor $/,
+        'postgres_exporter starts with the DATA_SOURCE_* settings of its env file',
       )
       const status = await view.run('service patroni status')
       t.equal(status.code, 0)

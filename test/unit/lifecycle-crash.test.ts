@@ -41,11 +41,19 @@ t.test('a start killed midway converges on the next start', async (t) => {
   const n = j.s.calls().length
   const r = await startJail(j.params(), j.opts())
   t.equal(r.kind, 'first', 'without a marker the start seasons again')
-  t.same(r.started, ['patroni', 'node_exporter'])
+  t.same(r.started, ['patroni', 'node_exporter', 'postgres_exporter'])
   t.same(r.refreshed, ['consul'], 'a service running without a marker gets its configuration again')
   t.same(
     actions(j.s.calls().slice(n)).filter((c) => c.startsWith('sysrc')),
-    ['sysrc node_exporter_enable=YES', `sysrc node_exporter_listen_address=${j.raw.MYIP}:9100`],
+    [
+      'sysrc node_exporter_enable=YES',
+      `sysrc node_exporter_listen_address=${j.raw.MYIP}:9100`,
+      'sysrc postgres_exporter_enable=YES',
+      'sysrc postgres_exporter_user=pgmonitor',
+      'sysrc postgres_exporter_group=pgmonitor',
+      `sysrc postgres_exporter_listen_address=${j.raw.MYIP}:9187`,
+      'sysrc postgres_exporter_env_file=/usr/local/etc/postgres_exporter/env',
+    ],
     'only the rc.conf settings the killed start had not reached',
   )
   const files = readdirSync(join(j.root, 'usr/local/etc/patroni'))

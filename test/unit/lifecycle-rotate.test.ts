@@ -6,7 +6,7 @@ import t from 'tap'
 import { CookError } from '../../cook/errors.js'
 import { startJail, statePaths } from '../../cook/lifecycle.js'
 import { jail } from '../jail.js'
-import { PG_BIN, PGBACKREST_BIN, startPostgres } from '../pg.js'
+import { debianLayout, startPostgres } from '../pg.js'
 
 t.test(
   'a start that fails after rendering a new KEKPASS keeps the old one until the roles have the new',
@@ -15,13 +15,7 @@ t.test(
     pg.sql("SET password_encryption = 'scram-sha-256';\nALTER ROLE postgres PASSWORD 'kek-A';\n")
     const j = await jail(t, { KEKPASS: 'kek-A' })
     const opts = j.opts({
-      pgLayout: {
-        base: '',
-        pgBinDir: PG_BIN,
-        pgbackrestBin: PGBACKREST_BIN,
-        pgUser: 'postgres',
-        consulUser: 'consul',
-      },
+      pgLayout: debianLayout(''),
       timeouts: { consulLeaderMs: 5000, patroniLiveMs: 10_000, leaderMs: 1000 },
     })
     await startJail(j.params(), opts)

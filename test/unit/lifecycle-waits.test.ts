@@ -24,7 +24,7 @@ t.test('replica: Patroni starts only once the cluster exists in Consul', async (
   )
   j.consul.keys.add('/service/postgresql/initialize')
   const r = await done
-  t.same(r.started, ['consul', 'patroni', 'node_exporter'])
+  t.same(r.started, ['consul', 'patroni', 'node_exporter', 'postgres_exporter'])
   t.ok(j.consul.requests.includes('GET /v1/kv/service/postgresql/leader'), 'the leader key counts too')
   t.ok(
     j.consul.tokens.length > 0 && j.consul.tokens.every((x) => x === SECRETS.CONSULTOKEN),
@@ -37,7 +37,11 @@ t.test('replica: a cluster that has a leader key but no initialize key exists to
   const j = await jail(t, { SERVICETAG: 'replica' })
   j.consul.keys.add('/service/postgresql/leader')
   const r = await startJail(j.params(), j.opts({ timeouts: { clusterExistsMs: 2000 } }))
-  t.same(r.started, ['consul', 'patroni', 'node_exporter'], 'the leader key alone lets the replica start')
+  t.same(
+    r.started,
+    ['consul', 'patroni', 'node_exporter', 'postgres_exporter'],
+    'the leader key alone lets the replica start',
+  )
 })
 
 t.test('replica with etcd: waits for the initialize key in the real etcd', async (t) => {
@@ -75,7 +79,7 @@ t.test('replica with etcd: waits for the initialize key in the real etcd', async
   )
   t.equal(put.status, 0, put.stderr)
   const r = await done
-  t.same(r.started, ['patroni', 'node_exporter'], 'no consul with DCS=etcd')
+  t.same(r.started, ['patroni', 'node_exporter', 'postgres_exporter'], 'no consul with DCS=etcd')
   t.notOk(j.s.calls().some((c) => c.includes('consul')))
 
   // With ETCDPROXY the cook asks etcd where Patroni does, through the proxy: ETCDHOSTS may be out of reach.
@@ -86,7 +90,11 @@ t.test('replica with etcd: waits for the initialize key in the real etcd', async
     ETCDPROXY: `${host}:${port}`,
   })
   const p = await startJail(proxied.params(), proxied.opts({ timeouts: { clusterExistsMs: 5000 } }))
-  t.same(p.started, ['patroni', 'node_exporter'], 'the cluster was found through ETCDPROXY')
+  t.same(
+    p.started,
+    ['patroni', 'node_exporter', 'postgres_exporter'],
+    'the cluster was found through ETCDPROXY',
+  )
   t.match(
     proxied.logText(),
     new RegExp(`SERVICETAG=replica: waiting until cluster "postgresql" exists in etcd`),

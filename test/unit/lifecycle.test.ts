@@ -11,12 +11,12 @@ import { basicEnv, cook, tempDir } from '../helpers.js'
 import { actions, jail, snapshot } from '../jail.js'
 
 t.test(
-  'first start: render, rc.conf, then consul, patroni, node_exporter in order; marker last',
+  'first start: render, rc.conf, then consul, patroni, node_exporter, postgres_exporter in order; marker last',
   async (t) => {
     const j = await jail(t)
     const r = await startJail(j.params(), j.opts())
     t.equal(r.kind, 'first')
-    t.same(r.started, ['consul', 'patroni', 'node_exporter'])
+    t.same(r.started, ['consul', 'patroni', 'node_exporter', 'postgres_exporter'])
     const myip = j.raw.MYIP
     t.same(actions(j.s.calls()), [
       'sysrc consul_enable=YES',
@@ -29,6 +29,12 @@ t.test(
       'sysrc node_exporter_enable=YES',
       `sysrc node_exporter_listen_address=${myip}:9100`,
       'service node_exporter start',
+      'sysrc postgres_exporter_enable=YES',
+      'sysrc postgres_exporter_user=pgmonitor',
+      'sysrc postgres_exporter_group=pgmonitor',
+      `sysrc postgres_exporter_listen_address=${myip}:9187`,
+      'sysrc postgres_exporter_env_file=/usr/local/etc/postgres_exporter/env',
+      'service postgres_exporter start',
     ])
     t.notOk('postgresql_enable' in j.s.rcConf(), 'Patroni starts PostgreSQL, rc.conf never does')
     t.ok(j.consul.requests.includes('GET /v1/status/leader'), 'waited for the Consul leader')
@@ -39,7 +45,7 @@ t.test(
     t.equal(marker.format, 1)
     t.match(marker.params, /^[0-9a-f]{64}$/)
     t.match(marker.secrets, /^[0-9a-f]{64}$/)
-    t.same(Object.keys(marker.services), ['consul', 'patroni', 'node_exporter'])
+    t.same(Object.keys(marker.services), ['consul', 'patroni', 'node_exporter', 'postgres_exporter'])
     t.equal(statSync(join(j.root, 'var/db/cook/digest.key')).mode & 0o777, 0o600)
 
     const log = j.logText()
@@ -104,7 +110,8 @@ t.test('reseason: only the service whose configuration changed is reloaded or re
   const later = { TTL: '40', DATACENTER: 'dc2', KEKPASS: 'a new superuser password' }
   r = await startJail(j.params(later), j.opts())
   t.equal(r.kind, 'reseason', 'a changed KEKPASS alone is a reseason')
-  t.same(actions(j.s.calls().slice(n)), ['service patroni reload'])
+  // MONPASS is derived from KEKPASS: the exporter reads its new password file only at start.
+  t.same(actions(j.s.calls().slice(n)), ['service patroni reload', 'service postgres_exporter restart'])
   t.match(readFileSync(join(j.root, 'usr/local/etc/patroni/patroni.yml'), 'utf8'), /a new superuser password/)
 
   n = j.s.calls().length
@@ -113,7 +120,10 @@ t.test('reseason: only the service whose configuration changed is reloaded or re
   t.same(r.refreshed, [], 'no service reads the admin role: its password goes to the leader')
   t.same(actions(j.s.calls().slice(n)), [])
   t.match(j.logText(), /\(a secret parameter\): reseasoning/)
-  t.match(j.logText(), /post-bootstrap script only runs when the cluster is first created/)
+  t.match(
+    j.logText(),
+    /post-bootstrap script \(the admin and monitor roles\) only runs when the cluster is first created/,
+  )
   t.match(j.logText(), /Step \d+: checking that the leader's roles have this member's passwords/)
 
   n = j.s.calls().length
@@ -132,7 +142,11 @@ t.test('a marker without what each service was given is rewritten after one refr
   writeFileSync(markerPath, JSON.stringify(older))
   const r = await startJail(j.params(), j.opts())
   t.equal(r.kind, 'unchanged')
-  t.same(r.refreshed, ['consul', 'patroni', 'node_exporter'], 'each running service gets its configuration')
+  t.same(
+    r.refreshed,
+    ['consul', 'patroni', 'node_exporter', 'postgres_exporter'],
+    'each running service gets its configuration',
+  )
   t.same(Object.keys(JSON.parse(readFileSync(markerPath, 'utf8')).services), r.refreshed, 'marker rewritten')
   const n = j.s.calls().length
   const again = await startJail(j.params(), j.opts())
@@ -149,8 +163,12 @@ t.test(
     const n = j.s.calls().length
     const r = await startJail(j.params({ KEKPASS: 'a rotated superuser password' }), j.opts())
     t.equal(r.kind, 'reseason', 'KEKPASS is in the secrets digest')
-    t.same(r.refreshed, ['patroni'], 'patroni.yml carries the new superuser and derived passwords')
-    t.same(actions(j.s.calls().slice(n)), ['service patroni reload'])
+    t.same(
+      r.refreshed,
+      ['patroni', 'postgres_exporter'],
+      'patroni.yml carries the new superuser and derived passwords, the exporter its derived MONPASS',
+    )
+    t.same(actions(j.s.calls().slice(n)), ['service patroni reload', 'service postgres_exporter restart'])
     const log = j.logText().slice(mark)
     const check = log.search(/checking that the leader's roles have this member's passwords/)
     t.ok(check > 0 && check < log.indexOf('reloading patroni'), 'the roles are checked before the reload')

@@ -485,6 +485,7 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
     'CONSULTOKEN',
     'GOSSIPKEY',
     'KEKPASS',
+    'MONPASS',
     'OLDKEKPASS',
     'REPPASS',
     'RESTPASS',

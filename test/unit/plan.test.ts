@@ -36,7 +36,10 @@ t.test('files, owners and modes', async (t) => {
       [PATHS.patroniYml, '600', 'postgres'],
       [PATHS.postBootstrap, '750', 'postgres'],
       [PATHS.adminRoleSql, '600', 'postgres'],
+      [PATHS.monitorRoleSql, '600', 'postgres'],
       [PATHS.rcPatroni, '755', 'root'],
+      [PATHS.exporterEnv, '644', 'root'],
+      [PATHS.exporterPass, '600', 'pgmonitor'],
       [PATHS.consulAgent, '640', 'consul'],
     ],
   )
@@ -44,13 +47,18 @@ t.test('files, owners and modes', async (t) => {
     pl.dirs.find((d) => d.path === PATHS.dataDir),
     { path: '/mnt/postgres/data', mode: 0o700, owner: 'postgres' },
   )
-  t.same(pl.services, ['consul', 'patroni', 'node_exporter'])
+  t.same(pl.services, ['consul', 'patroni', 'node_exporter', 'postgres_exporter'])
   t.same(pl.rcConf, {
     patroni_enable: 'YES',
     patroni_config: PATHS.patroniYml,
     patroni_stop_timeout: '25',
     node_exporter_enable: 'YES',
     node_exporter_listen_address: '10.0.0.11:9100',
+    postgres_exporter_enable: 'YES',
+    postgres_exporter_user: 'pgmonitor',
+    postgres_exporter_group: 'pgmonitor',
+    postgres_exporter_listen_address: '10.0.0.11:9187',
+    postgres_exporter_env_file: '/usr/local/etc/postgres_exporter/env',
     consul_enable: 'YES',
     consul_dir: '/var/db/consul',
   })
@@ -60,7 +68,7 @@ t.test('files, owners and modes', async (t) => {
     'no Consul agent with etcd',
   )
   t.notOk(etcd.dirs.some((d) => d.owner === 'consul'))
-  t.same(etcd.services, ['patroni', 'node_exporter'])
+  t.same(etcd.services, ['patroni', 'node_exporter', 'postgres_exporter'])
   t.notOk('consul_enable' in etcd.rcConf)
   for (const pl2 of [pl, etcd]) t.notOk('postgresql_enable' in pl2.rcConf, 'Patroni starts PostgreSQL')
 })
@@ -196,15 +204,40 @@ t.test('agent.hcl as an HCL parser reads it', async (t) => {
   t.equal(a.encrypt, 'cg8StVXbQJ0gPvMd9o7yrg1Yr5x2eH0pKgx0WsRRvHc=')
   t.equal(a.log_file, '/var/log/consul/consul.log')
   t.notOk('acl' in a, 'no ACL block without a token')
+  // What Prometheus's consul_sd finds: each with the scope/member metadata the alert rules join on.
+  const meta = [{ scope: 'postgresql', member: 'pg1' }]
   t.same(a.service, [
     {
       name: 'node-exporter',
       port: 9100,
       address: '10.0.0.11',
       tags: ['postgresql', 'pg1'],
+      meta,
       check: [{ http: 'http://10.0.0.11:9100/metrics', interval: '30s', timeout: '5s' }],
     },
+    {
+      name: 'patroni-api',
+      port: 8008,
+      address: '10.0.0.11',
+      tags: ['postgresql', 'pg1'],
+      meta: [{ ...meta[0], sync_mode: 'off' }],
+      check: [{ http: 'http://10.0.0.11:8008/liveness', interval: '15s', timeout: '5s' }],
+    },
+    {
+      name: 'postgres-exporter',
+      port: 9187,
+      address: '10.0.0.11',
+      tags: ['postgresql', 'pg1'],
+      meta,
+      check: [{ tcp: '10.0.0.11:9187', interval: '30s', timeout: '5s' }],
+    },
   ])
+  const sync = await hcl2json(content(plan(params({ SYNCMODE: 'strict' })), PATHS.consulAgent))
+  t.equal(
+    (sync.service as { meta: { sync_mode: string }[] }[])[1]?.meta[0]?.sync_mode,
+    'strict',
+    'SYNCMODE reaches the patroni-api service as metadata (the sync_mode label)',
+  )
   const token = '5f4a1c2e-9b1d-4c7a-8e2f-3a6b7c8d9e0f'
   const acl = await hcl2json(content(plan(params({ CONSULTOKEN: token })), PATHS.consulAgent))
   t.same(acl.acl, [
@@ -317,7 +350,7 @@ t.test('every shell script passes shellcheck -s sh and sh -n, with paths that ne
         const syntax = spawnSync('/bin/sh', ['-n', path], { encoding: 'utf8' })
         t.equal(syntax.status, 0, `sh -n ${file.path}: ${syntax.stderr}`)
       }
-  t.equal(n, 8)
+  t.equal(n, 12, "post-bootstrap.sh, rc.d/patroni and postgres_exporter's env file, in each layout")
   t.match(
     content(plan(params({ DBNAME: 'app' })), PATHS.postBootstrap),
     /-f '\/usr\/local\/etc\/patroni\/app-database\.sql'$/m,

@@ -78,7 +78,7 @@ t.test('no secret, in any encoding, in a world-readable file', async (t) => {
   t.equal((await render(root, env)).code, 0)
   const p = validate(env)
   const secrets = SECRET_NAMES.map((n) => p[n]).filter((v): v is string => typeof v === 'string')
-  t.equal(secrets.length, 7, 'TLS=off in basic.env: no key')
+  t.equal(secrets.length, 8, 'TLS=off in basic.env: no key')
   const encodings = (v: string) => [
     v,
     yaml(v).slice(1, -1),

@@ -13,7 +13,7 @@ import { renderedSuperuserPassword, rotateRoles } from '../../cook/rotate.js'
 import { basicEnv, tempDir } from '../helpers.js'
 import { lookupUser } from '../../cook/users.js'
 import { asUser } from '../../scripts/lib/procs.js'
-import { PG_BIN, PGBACKREST_BIN, startPostgres, type Postgres } from '../pg.js'
+import { debianLayout, PG_BIN, startPostgres, type Postgres } from '../pg.js'
 
 /** Consul's KV API, `?raw` reads only: what cook/probes.ts consulValue asks. */
 async function consulKv(
@@ -40,6 +40,7 @@ t.test('rotateRoles', async (t) => {
       "CREATE ROLE replicator LOGIN REPLICATION PASSWORD 'old-rep';",
       "CREATE ROLE rewinder LOGIN PASSWORD 'old-rewind';",
       "CREATE ROLE admin LOGIN CREATEROLE CREATEDB PASSWORD 'old-adm';",
+      "CREATE ROLE monitor LOGIN PASSWORD 'old-mon' IN ROLE pg_monitor;",
       '',
     ].join('\n'),
   )
@@ -56,13 +57,7 @@ t.test('rotateRoles', async (t) => {
   const opts = (previous: (string | undefined)[] = []) => ({
     log: new StepLog({ out: (l) => lines.push(l) }),
     consulHttp,
-    layout: {
-      base: '',
-      pgBinDir: PG_BIN,
-      pgbackrestBin: PGBACKREST_BIN,
-      pgUser: 'postgres',
-      consulUser: 'consul',
-    },
+    layout: debianLayout(''),
     previous,
     timeoutMs: 3000,
     intervalMs: 50,
@@ -76,6 +71,7 @@ t.test('rotateRoles', async (t) => {
     REPPASS: 'new-rep',
     REWINDPASS: 'new-rewind',
     ADMPASS: 'new-adm',
+    MONPASS: 'new-mon',
   })
 
   t.test('no leader in the DCS: nothing to check', async (t) => {
@@ -99,7 +95,13 @@ t.test('rotateRoles', async (t) => {
       kind: 'checked',
       leader: 'pg1',
       local: false,
-      rotated: ['postgres (KEKPASS)', 'replicator (REPPASS)', 'rewinder (REWINDPASS)', 'admin (ADMPASS)'],
+      rotated: [
+        'postgres (KEKPASS)',
+        'replicator (REPPASS)',
+        'rewinder (REWINDPASS)',
+        'admin (ADMPASS)',
+        'monitor (MONPASS)',
+      ],
       missing: [],
       standby: [],
     })
@@ -108,6 +110,7 @@ t.test('rotateRoles', async (t) => {
       ['replicator', 'old-rep', 'new-rep'],
       ['rewinder', 'old-rewind', 'new-rewind'],
       ['admin', 'old-adm', 'new-adm'],
+      ['monitor', 'old-mon', 'new-mon'],
     ] as const) {
       t.notOk(works(user, oldPw), `${user}: the old password is refused`)
       t.ok(works(user, newPw), `${user}: the new one is accepted`)
@@ -166,13 +169,7 @@ t.test('rotateRoles', async (t) => {
     kv.set('/service/rot/members/pg1', JSON.stringify({ conn_url: 'postgres://192.0.2.1:5432/postgres' }))
     const r = await rotateRoles(local, {
       ...opts(),
-      layout: {
-        base,
-        pgBinDir: PG_BIN,
-        pgbackrestBin: PGBACKREST_BIN,
-        pgUser: 'postgres',
-        consulUser: 'consul',
-      },
+      layout: debianLayout(base),
     })
     t.match(r, { kind: 'checked', local: true, rotated: ['admin (ADMPASS)'] })
   })

@@ -23,8 +23,47 @@ service {
   port    = 9100
   address = "10.0.0.11"
   tags    = ["postgresql", "pg1"]
+  meta {
+    scope  = "postgresql"
+    member = "pg1"
+  }
   check {
     http     = "http://10.0.0.11:9100/metrics"
+    interval = "30s"
+    timeout  = "5s"
+  }
+}
+
+# Patroni's REST API: Prometheus scrapes GET /metrics here. The role is in the metrics (patroni_primary),
+# not in a tag: Patroni's own service registration carries the live role for clients.
+service {
+  name    = "patroni-api"
+  port    = 8008
+  address = "10.0.0.11"
+  tags    = ["postgresql", "pg1"]
+  meta {
+    scope     = "postgresql"
+    member    = "pg1"
+    sync_mode = "off"
+  }
+  check {
+    http     = "http://10.0.0.11:8008/liveness"
+    interval = "15s"
+    timeout  = "5s"
+  }
+}
+
+service {
+  name    = "postgres-exporter"
+  port    = 9187
+  address = "10.0.0.11"
+  tags    = ["postgresql", "pg1"]
+  meta {
+    scope  = "postgresql"
+    member = "pg1"
+  }
+  check {
+    tcp      = "10.0.0.11:9187"
     interval = "30s"
     timeout  = "5s"
   }
