@@ -146,9 +146,20 @@ t.test('backups to S3: pgbackrest.conf, patroni.yml, cron, as their readers see 
   const yml = pyyaml([file(pl, PATHS.patroniYml).content])[0] as Record<string, Record<string, unknown>>
   const pg = yml.postgresql as Record<string, Record<string, unknown>>
   t.equal(pg.parameters?.archive_mode, 'on', 'archive_mode on: only the primary archives')
+  t.equal(
+    pg.parameters?.archive_command,
+    `'${BACKUP_PATHS.archivePush}' "%p"`,
+    'archiving goes through the script that keeps an abandoned timeline out of the archive',
+  )
   t.match(
-    String(pg.parameters?.archive_command),
-    /pgbackrest' '--config=\S+' '--stanza=postgresql' archive-push "%p"$/,
+    file(pl, BACKUP_PATHS.archivePush).content,
+    /^pgbackrest archive-push "\$wal"$/m,
+    'which pushes with pgbackrest',
+  )
+  t.match(
+    file(pl, BACKUP_PATHS.archivePush).content,
+    /'\/usr\/local\/bin\/pgbackrest' '--config=\S+' '--stanza=postgresql' "\$@"/,
+    "with the cook's configuration and this cluster's stanza",
   )
   t.equal(pg.parameters?.archive_timeout, 60)
   t.match(String(pg.recovery_conf?.restore_command), /archive-get %f "%p"$/)
@@ -221,7 +232,11 @@ t.test('the backup scripts pass shellcheck -s sh, also with paths that need quot
       t.equal(sc.status, 0, `shellcheck ${f.path}: ${sc.stdout}`)
     }
   }
-  t.equal(n, 8, 'cook-backup, cook-restore, post-bootstrap and the rc script, in two layouts')
+  t.equal(
+    n,
+    10,
+    'cook-backup, cook-pgbackrest-push, cook-restore, post-bootstrap and the rc script, in two layouts',
+  )
   const post = file(plan(params({ BACKUPREPO: '/mnt/backups' })), PATHS.postBootstrap).content
   t.match(post, /stanza-create \|\|/, 'post-bootstrap creates the stanza, without failing the bootstrap')
 })
