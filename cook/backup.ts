@@ -328,9 +328,19 @@ export function backupSummary(p: Params): string {
     `backups: pgBackRest, stanza ${p.SCOPE}, repository ${where}; full "${p.BACKUPFULL}", ${diff} (cron, on the leader only); ` +
       `keep ${p.BACKUPKEEP} full; WAL archived at least every ${p.ARCHIVETIMEOUT} s (archive_timeout: the RPO bound)`,
   ]
-  if (p.RESTORETIME !== undefined)
+  if (p.RESTORETIME === undefined)
     lines.push(
-      `restore: a new cluster is created from stanza ${p.RESTORESTANZA ?? p.SCOPE} as of ${p.RESTORETIME.text} (first start only)`,
+      `restore: none (the cluster starts empty if it is new); to restore, start a new cluster with the same BACKUPREPO, ` +
+        `a new SCOPE, RESTORETIME=<YYYY-MM-DD HH:MM:SS+00> and RESTORESTANZA=${p.SCOPE}`,
+    )
+  else
+    lines.push(
+      p.SERVICETAG === 'master'
+        ? `restore: if the cluster ${p.SCOPE} does not exist yet, this member creates it from stanza ` +
+            `${p.RESTORESTANZA ?? p.SCOPE} as of ${p.RESTORETIME.text} (cook-restore, Patroni's custom bootstrap); ` +
+            'an existing cluster is not touched'
+        : `restore: the cluster is created from stanza ${p.RESTORESTANZA ?? p.SCOPE} as of ${p.RESTORETIME.text} ` +
+            `by its master member; this member (${p.SERVICETAG}) joins it as a replica`,
     )
   return lines.join('\n')
 }

@@ -126,6 +126,31 @@ t.test('backups off: no archive, no pgBackRest files, no cron; `cook check` says
   t.match(r.out, /^backups: OFF \(BACKUPREPO=off\): no WAL archive, no backups, no point-in-time restore/m)
 })
 
+t.test('`cook check` says how a restore happens, with and without RESTORETIME', async (t) => {
+  const repo = { BACKUPREPO: '/mnt/backups' }
+  let r = await cook(['check'], { ...basicEnv(), ...repo })
+  t.equal(r.code, 0, r.err)
+  t.match(r.out, /^backups: pgBackRest, stanza postgresql, repository directory \/mnt\/backups/m)
+  t.match(
+    r.out,
+    /^restore: none .* to restore, start a new cluster .*RESTORETIME=.* RESTORESTANZA=postgresql$/m,
+  )
+  const restore = {
+    ...repo,
+    SCOPE: 'pg-restored',
+    RESTORETIME: '2026-11-30 23:10:05Z',
+    RESTORESTANZA: 'postgresql',
+  }
+  r = await cook(['check'], { ...basicEnv(), ...restore })
+  t.equal(r.code, 0, r.err)
+  t.match(
+    r.out,
+    /^restore: if the cluster pg-restored does not exist yet, this member creates it from stanza postgresql as of 2026-11-30 23:10:05\.000000\+00/m,
+  )
+  r = await cook(['check'], { ...basicEnv(), ...restore, SERVICETAG: 'replica' })
+  t.match(r.out, /^restore: .* by its master member; this member \(replica\) joins it as a replica$/m)
+})
+
 t.test('backups to S3: pgbackrest.conf, patroni.yml, cron, as their readers see them', async (t) => {
   const pl = plan(params({ ...S3, RESTORETIME: '2026-11-30 23:10:05Z', RESTORESTANZA: 'old' }))
   const conf = file(pl, BACKUP_PATHS.conf)
