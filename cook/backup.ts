@@ -261,6 +261,7 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
       template: 'cook-restore.sh',
       view: {
         pgbackrest: pgbackrestWords(p, layout, p.RESTORESTANZA ?? p.SCOPE),
+        stanza: p.RESTORESTANZA ?? p.SCOPE,
         target: p.RESTORETIME.text,
         // Reads the newest archived WAL's last commit time (Patroni's pg_rewind support needs it too).
         waldump: `${layout.pgBinDir}/pg_waldump`,

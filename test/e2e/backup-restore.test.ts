@@ -6,7 +6,7 @@
 // cluster is created from the repository as of one second before the DROP, and must hold exactly the rows
 // that existed then. That restore replays WAL from the first backup across the failover: a gap in the
 // archive would fail it.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -129,6 +129,7 @@ t.test(
     const late = renderRestorer(t, c, utc(archivedBy))
     const tooLate = await runAsPostgres([late.script, `--scope=x`, `--datadir=${late.dataDir}`])
     t.equal(tooLate.code, 1, 'a target after the last archived WAL is refused')
+    t.notOk(existsSync(join(late.dataDir, 'PG_VERSION')), 'before anything is restored')
     const newest = /after the last archived WAL: the newest archived transaction ended at (\S+ \S+)\+00/.exec(
       tooLate.stderr,
     )
