@@ -6,14 +6,14 @@
 // cluster is created from the repository as of one second before the DROP, and must hold exactly the rows
 // that existed then. That restore replays WAL from the first backup across the failover: a gap in the
 // archive would fail it.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { backupInfo, backupScript, pgbackrest, runAsPostgres } from '../../scripts/lib/backup.js'
+import { backupInfo, backupScript, pgbackrest } from '../../scripts/lib/backup.js'
 import { Cluster, type Member } from '../../scripts/lib/cluster.js'
 import { sleep } from '../../scripts/lib/procs.js'
-import { BACKUP_PATHS } from '../../cook/backup.js'
+import { runRestorer, utc } from './restorer.js'
 import { since, startCluster } from './setup.js'
 
 const SCOPE = 'e2e-pitr'
@@ -40,8 +40,6 @@ function startTicks(c: Cluster) {
     },
   }
 }
-
-const utc = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '+00')
 
 t.test(
   'pgBackRest: backups on the leader, a replica from the repository, PITR to a new cluster',
@@ -126,10 +124,10 @@ t.test(
     // A target after the newest archived transaction but in the past (the check above archived the DROP):
     // refused by name, instead of a recovery that ends short of its target and a bootstrap Patroni retries.
     const archivedBy = Date.now()
-    const late = renderRestorer(t, c, utc(archivedBy))
-    const tooLate = await runAsPostgres([late.script, `--scope=x`, `--datadir=${late.dataDir}`])
+    const restoreFrom = { BACKUPREPO: c.repoDir, RESTORESTANZA: SCOPE }
+    const tooLate = await runRestorer(t, { ...restoreFrom, RESTORETIME: utc(archivedBy) })
     t.equal(tooLate.code, 1, 'a target after the last archived WAL is refused')
-    t.notOk(existsSync(join(late.dataDir, 'PG_VERSION')), 'before anything is restored')
+    t.notOk(tooLate.restored, 'before anything is restored')
     const newest = /after the last archived WAL: the newest archived transaction ended at (\S+ \S+)\+00/.exec(
       tooLate.stderr,
     )
@@ -162,12 +160,13 @@ t.test(
     t.notMatch(log, /replica has been created using basebackup/, 'not with pg_basebackup from the leader')
 
     // The restore errors: a target before the first backup, and one in the future.
-    const early = renderRestorer(t, c, utc((info.backups[0]?.start ?? 0) * 1000 - 60_000))
-    const tooEarly = await runAsPostgres([early.script, `--scope=x`, `--datadir=${early.dataDir}`])
+    const tooEarly = await runRestorer(t, {
+      ...restoreFrom,
+      RESTORETIME: utc((info.backups[0]?.start ?? 0) * 1000 - 60_000),
+    })
     t.equal(tooEarly.code, 1, 'a target before the first backup is refused')
     t.match(tooEarly.stderr, /is before the first backup, which ended at/)
-    const future = renderRestorer(t, c, utc(Date.now() + 3_600_000))
-    const inFuture = await runAsPostgres([future.script, `--scope=x`, `--datadir=${future.dataDir}`])
+    const inFuture = await runRestorer(t, { ...restoreFrom, RESTORETIME: utc(Date.now() + 3_600_000) })
     t.equal(inFuture.code, 1, 'a target in the future is refused')
     t.match(inFuture.stderr, /is after the last archived WAL: it is in the future/)
 
@@ -209,19 +208,4 @@ async function forkSegment(c: Cluster, leader: Member): Promise<string> {
   const [parent = '', lsn = ''] = lines.at(-1) ?? []
   const [[name = ''] = []] = await c.query(c.memberConn(leader), `SELECT pg_walfile_name('${lsn}'::pg_lsn)`)
   return Number(parent).toString(16).toUpperCase().padStart(8, '0') + name.slice(8)
-}
-
-/** The cook-restore script of a one-member cluster rendered (not started) with RESTORETIME=at. */
-function renderRestorer(t: { teardown: (fn: () => void) => void }, c: Cluster, at: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'e2e-restorer-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const one = new Cluster({
-    scope: `${SCOPE}-probe`,
-    dir,
-    net: '127.0.99',
-    size: 1,
-    params: { BACKUPREPO: c.repoDir, RESTORETIME: at, RESTORESTANZA: SCOPE },
-  })
-  const m = one.members[0] as Member
-  return { script: join(m.root, BACKUP_PATHS.restoreScript), dataDir: m.dataDir }
 }
