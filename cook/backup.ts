@@ -135,6 +135,8 @@ export const BACKUP_PATHS = {
   logDir: '/var/log/pgbackrest',
   lockDir: '/var/db/postgres/pgbackrest-lock',
   backupScript: '/usr/local/libexec/cook-backup',
+  // pgBackRest's backup refuses an archive_command without "pgbackrest" in it: the name carries it.
+  archivePush: '/usr/local/libexec/cook-pgbackrest-push',
   restoreScript: '/usr/local/libexec/cook-restore',
   cron: '/usr/local/etc/cron.d/pgbackrest',
 } as const
@@ -195,7 +197,8 @@ export function archiveCommands(p: Params, layout: Layout, stanza = p.SCOPE) {
   const base = shWords(pgbackrestWords(p, layout, stanza))
   return {
     // %p and %f are replaced by PostgreSQL: pg_wal/NAME and NAME, never with blanks or quotes.
-    archive: `${base} archive-push "%p"`,
+    // The push goes through cook-pgbackrest-push, which keeps an abandoned timeline's WAL out of the archive.
+    archive: `${shWords([at(layout, BACKUP_PATHS.archivePush)])} "%p"`,
     restore: `${base} archive-get %f "%p"`,
     // --type=none: pgBackRest writes no recovery settings; Patroni writes its own for the replica.
     replica: `${base} --delta --type=none restore`,
@@ -270,6 +273,15 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
       format: 'sh',
     },
     {
+      // archive_command: the leader's archiver runs it, and Patroni runs it for a rejoining old leader.
+      path: BACKUP_PATHS.archivePush,
+      template: 'cook-pgbackrest-push.sh',
+      view: { pgbackrest: pgbackrestWords(p, layout, p.SCOPE) },
+      mode: 0o755,
+      owner: 'root',
+      format: 'sh',
+    },
+    {
       // /usr/local/etc/cron.d: cron(8) reads it like /etc/crontab (with a user column) and notices changes.
       path: BACKUP_PATHS.cron,
       template: 'pgbackrest.cron',
@@ -290,7 +302,10 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
       template: 'cook-restore.sh',
       view: {
         pgbackrest: pgbackrestWords(p, layout, p.RESTORESTANZA ?? p.SCOPE),
+        stanza: p.RESTORESTANZA ?? p.SCOPE,
         target: p.RESTORETIME.text,
+        // Reads the newest archived WAL's last commit time (Patroni's pg_rewind support needs it too).
+        waldump: `${layout.pgBinDir}/pg_waldump`,
         targetEpoch: String(p.RESTORETIME.epoch),
       },
       mode: 0o755,
@@ -350,9 +365,19 @@ export function backupSummary(p: Params): string {
     `backups: pgBackRest, stanza ${p.SCOPE}, repository ${where}; full "${p.BACKUPFULL}", ${diff} (cron, on the leader only); ` +
       `keep ${p.BACKUPKEEP} full; WAL archived at least every ${p.ARCHIVETIMEOUT} s (archive_timeout: the RPO bound)`,
   ]
-  if (p.RESTORETIME !== undefined)
+  if (p.RESTORETIME === undefined)
     lines.push(
-      `restore: a new cluster is created from stanza ${p.RESTORESTANZA ?? p.SCOPE} as of ${p.RESTORETIME.text} (first start only)`,
+      `restore: none (the cluster starts empty if it is new); to restore, start a new cluster with the same BACKUPREPO, ` +
+        `a new SCOPE, RESTORETIME=<YYYY-MM-DD HH:MM:SS+00> and RESTORESTANZA=${p.SCOPE}`,
+    )
+  else
+    lines.push(
+      p.SERVICETAG === 'master'
+        ? `restore: if the cluster ${p.SCOPE} does not exist yet, this member creates it from stanza ` +
+            `${p.RESTORESTANZA ?? p.SCOPE} as of ${p.RESTORETIME.text} (cook-restore, Patroni's custom bootstrap); ` +
+            'an existing cluster is not touched'
+        : `restore: the cluster is created from stanza ${p.RESTORESTANZA ?? p.SCOPE} as of ${p.RESTORETIME.text} ` +
+            `by its master member; this member (${p.SERVICETAG}) joins it as a replica`,
     )
   return lines.join('\n')
 }

@@ -106,6 +106,18 @@ variable "archive_timeout" {
   default     = 60
 }
 
+variable "restore_time" {
+  description = "RESTORETIME: create the cluster from the repository as of this time, e.g. \"2026-11-30 23:10:05+00\" (a new scope; see README, Backups and restore); empty: a new cluster starts empty"
+  type        = string
+  default     = ""
+}
+
+variable "restore_stanza" {
+  description = "RESTORESTANZA: the scope of the cluster restore_time restores from (empty: scope itself)"
+  type        = string
+  default     = ""
+}
+
 variable "dbname" {
   description = "DBNAME: an application database created with the cluster, owned by dbowner (empty: none)"
   type        = string
@@ -305,6 +317,9 @@ job "patroni-postgresql" {
           BACKUPDIFF     = var.backup_diff
           BACKUPKEEP     = var.backup_keep
           ARCHIVETIMEOUT = var.archive_timeout
+          # A point-in-time restore into a new cluster (used only when the cluster is first created).
+          RESTORETIME    = var.restore_time
+          RESTORESTANZA  = var.restore_stanza
           DBNAME         = var.dbname
           DBOWNER        = var.dbowner
           PGPARAMS       = var.pgparams

@@ -1,17 +1,19 @@
 // Backups and point-in-time recovery with pgBackRest, path repository (a directory the members share).
 // One cluster carries every scenario: timestamped rows written continuously, a full backup, an unplanned
-// failover, more rows, DROP TABLE at a recorded time, a second backup on the new leader; the killed
-// leader comes back as a new replica built from the repository; then a new cluster is created from the
-// repository as of one second before the DROP, and must hold exactly the rows that existed then. That
-// restore replays WAL from the first backup across the failover: a gap in the archive would fail it.
-import { mkdtempSync, rmSync } from 'node:fs'
+// failover with the killed leader back at once (rewound; its abandoned-timeline WAL kept out of the
+// archive, both replicas streaming), more rows, DROP TABLE at a recorded time, a second backup on the new
+// leader; a member whose data is gone comes back as a new replica built from the repository; then a new
+// cluster is created from the repository as of one second before the DROP, and must hold exactly the rows
+// that existed then. That restore replays WAL from the first backup across the failover: a gap in the
+// archive would fail it.
+import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { backupInfo, backupScript, pgbackrest, runAsPostgres } from '../../scripts/lib/backup.js'
+import { backupInfo, backupScript, pgbackrest } from '../../scripts/lib/backup.js'
 import { Cluster, type Member } from '../../scripts/lib/cluster.js'
 import { sleep } from '../../scripts/lib/procs.js'
-import { BACKUP_PATHS } from '../../cook/backup.js'
+import { runRestorer, utc } from './restorer.js'
 import { since, startCluster } from './setup.js'
 
 const SCOPE = 'e2e-pitr'
@@ -38,8 +40,6 @@ function startTicks(c: Cluster) {
     },
   }
 }
-
-const utc = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '+00')
 
 t.test(
   'pgBackRest: backups on the leader, a replica from the repository, PITR to a new cluster',
@@ -70,13 +70,38 @@ t.test(
     t.equal(info.backups[0]?.type, 'full')
     await sleep(1500)
 
-    // An unplanned failover between the two backups.
+    // An unplanned failover between the two backups, and the killed leader back at once with its data.
     t0 = Date.now()
     await c.kill(first)
     const next = await c.waitNewLeader(first)
     t.comment(`leader ${first.name} killed -> ${next.name} leads after ${since(t0)}`)
+    const third = c.members.find((m) => m !== first && m !== next) as Member
+    t0 = Date.now()
+    c.startMember(first)
     await sleep(2000)
     await ticks.stop()
+    // Before pg_rewind, Patroni archives what the old leader marked ready: its last segment of the old
+    // timeline, which ends with records written after the fork. In the archive, a replica still on the old
+    // timeline would replay it past the fork and never follow the new leader (the bug this guards).
+    const formedAfter = await c.waitFormed()
+    t.comment(`${first.name} rejoined, both replicas streaming, ${since(t0)} after its restart`)
+    t.equal(formedAfter.leader.name, next.name, 'the new leader stays')
+    t.same(
+      formedAfter.replicas.map((m) => m.name).sort(),
+      [first.name, third.name].sort(),
+      'the old leader and the other replica both stream from the new leader',
+    )
+    t.match(c.patroniLog(first), /running pg_rewind from/, 'the old leader was rewound')
+    const fork = await forkSegment(c, next)
+    t.match(
+      readFileSync(join(c.logDir, `${first.name}.log`), 'utf8'),
+      new RegExp(`cook-pgbackrest-push: not archiving ${fork}: timeline \\d+ forked from timeline`),
+      `the old leader's last segment of the old timeline (${fork}) was refused by archive_command`,
+    )
+    const probe = join(tmpdir(), `e2e-probe-${process.pid}`)
+    const abandoned = await pgbackrest(next, SCOPE, ['archive-get', fork, probe])
+    rmSync(probe, { force: true })
+    t.equal(abandoned.code, 1, `the archive holds no complete ${fork}: only the new leader's .partial`)
     t.ok(ticks.acked() > 20, `rows written before and after the failover (${ticks.acked()})`)
 
     // A quiet second before the DROP, so "one second before" falls between two commits.
@@ -96,6 +121,22 @@ t.test(
     // `pgbackrest check` on the new leader: a WAL switch it pushes and finds in the archive.
     const check = await pgbackrest(next, SCOPE, ['check'])
     t.equal(check.code, 0, `pgbackrest check passes on the new leader: ${check.stderr}`)
+    // A target after the newest archived transaction but in the past (the check above archived the DROP):
+    // refused by name, instead of a recovery that ends short of its target and a bootstrap Patroni retries.
+    const archivedBy = Date.now()
+    const restoreFrom = { BACKUPREPO: c.repoDir, RESTORESTANZA: SCOPE }
+    const tooLate = await runRestorer(t, { ...restoreFrom, RESTORETIME: utc(archivedBy) })
+    t.equal(tooLate.code, 1, 'a target after the last archived WAL is refused')
+    t.notOk(tooLate.restored, 'before anything is restored')
+    const newest = /after the last archived WAL: the newest archived transaction ended at (\S+ \S+)\+00/.exec(
+      tooLate.stderr,
+    )
+    t.ok(newest, `and says when the newest archived transaction ended: ${tooLate.stderr}`)
+    const newestMs = Date.parse(`${newest?.[1] ?? ''}Z`.replace(' ', 'T'))
+    t.ok(
+      newestMs >= dropMs - 1 && newestMs <= archivedBy,
+      `which is the DROP or later, and before the target (${newest?.[1]})`,
+    )
     const diff = await backupScript(next, 'diff')
     t.equal(diff.code, 0, `a differential backup on the new leader: ${diff.stderr}`)
     info = await backupInfo(next, SCOPE)
@@ -105,25 +146,29 @@ t.test(
       'two backups, one each side of the failover',
     )
 
-    // The killed leader, its data directory gone, comes back as a new member: cloned from the repository.
-    rmSync(first.dataDir, { recursive: true, force: true })
+    // A member whose data directory is gone comes back as a new member: cloned from the repository.
+    await c.kill(third)
+    rmSync(third.dataDir, { recursive: true, force: true })
+    // Its log so far tells how it was first created (by basebackup: there was no backup yet).
+    const before = c.patroniLog(third).length
     t0 = Date.now()
-    c.startMember(first)
+    c.startMember(third)
     await c.waitFormed()
-    t.comment(`${first.name} rebuilt from the repository and streaming in ${since(t0)}`)
-    const log = c.patroniLog(first)
+    t.comment(`${third.name} rebuilt from the repository and streaming in ${since(t0)}`)
+    const log = c.patroniLog(third).slice(before)
     t.match(log, /replica has been created using pgbackrest/, 'Patroni created the replica with pgbackrest')
     t.notMatch(log, /replica has been created using basebackup/, 'not with pg_basebackup from the leader')
 
-    // The restore errors: a target before the first backup, and one after the last archived WAL.
-    const early = renderRestorer(t, c, utc((info.backups[0]?.start ?? 0) * 1000 - 60_000))
-    const tooEarly = await runAsPostgres([early.script, `--scope=x`, `--datadir=${early.dataDir}`])
+    // The restore errors: a target before the first backup, and one in the future.
+    const tooEarly = await runRestorer(t, {
+      ...restoreFrom,
+      RESTORETIME: utc((info.backups[0]?.start ?? 0) * 1000 - 60_000),
+    })
     t.equal(tooEarly.code, 1, 'a target before the first backup is refused')
     t.match(tooEarly.stderr, /is before the first backup, which ended at/)
-    const late = renderRestorer(t, c, utc(Date.now() + 3_600_000))
-    const tooLate = await runAsPostgres([late.script, `--scope=x`, `--datadir=${late.dataDir}`])
-    t.equal(tooLate.code, 1, 'a target after the last archived WAL is refused')
-    t.match(tooLate.stderr, /is after the last archived WAL/)
+    const inFuture = await runRestorer(t, { ...restoreFrom, RESTORETIME: utc(Date.now() + 3_600_000) })
+    t.equal(inFuture.code, 1, 'a target in the future is refused')
+    t.match(inFuture.stderr, /is after the last archived WAL: it is in the future/)
 
     // A new cluster from the repository, one second before the DROP; its members join it as replicas.
     t0 = Date.now()
@@ -152,17 +197,15 @@ t.test(
   },
 )
 
-/** The cook-restore script of a one-member cluster rendered (not started) with RESTORETIME=at. */
-function renderRestorer(t: { teardown: (fn: () => void) => void }, c: Cluster, at: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'e2e-restorer-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const one = new Cluster({
-    scope: `${SCOPE}-probe`,
-    dir,
-    net: '127.0.99',
-    size: 1,
-    params: { BACKUPREPO: c.repoDir, RESTORETIME: at, RESTORESTANZA: SCOPE },
-  })
-  const m = one.members[0] as Member
-  return { script: join(m.root, BACKUP_PATHS.restoreScript), dataDir: m.dataDir }
+/** The name of the old timeline's segment that holds the leader's fork point, from its timeline history. */
+async function forkSegment(c: Cluster, leader: Member): Promise<string> {
+  // One row per line of the history file: parent timeline, switch point, reason (tab-separated).
+  const lines = await c.query(
+    c.memberConn(leader),
+    "SELECT line FROM pg_control_checkpoint(), regexp_split_to_table(pg_read_file('pg_wal/' || " +
+      "lpad(upper(to_hex(timeline_id)), 8, '0') || '.history'), E'\\n') AS line WHERE line <> ''",
+  )
+  const [parent = '', lsn = ''] = lines.at(-1) ?? []
+  const [[name = ''] = []] = await c.query(c.memberConn(leader), `SELECT pg_walfile_name('${lsn}'::pg_lsn)`)
+  return Number(parent).toString(16).toUpperCase().padStart(8, '0') + name.slice(8)
 }

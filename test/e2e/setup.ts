@@ -61,7 +61,8 @@ export async function startCluster(
     net,
     params: { ...FAST, ...opts.params },
     ...(opts.size ? { size: opts.size } : {}),
-    // Off unless a test is about backups: see the report on archiving and replicas after a SIGKILL failover.
+    // Off unless a test is about backups (less work per start); backup-restore.test.ts runs an unplanned
+    // failover and rejoin with a repository, where a rejoining old leader's WAL once stalled a replica.
     backups: opts.backups ?? false,
     ...(opts.agent ? { agent: opts.agent } : {}),
     ...(opts.memberParams ? { memberParams: opts.memberParams } : {}),

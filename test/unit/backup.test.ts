@@ -126,6 +126,31 @@ t.test('backups off: no archive, no pgBackRest files, no cron; `cook check` says
   t.match(r.out, /^backups: OFF \(BACKUPREPO=off\): no WAL archive, no backups, no point-in-time restore/m)
 })
 
+t.test('`cook check` says how a restore happens, with and without RESTORETIME', async (t) => {
+  const repo = { BACKUPREPO: '/mnt/backups' }
+  let r = await cook(['check'], { ...basicEnv(), ...repo })
+  t.equal(r.code, 0, r.err)
+  t.match(r.out, /^backups: pgBackRest, stanza postgresql, repository directory \/mnt\/backups/m)
+  t.match(
+    r.out,
+    /^restore: none .* to restore, start a new cluster .*RESTORETIME=.* RESTORESTANZA=postgresql$/m,
+  )
+  const restore = {
+    ...repo,
+    SCOPE: 'pg-restored',
+    RESTORETIME: '2026-11-30 23:10:05Z',
+    RESTORESTANZA: 'postgresql',
+  }
+  r = await cook(['check'], { ...basicEnv(), ...restore })
+  t.equal(r.code, 0, r.err)
+  t.match(
+    r.out,
+    /^restore: if the cluster pg-restored does not exist yet, this member creates it from stanza postgresql as of 2026-11-30 23:10:05\.000000\+00/m,
+  )
+  r = await cook(['check'], { ...basicEnv(), ...restore, SERVICETAG: 'replica' })
+  t.match(r.out, /^restore: .* by its master member; this member \(replica\) joins it as a replica$/m)
+})
+
 t.test('backups to S3: pgbackrest.conf, patroni.yml, cron, as their readers see them', async (t) => {
   const pl = plan(params({ ...S3, RESTORETIME: '2026-11-30 23:10:05Z', RESTORESTANZA: 'old' }))
   const conf = file(pl, BACKUP_PATHS.conf)
@@ -146,9 +171,20 @@ t.test('backups to S3: pgbackrest.conf, patroni.yml, cron, as their readers see 
   const yml = pyyaml([file(pl, PATHS.patroniYml).content])[0] as Record<string, Record<string, unknown>>
   const pg = yml.postgresql as Record<string, Record<string, unknown>>
   t.equal(pg.parameters?.archive_mode, 'on', 'archive_mode on: only the primary archives')
+  t.equal(
+    pg.parameters?.archive_command,
+    `'${BACKUP_PATHS.archivePush}' "%p"`,
+    'archiving goes through the script that keeps an abandoned timeline out of the archive',
+  )
   t.match(
-    String(pg.parameters?.archive_command),
-    /pgbackrest' '--config=\S+' '--stanza=postgresql' archive-push "%p"$/,
+    file(pl, BACKUP_PATHS.archivePush).content,
+    /^pgbackrest archive-push "\$wal"$/m,
+    'which pushes with pgbackrest',
+  )
+  t.match(
+    file(pl, BACKUP_PATHS.archivePush).content,
+    /'\/usr\/local\/bin\/pgbackrest' '--config=\S+' '--stanza=postgresql' "\$@"/,
+    "with the cook's configuration and this cluster's stanza",
   )
   t.equal(pg.parameters?.archive_timeout, 60)
   t.match(String(pg.recovery_conf?.restore_command), /archive-get %f "%p"$/)
@@ -223,8 +259,8 @@ t.test('the backup scripts pass shellcheck -s sh, also with paths that need quot
   }
   t.equal(
     n,
-    10,
-    "cook-backup, cook-restore, post-bootstrap, the rc script and postgres_exporter's env, in two layouts",
+    12,
+    "cook-backup, cook-pgbackrest-push, cook-restore, post-bootstrap, the rc script and postgres_exporter's env, in two layouts",
   )
   const post = file(plan(params({ BACKUPREPO: '/mnt/backups' })), PATHS.postBootstrap).content
   t.match(post, /stanza-create \|\|/, 'post-bootstrap creates the stanza, without failing the bootstrap')
