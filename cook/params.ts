@@ -100,7 +100,10 @@ function param<T, const R extends Required = Required, const F extends T | undef
   return spec
 }
 
-/** A default computed from the parameters in `needs`: it sees them typed as set. */
+/**
+ * A default computed from the parameters in `needs`: it sees them typed as set. Like a rule's `broken`
+ * (below), `value` is written with its return type, or TypeScript would type it before the table.
+ */
 function from<const N extends ParamName, F>(needs: readonly N[], value: (p: Known<N>) => F): Fallback<F> {
   return Object.assign((p: Known<N>) => value(p), { needs })
 }
