@@ -9,6 +9,7 @@ import { at, PATHS, type Layout } from './layout.js'
 import { join } from 'node:path'
 import { pgpass, sh } from './quote.js'
 import { commandLine } from './shell.js'
+import { bad, ok, type Checked } from './checks.js'
 
 /** Where the repository is: nowhere (backups off), a directory (a dataset shared by the members), or S3. */
 export type Repo =
@@ -20,23 +21,19 @@ export interface PointInTime {
   epoch: number
 }
 
-type Checked = { value: unknown } | { why: string }
-const ok = (value: unknown): Checked => ({ value })
-const bad = (why: string): Checked => ({ why })
-
 /** BACKUPREPO: off, an absolute path, or s3://bucket[/prefix]. */
-export function checkRepo(text: string): Checked {
-  if (text === 'off') return ok({ type: 'off' })
+export function checkRepo(text: string): Checked<Repo> {
+  if (text === 'off') return ok<Repo>({ type: 'off' })
   if (text.startsWith('/')) {
     if (!/^(\/[A-Za-z0-9._@+-]+)+\/?$/.test(text) || /\/\.\.?(\/|$)/.test(text))
       return bad(`${shown(text)} is not a plain absolute path (letters, digits, . _ @ + - and /)`)
-    return ok({ type: 'posix', path: text.replace(/\/$/, '') })
+    return ok<Repo>({ type: 'posix', path: text.replace(/\/$/, '') })
   }
   const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(\/[A-Za-z0-9._@+/-]*)?$/.exec(text)
   if (m) {
     const path = (m[2] ?? '/').replace(/\/+$/, '') || '/'
     if (/\/\.\.?(\/|$)|\/\//.test(path)) return bad(`${shown(text)} has an empty, "." or ".." folder`)
-    return ok({ type: 's3', bucket: m[1], path })
+    return ok<Repo>({ type: 's3', bucket: m[1] ?? '', path })
   }
   if (text.startsWith('s3://')) return bad(`${shown(text)} is not s3://bucket or s3://bucket/prefix`)
   return bad(`${shown(text)} is neither off, an absolute path nor s3://bucket/prefix`)
@@ -45,7 +42,7 @@ export function checkRepo(text: string): Checked {
 export const isS3 = (raw: string | undefined) => raw?.startsWith('s3://') === true
 
 /** host or host:port of an S3-compatible endpoint (TLS is always on: pgBackRest speaks HTTPS only). */
-export function checkEndpoint(text: string): Checked {
+export function checkEndpoint(text: string): Checked<string> {
   const hp = parseHostPort(text, 443)
   if (typeof hp === 'string') return bad(hp)
   if (!isPlainIP(hp.host) && !isHostname(hp.host)) return bad(`${shown(text)} is not a host name`)
@@ -56,7 +53,7 @@ export function checkEndpoint(text: string): Checked {
  * An S3 access key or secret. pgbackrest.conf is an INI file with no quoting, so a value cannot hold a
  * line break or keep surrounding blanks: visible ASCII only, which every S3 provider's keys are.
  */
-export function checkS3Credential(text: string): Checked {
+export function checkS3Credential(text: string): Checked<string> {
   return /^[\x21-\x7e]+$/.test(text) ? ok(text) : bad('has blanks, line breaks or non-ASCII characters')
 }
 
@@ -69,7 +66,7 @@ const CRON_FIELDS: ReadonlyArray<[string, number, number]> = [
 ]
 
 /** Five cron fields of numbers, ranges, lists, steps and `*` (no names, no @-shortcuts). */
-export function checkCron(text: string, allowOff: boolean): Checked {
+export function checkCron(text: string, allowOff: boolean): Checked<string> {
   if (allowOff && text === 'off') return ok('off')
   const fields = text.trim().split(/\s+/)
   if (fields.length !== 5) return bad(`${shown(text)} has ${fields.length} fields, not 5`)
@@ -91,7 +88,7 @@ export function checkCron(text: string, allowOff: boolean): Checked {
  * A point in time with an explicit zone: 2026-11-30 23:10:05[.123456](Z|+01|+01:00), a "T" allowed
  * between date and time. Without a zone the same text means different times on different hosts.
  */
-export function checkPointInTime(text: string): Checked {
+export function checkPointInTime(text: string): Checked<PointInTime> {
   const m =
     /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)$/i.exec(
       text.trim(),
