@@ -126,6 +126,25 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
   return carryOut(steps, p, plan, opts, paths)
 }
 
+/** What carrying out the steps needs: the options resolved, and what earlier steps found. */
+interface Run {
+  p: Params
+  plan: Plan
+  sys: FreeBsd
+  log: StepLog
+  root: string
+  owners: 'apply' | 'record'
+  paths: StatePaths
+  timeouts: Timeouts
+  pollMs: number
+  consulHttp: string
+  patroniHttp: string
+  pgLayout: Layout
+  result: StartResult
+  /** The superuser passwords the leader may still have: this jail's last patroni.yml's, and a failed start's. */
+  previous: (string | undefined)[]
+}
+
 /** The thin part: each step through the FreeBSD adapter, the probes and the log, in the order given. */
 async function carryOut(
   steps: StartStep[],
@@ -134,122 +153,139 @@ async function carryOut(
   opts: StartOptions,
   paths: StatePaths,
 ): Promise<StartResult> {
-  const { sys, log } = opts
-  const root = opts.root ?? '/'
-  const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts }
-  const pollMs = opts.pollMs ?? 1000
-  const consulHttp = opts.consulHttp ?? CONSUL_HTTP
-  const patroniHttp = opts.patroniHttp ?? patroniUrl(p)
-  const result: StartResult = { kind: 'first', started: [], refreshed: [], changes: [] }
-  // The superuser passwords the leader may still have: the one this jail's patroni.yml had, and the one a
-  // start that failed before the role check kept.
-  let rendered: string | undefined
-  let remembered: string | undefined
-
-  for (const step of steps) {
-    switch (step.kind) {
-      case 'announce':
-        result.kind = step.start
-        if (step.start === 'first') log.next(`first start: seasoning this jail (no valid ${PATHS.seasoned})`)
-        else if (step.start === 'unchanged')
-          log.next(`parameters unchanged since ${step.since}: starting the services only`)
-        else
-          log.next(
-            `parameters changed since ${step.since} (${step.changed.join(', ') || 'cook version'}): reseasoning`,
-          )
-        break
-      case 'keep-superuser':
-        rendered = renderedSuperuserPassword(join(root, PATHS.patroniYml))
-        remembered = rememberedSuperuser(paths.previousSuperuser)
-        if (rendered !== undefined && rendered !== p.KEKPASS)
-          rememberSuperuser(paths.previousSuperuser, rendered)
-        break
-      case 'render':
-        result.changes = render(plan, root, opts.owners ?? 'apply', log, step.start)
-        break
-      case 'wait-cluster':
-        log.next(
-          `SERVICETAG=replica: waiting until cluster "${p.SCOPE}" exists in ${p.DCS} before starting Patroni`,
-        )
-        await waitUntil(() => clusterExists(p, consulHttp), {
-          what: `cluster "${p.SCOPE}"`,
-          where: clusterWhere(p, consulHttp),
-          hint: `the master member's ${PATHS.cookLog}; a replica only clones from an existing cluster`,
-          timeoutMs: timeouts.clusterExistsMs,
-          intervalMs: pollMs,
-        })
-        log.info(`cluster "${p.SCOPE}" exists`)
-        break
-      case 'rotate-roles':
-        log.next(
-          `checking that the leader's roles have this member's passwords (${ROLE_PASSWORDS.map((r) => r.param).join(', ')})`,
-        )
-        await rotateRoles(p, {
-          log,
-          consulHttp,
-          layout: opts.pgLayout ?? JAIL_LAYOUT,
-          previous: [p.OLDKEKPASS, rendered, remembered],
-          timeoutMs: timeouts.leaderMs,
-          intervalMs: pollMs,
-        })
-        forgetSuperuser(paths.previousSuperuser)
-        break
-      case 'rc-conf':
-        await rcConf(step.service, plan, sys, log)
-        break
-      case 'service':
-        if (step.action === 'start') {
-          log.next(`starting ${step.service}`)
-          result.started.push(step.service)
-        } else {
-          log.next(
-            `${step.action === 'reload' ? 'reloading' : 'restarting'} ${step.service}: its configuration changed`,
-          )
-          if (step.service === 'patroni')
-            log.info(
-              'bootstrap.dcs only applies when the cluster is first created: change a running cluster with ' +
-                '`patronictl edit-config`; settings PostgreSQL reads only at start show as pending restart',
-            )
-        }
-        await sys.service(step.service, step.action, { timeoutMs: timeouts.serviceMs })
-        if (step.action !== 'start') result.refreshed.push(step.service)
-        break
-      case 'already-running':
-        log.next(`${step.service} is already running`)
-        break
-      case 'wait-consul-leader': {
-        const leader = await waitUntil(() => consulLeader(consulHttp), {
-          what: 'the Consul agent (a cluster leader)',
-          where: `${consulHttp}/v1/status/leader`,
-          hint: `${LOGS.consul} and the servers in CONSULSERVERS`,
-          timeoutMs: timeouts.consulLeaderMs,
-          intervalMs: pollMs,
-        })
-        log.info(`Consul leader: ${leader}`)
-        break
-      }
-      case 'wait-patroni-live':
-        await waitUntil(() => patroniLive(patroniHttp, tlsClient(p)), {
-          what: "Patroni's REST API",
-          where: `${patroniHttp}/liveness`,
-          hint: LOGS.patroni,
-          timeoutMs: timeouts.patroniLiveMs,
-          intervalMs: pollMs,
-        })
-        log.info(`Patroni answers ${patroniHttp}/liveness`)
-        break
-      case 'write-marker':
-        writeMarker(paths.seasoned, { ...step.marker, seasonedAt: new Date().toISOString() })
-        log.next(
-          `seasoned: ${PATHS.seasoned} written; the next start with these parameters only starts the services`,
-        )
-        break
-      case 'all-running':
-        log.next('all services running')
-        break
-    }
+  const run: Run = {
+    p,
+    plan,
+    sys: opts.sys,
+    log: opts.log,
+    root: opts.root ?? '/',
+    owners: opts.owners ?? 'apply',
+    paths,
+    timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
+    pollMs: opts.pollMs ?? 1000,
+    consulHttp: opts.consulHttp ?? CONSUL_HTTP,
+    patroniHttp: opts.patroniHttp ?? patroniUrl(p),
+    pgLayout: opts.pgLayout ?? JAIL_LAYOUT,
+    result: { kind: 'first', started: [], refreshed: [], changes: [] },
+    previous: [],
   }
-  return result
+  for (const step of steps) await carryOutStep(step, run)
+  return run.result
+}
+
+async function carryOutStep(step: StartStep, run: Run): Promise<void> {
+  const { p, log, paths } = run
+  switch (step.kind) {
+    case 'announce':
+      run.result.kind = step.start
+      log.next(announcement(step))
+      return
+    case 'keep-superuser': {
+      const rendered = renderedSuperuserPassword(join(run.root, PATHS.patroniYml))
+      run.previous = [rendered, rememberedSuperuser(paths.previousSuperuser)]
+      if (rendered !== undefined && rendered !== p.KEKPASS)
+        rememberSuperuser(paths.previousSuperuser, rendered)
+      return
+    }
+    case 'render':
+      run.result.changes = render(run.plan, run.root, run.owners, log, step.start)
+      return
+    case 'wait-cluster':
+      return waitForCluster(run)
+    case 'rotate-roles':
+      log.next(
+        `checking that the leader's roles have this member's passwords (${ROLE_PASSWORDS.map((r) => r.param).join(', ')})`,
+      )
+      await rotateRoles(p, {
+        log,
+        consulHttp: run.consulHttp,
+        layout: run.pgLayout,
+        previous: [p.OLDKEKPASS, ...run.previous],
+        timeoutMs: run.timeouts.leaderMs,
+        intervalMs: run.pollMs,
+      })
+      forgetSuperuser(paths.previousSuperuser)
+      return
+    case 'rc-conf':
+      return rcConf(step.service, run.plan, run.sys, log)
+    case 'service':
+      return serviceAction(step, run)
+    case 'already-running':
+      log.next(`${step.service} is already running`)
+      return
+    case 'wait-consul-leader':
+      return waitForConsulLeader(run)
+    case 'wait-patroni-live':
+      return waitForPatroni(run)
+    case 'write-marker':
+      writeMarker(paths.seasoned, { ...step.marker, seasonedAt: new Date().toISOString() })
+      log.next(
+        `seasoned: ${PATHS.seasoned} written; the next start with these parameters only starts the services`,
+      )
+      return
+    case 'all-running':
+      log.next('all services running')
+      return
+  }
+}
+
+function announcement(step: Extract<StartStep, { kind: 'announce' }>): string {
+  if (step.start === 'first') return `first start: seasoning this jail (no valid ${PATHS.seasoned})`
+  if (step.start === 'unchanged')
+    return `parameters unchanged since ${step.since}: starting the services only`
+  return `parameters changed since ${step.since} (${step.changed.join(', ') || 'cook version'}): reseasoning`
+}
+
+async function serviceAction(step: Extract<StartStep, { kind: 'service' }>, run: Run): Promise<void> {
+  const { service, action } = step
+  if (action === 'start') run.log.next(`starting ${service}`)
+  else {
+    run.log.next(`${action === 'reload' ? 'reloading' : 'restarting'} ${service}: its configuration changed`)
+    if (service === 'patroni')
+      run.log.info(
+        'bootstrap.dcs only applies when the cluster is first created: change a running cluster with ' +
+          '`patronictl edit-config`; settings PostgreSQL reads only at start show as pending restart',
+      )
+  }
+  await run.sys.service(service, action, { timeoutMs: run.timeouts.serviceMs })
+  if (action === 'start') run.result.started.push(service)
+  else run.result.refreshed.push(service)
+}
+
+async function waitForCluster({ p, log, consulHttp, timeouts, pollMs }: Run): Promise<void> {
+  log.next(
+    `SERVICETAG=replica: waiting until cluster "${p.SCOPE}" exists in ${p.DCS} before starting Patroni`,
+  )
+  await waitUntil(() => clusterExists(p, consulHttp), {
+    what: `cluster "${p.SCOPE}"`,
+    where: clusterWhere(p, consulHttp),
+    hint: `the master member's ${PATHS.cookLog}; a replica only clones from an existing cluster`,
+    timeoutMs: timeouts.clusterExistsMs,
+    intervalMs: pollMs,
+  })
+  log.info(`cluster "${p.SCOPE}" exists`)
+}
+
+async function waitForConsulLeader({ log, consulHttp, timeouts, pollMs }: Run): Promise<void> {
+  const leader = await waitUntil(() => consulLeader(consulHttp), {
+    what: 'the Consul agent (a cluster leader)',
+    where: `${consulHttp}/v1/status/leader`,
+    hint: `${LOGS.consul} and the servers in CONSULSERVERS`,
+    timeoutMs: timeouts.consulLeaderMs,
+    intervalMs: pollMs,
+  })
+  log.info(`Consul leader: ${leader}`)
+}
+
+async function waitForPatroni({ p, log, patroniHttp, timeouts, pollMs }: Run): Promise<void> {
+  await waitUntil(() => patroniLive(patroniHttp, tlsClient(p)), {
+    what: "Patroni's REST API",
+    where: `${patroniHttp}/liveness`,
+    hint: LOGS.patroni,
+    timeoutMs: timeouts.patroniLiveMs,
+    intervalMs: pollMs,
+  })
+  log.info(`Patroni answers ${patroniHttp}/liveness`)
 }
 
 function render(
