@@ -67,8 +67,8 @@ t.test('rotating KEKPASS, then REPPASS, member by member: replication never stop
     t.match(r, { kind: 'checked', leader: leader.name, local: true })
     t.same(
       (r as Extract<RotateResult, { kind: 'checked' }>).rotated,
-      ['postgres (KEKPASS)', 'replicator (REPPASS)', 'rewinder (REWINDPASS)'],
-      'the superuser and both derived passwords changed on the leader; admin kept its own',
+      ['postgres (KEKPASS)', 'replicator (REPPASS)', 'rewinder (REWINDPASS)', 'monitor (MONPASS)'],
+      'the superuser and the three passwords derived from it changed on the leader; admin kept its own',
     )
     t.comment(`leader ${leader.name} rotated and reloaded in ${since(t0)}`)
     // Two HA loops: Patroni has taken the reload on the leader by then.
