@@ -1,9 +1,10 @@
 // The jail's start: season on first start (render, rc.conf, data directory), reseason when the parameters
 // changed (only what changed is reloaded or restarted), then start the services in order and wait for
 // each to come up. The seasoned marker is written last, so a start killed midway converges on the next.
-import { existsSync, rmSync } from 'node:fs'
+// What to do is decided in cook/start-steps.ts from what is found (the marker, the running services);
+// this module finds it and carries the steps out.
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { apply, type Change } from './apply.js'
 import type { FreeBsd } from './freebsd.js'
 import type { StepLog } from './log.js'
@@ -19,7 +20,6 @@ import {
   patroniUrl,
   tlsClient,
 } from './probes.js'
-import type { TlsClient } from './https.js'
 import {
   forgetSuperuser,
   rememberedSuperuser,
@@ -28,7 +28,9 @@ import {
   ROLE_PASSWORDS,
   rotateRoles,
 } from './rotate.js'
-import { changedNames, digestKey, readMarker, wantedMarker, writeMarker, type Marker } from './seasoned.js'
+import { digestKey, readMarker, writeMarker } from './seasoned.js'
+import { LOGS } from './service-logs.js'
+import { startSteps, type StartKind, type StartStep } from './start-steps.js'
 import { VERSION } from './version.js'
 import { verifyPlan } from './verify.js'
 import { waitUntil } from './wait.js'
@@ -93,7 +95,8 @@ export interface StartOptions {
   pgLayout?: Layout
 }
 
-export type StartKind = 'first' | 'unchanged' | 'reseason'
+// The Nomad loop lives in cook/foreground.ts; the lifecycle tests still reach it here.
+export { stayInForeground } from './foreground.js'
 
 export interface StartResult {
   kind: StartKind
@@ -102,36 +105,11 @@ export interface StartResult {
   changes: Change[]
 }
 
-/** How a running service takes a new configuration. */
-const REFRESH: Record<ServiceName, 'reload' | 'restart'> = {
-  // SIGHUP: Patroni re-reads patroni.yml without stopping PostgreSQL (what `patronictl reload` asks for).
-  patroni: 'reload',
-  // The agent's bind address, datacenter or ACLs are not reloadable.
-  consul: 'restart',
-  node_exporter: 'restart',
-  // cron notices changed files in /usr/local/etc/cron.d by itself; a restart is harmless.
-  cron: 'restart',
-  // It reads its environment and password file only at start.
-  postgres_exporter: 'restart',
-}
-
-export const LOGS: Record<ServiceName, string> = {
-  consul: `${PATHS.consulLogDir}/`,
-  patroni: `${PATHS.patroniLogDir}/patroni.log`,
-  node_exporter: '/var/log/messages',
-  cron: '/var/log/cron',
-  postgres_exporter: '/var/log/messages',
-}
-
 export async function startJail(p: Params, opts: StartOptions): Promise<StartResult> {
   const { sys, log } = opts
   log.addSecrets(SECRET_NAMES.map((n) => p[n] as string | undefined))
   const root = opts.root ?? '/'
   const paths = statePaths(root, opts.paths)
-  const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts }
-  const pollMs = opts.pollMs ?? 1000
-  const consulHttp = opts.consulHttp ?? CONSUL_HTTP
-  const patroniHttp = opts.patroniHttp ?? patroniUrl(p)
 
   // A flag left by the `cook stop` of the previous run of this jail.
   rmSync(paths.stopping, { force: true })
@@ -141,101 +119,173 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
 
   const plan = makePlan(p)
   const key = digestKey(paths.digestKey)
-  const wanted = wantedMarker(key, p, plan)
   const marker = readMarker(paths.seasoned)
-  const kind: StartKind = !marker
-    ? 'first'
-    : marker.params === wanted.params && marker.secrets === wanted.secrets
-      ? 'unchanged'
-      : 'reseason'
+  const running: ServiceName[] = []
+  for (const svc of plan.services) if (await sys.running(svc)) running.push(svc)
+  const steps = startSteps({ params: p, plan, key, marker, running })
+  return carryOut(steps, p, plan, opts, paths)
+}
 
-  // A first start (a new jail: every Nomad start) or changed secrets may bring passwords the cluster's roles
-  // do not have yet. The superuser password this jail had is read before the new files replace it.
-  const checkRoles = kind === 'first' || (kind === 'reseason' && marker?.secrets !== wanted.secrets)
-  const rendered = checkRoles ? renderedSuperuserPassword(join(root, PATHS.patroniYml)) : undefined
-  const remembered = checkRoles ? rememberedSuperuser(paths.previousSuperuser) : undefined
-  if (rendered !== undefined && rendered !== p.KEKPASS) rememberSuperuser(paths.previousSuperuser, rendered)
+/** What carrying out the steps needs: the options resolved, and what earlier steps found. */
+interface Run {
+  p: Params
+  plan: Plan
+  sys: FreeBsd
+  log: StepLog
+  root: string
+  owners: 'apply' | 'record'
+  paths: StatePaths
+  timeouts: Timeouts
+  pollMs: number
+  consulHttp: string
+  patroniHttp: string
+  pgLayout: Layout
+  result: StartResult
+  /** The superuser passwords the leader may still have: this jail's last patroni.yml's, and a failed start's. */
+  previous: (string | undefined)[]
+}
 
-  let changes: Change[] = []
-  if (kind === 'first') log.next(`first start: seasoning this jail (no valid ${PATHS.seasoned})`)
-  if (kind === 'unchanged')
-    log.next(`parameters unchanged since ${marker?.seasonedAt}: starting the services only`)
-  if (kind === 'reseason' && marker) {
-    const names = changedNames(marker.values, wanted.values)
-    if (marker.secrets !== wanted.secrets) names.push('a secret parameter')
-    log.next(
-      `parameters changed since ${marker.seasonedAt} (${names.join(', ') || 'cook version'}): reseasoning`,
-    )
+/** The thin part: each step through the FreeBSD adapter, the probes and the log, in the order given. */
+async function carryOut(
+  steps: StartStep[],
+  p: Params,
+  plan: Plan,
+  opts: StartOptions,
+  paths: StatePaths,
+): Promise<StartResult> {
+  const run: Run = {
+    p,
+    plan,
+    sys: opts.sys,
+    log: opts.log,
+    root: opts.root ?? '/',
+    owners: opts.owners ?? 'apply',
+    paths,
+    timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
+    pollMs: opts.pollMs ?? 1000,
+    consulHttp: opts.consulHttp ?? CONSUL_HTTP,
+    patroniHttp: opts.patroniHttp ?? patroniUrl(p),
+    pgLayout: opts.pgLayout ?? JAIL_LAYOUT,
+    result: { kind: 'first', started: [], refreshed: [], changes: [] },
+    previous: [],
   }
-  if (kind !== 'unchanged') changes = render(plan, root, opts.owners ?? 'apply', log, kind)
+  for (const step of steps) await carryOutStep(step, run)
+  return run.result
+}
 
-  const started: ServiceName[] = []
-  const refreshed: ServiceName[] = []
-  for (const svc of plan.services) {
-    const running = await sys.running(svc)
-    // A replica must never reach Patroni's bootstrap: it would initialise a second, empty cluster.
-    // rc.conf does not enable Patroni before this either, so /etc/rc cannot start it early.
-    if (svc === 'patroni' && !running && p.SERVICETAG === 'replica') {
-      log.next(
-        `SERVICETAG=replica: waiting until cluster "${p.SCOPE}" exists in ${p.DCS} before starting Patroni`,
-      )
-      await waitUntil(() => clusterExists(p, consulHttp), {
-        what: `cluster "${p.SCOPE}"`,
-        where: clusterWhere(p, consulHttp),
-        hint: `the master member's ${PATHS.cookLog}; a replica only clones from an existing cluster`,
-        timeoutMs: timeouts.clusterExistsMs,
-        intervalMs: pollMs,
-      })
-      log.info(`cluster "${p.SCOPE}" exists`)
+async function carryOutStep(step: StartStep, run: Run): Promise<void> {
+  const { p, log, paths } = run
+  switch (step.kind) {
+    case 'announce':
+      run.result.kind = step.start
+      log.next(announcement(step))
+      return
+    case 'keep-superuser': {
+      const rendered = renderedSuperuserPassword(join(run.root, PATHS.patroniYml))
+      run.previous = [rendered, rememberedSuperuser(paths.previousSuperuser)]
+      if (rendered !== undefined && rendered !== p.KEKPASS)
+        rememberSuperuser(paths.previousSuperuser, rendered)
+      return
     }
-    if (svc === 'patroni' && checkRoles) {
+    case 'render':
+      run.result.changes = render(run.plan, run.root, run.owners, log, step.start)
+      return
+    case 'wait-cluster':
+      return waitForCluster(run)
+    case 'rotate-roles':
       log.next(
         `checking that the leader's roles have this member's passwords (${ROLE_PASSWORDS.map((r) => r.param).join(', ')})`,
       )
       await rotateRoles(p, {
         log,
-        consulHttp,
-        layout: opts.pgLayout ?? JAIL_LAYOUT,
-        previous: [p.OLDKEKPASS, rendered, remembered],
-        timeoutMs: timeouts.leaderMs,
-        intervalMs: pollMs,
+        consulHttp: run.consulHttp,
+        layout: run.pgLayout,
+        previous: [p.OLDKEKPASS, ...run.previous],
+        timeoutMs: run.timeouts.leaderMs,
+        intervalMs: run.pollMs,
       })
       forgetSuperuser(paths.previousSuperuser)
-    }
-    if (kind !== 'unchanged') await rcConf(svc, plan, sys, log)
-    if (!running) {
-      log.next(`starting ${svc}`)
-      await sys.service(svc, 'start', { timeoutMs: timeouts.serviceMs })
-      started.push(svc)
-    } else if (marker?.services[svc] !== wanted.services[svc]) {
-      const how = REFRESH[svc]
-      log.next(`${how === 'reload' ? 'reloading' : 'restarting'} ${svc}: its configuration changed`)
-      if (svc === 'patroni')
-        log.info(
-          'bootstrap.dcs only applies when the cluster is first created: change a running cluster with ' +
-            '`patronictl edit-config`; settings PostgreSQL reads only at start show as pending restart',
-        )
-      await sys.service(svc, how, { timeoutMs: timeouts.serviceMs })
-      refreshed.push(svc)
-    } else {
-      log.next(`${svc} is already running`)
-    }
-    await ready(svc, { consulHttp, patroniHttp, tls: tlsClient(p), timeouts, pollMs, log })
+      return
+    case 'rc-conf':
+      return rcConf(step.service, run.plan, run.sys, log)
+    case 'service':
+      return serviceAction(step, run)
+    case 'already-running':
+      log.next(`${step.service} is already running`)
+      return
+    case 'wait-consul-leader':
+      return waitForConsulLeader(run)
+    case 'wait-patroni-live':
+      return waitForPatroni(run)
+    case 'write-marker':
+      writeMarker(paths.seasoned, { ...step.marker, seasonedAt: new Date().toISOString() })
+      log.next(
+        `seasoned: ${PATHS.seasoned} written; the next start with these parameters only starts the services`,
+      )
+      return
+    case 'all-running':
+      log.next('all services running')
+      return
   }
-
-  if (kind !== 'unchanged' || changedService(marker, wanted)) {
-    writeMarker(paths.seasoned, { ...wanted, seasonedAt: new Date().toISOString() })
-    log.next(
-      `seasoned: ${PATHS.seasoned} written; the next start with these parameters only starts the services`,
-    )
-  } else {
-    log.next('all services running')
-  }
-  return { kind, started, refreshed, changes }
 }
 
-function changedService(marker: Marker | undefined, wanted: Omit<Marker, 'seasonedAt'>): boolean {
-  return Object.entries(wanted.services).some(([svc, d]) => marker?.services[svc as ServiceName] !== d)
+function announcement(step: Extract<StartStep, { kind: 'announce' }>): string {
+  if (step.start === 'first') return `first start: seasoning this jail (no valid ${PATHS.seasoned})`
+  if (step.start === 'unchanged')
+    return `parameters unchanged since ${step.since}: starting the services only`
+  return `parameters changed since ${step.since} (${step.changed.join(', ') || 'cook version'}): reseasoning`
+}
+
+async function serviceAction(step: Extract<StartStep, { kind: 'service' }>, run: Run): Promise<void> {
+  const { service, action } = step
+  if (action === 'start') run.log.next(`starting ${service}`)
+  else {
+    run.log.next(`${action === 'reload' ? 'reloading' : 'restarting'} ${service}: its configuration changed`)
+    if (service === 'patroni')
+      run.log.info(
+        'bootstrap.dcs only applies when the cluster is first created: change a running cluster with ' +
+          '`patronictl edit-config`; settings PostgreSQL reads only at start show as pending restart',
+      )
+  }
+  await run.sys.service(service, action, { timeoutMs: run.timeouts.serviceMs })
+  if (action === 'start') run.result.started.push(service)
+  else run.result.refreshed.push(service)
+}
+
+async function waitForCluster({ p, log, consulHttp, timeouts, pollMs }: Run): Promise<void> {
+  log.next(
+    `SERVICETAG=replica: waiting until cluster "${p.SCOPE}" exists in ${p.DCS} before starting Patroni`,
+  )
+  await waitUntil(() => clusterExists(p, consulHttp), {
+    what: `cluster "${p.SCOPE}"`,
+    where: clusterWhere(p, consulHttp),
+    hint: `the master member's ${PATHS.cookLog}; a replica only clones from an existing cluster`,
+    timeoutMs: timeouts.clusterExistsMs,
+    intervalMs: pollMs,
+  })
+  log.info(`cluster "${p.SCOPE}" exists`)
+}
+
+async function waitForConsulLeader({ log, consulHttp, timeouts, pollMs }: Run): Promise<void> {
+  const leader = await waitUntil(() => consulLeader(consulHttp), {
+    what: 'the Consul agent (a cluster leader)',
+    where: `${consulHttp}/v1/status/leader`,
+    hint: `${LOGS.consul} and the servers in CONSULSERVERS`,
+    timeoutMs: timeouts.consulLeaderMs,
+    intervalMs: pollMs,
+  })
+  log.info(`Consul leader: ${leader}`)
+}
+
+async function waitForPatroni({ p, log, patroniHttp, timeouts, pollMs }: Run): Promise<void> {
+  await waitUntil(() => patroniLive(patroniHttp, tlsClient(p)), {
+    what: "Patroni's REST API",
+    where: `${patroniHttp}/liveness`,
+    hint: LOGS.patroni,
+    timeoutMs: timeouts.patroniLiveMs,
+    intervalMs: pollMs,
+  })
+  log.info(`Patroni answers ${patroniHttp}/liveness`)
 }
 
 function render(
@@ -243,7 +293,7 @@ function render(
   root: string,
   owners: 'apply' | 'record',
   log: StepLog,
-  kind: StartKind,
+  kind: Exclude<StartKind, 'unchanged'>,
 ): Change[] {
   log.next(`rendering the configuration under ${root}`)
   verifyPlan(plan)
@@ -269,117 +319,4 @@ async function rcConf(svc: ServiceName, plan: Plan, sys: FreeBsd, log: StepLog):
   const set: string[] = []
   for (const [name, value] of vars) if (await sys.sysrcEnsure(name, value)) set.push(`${name}=${value}`)
   log.next(`rc.conf for ${svc}: ${set.length > 0 ? `set ${set.join(', ')}` : 'unchanged'}`)
-}
-
-interface ReadyOptions {
-  consulHttp: string
-  patroniHttp: string
-  tls: TlsClient | undefined
-  timeouts: Timeouts
-  pollMs: number
-  log: StepLog
-}
-
-async function ready(svc: ServiceName, o: ReadyOptions): Promise<void> {
-  if (svc === 'consul') {
-    const leader = await waitUntil(() => consulLeader(o.consulHttp), {
-      what: 'the Consul agent (a cluster leader)',
-      where: `${o.consulHttp}/v1/status/leader`,
-      hint: `${LOGS.consul} and the servers in CONSULSERVERS`,
-      timeoutMs: o.timeouts.consulLeaderMs,
-      intervalMs: o.pollMs,
-    })
-    o.log.info(`Consul leader: ${leader}`)
-  }
-  if (svc === 'patroni') {
-    await waitUntil(() => patroniLive(o.patroniHttp, o.tls), {
-      what: "Patroni's REST API",
-      where: `${o.patroniHttp}/liveness`,
-      hint: LOGS.patroni,
-      timeoutMs: o.timeouts.patroniLiveMs,
-      intervalMs: o.pollMs,
-    })
-    o.log.info(`Patroni answers ${o.patroniHttp}/liveness`)
-  }
-}
-
-export interface ForegroundOptions {
-  sys: FreeBsd
-  log: StepLog
-  /** `cook stop`'s flag: when present, Patroni's exit is a planned stop, not a crash. */
-  stopping: string
-  /** How long to wait for Patroni after SIGTERM/SIGINT (the jail's stop budget). */
-  stopBoundMs: number
-  pollMs?: number
-  /** Where SIGTERM and SIGINT arrive; the process itself outside tests. */
-  signals?: Pick<NodeJS.EventEmitter, 'on' | 'off'>
-}
-
-/**
- * Nomad mode: the task lives as long as this returns not. On SIGTERM/SIGINT wait (bounded) for Patroni to
- * finish and answer 0; if Patroni dies on its own, answer 1 so that Nomad restarts the task.
- */
-export async function stayInForeground(o: ForegroundOptions): Promise<number> {
-  const signals = o.signals ?? process
-  const pollMs = o.pollMs ?? 1000
-  let received: string | undefined
-  let wake: (() => void) | undefined
-  const onSignal = (name: string) => {
-    received = name
-    wake?.()
-  }
-  const onTerm = () => onSignal('SIGTERM')
-  const onInt = () => onSignal('SIGINT')
-  signals.on('SIGTERM', onTerm)
-  signals.on('SIGINT', onInt)
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms)
-      wake = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-  try {
-    o.log.next('Nomad mode: staying in the foreground while Patroni runs')
-    let plannedSince: number | undefined
-    for (;;) {
-      if (received) return await drain(received, o, pollMs)
-      if (!(await o.sys.running('patroni'))) {
-        if (!existsSync(o.stopping)) {
-          o.log.next(
-            `Patroni is no longer running (see ${LOGS.patroni}); exiting 1 so that Nomad restarts the task`,
-          )
-          return 1
-        }
-        if (plannedSince === undefined) {
-          plannedSince = Date.now()
-          o.log.next('Patroni stopped by `cook stop`: the jail is stopping')
-        } else if (Date.now() - plannedSince > o.stopBoundMs) {
-          o.log.next('no signal followed `cook stop`; exiting 0')
-          return 0
-        }
-      }
-      await pause(pollMs)
-    }
-  } finally {
-    signals.off('SIGTERM', onTerm)
-    signals.off('SIGINT', onInt)
-  }
-}
-
-async function drain(signal: string, o: ForegroundOptions, pollMs: number): Promise<number> {
-  o.log.next(`received ${signal}: waiting up to ${o.stopBoundMs / 1000} s for Patroni to finish`)
-  const deadline = Date.now() + o.stopBoundMs
-  while (await o.sys.running('patroni')) {
-    if (Date.now() >= deadline) {
-      o.log.next(
-        `Patroni still running after ${o.stopBoundMs / 1000} s; exiting 0 (the jail kills what is left)`,
-      )
-      return 0
-    }
-    await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())))
-  }
-  o.log.next('Patroni has exited; exiting 0')
-  return 0
 }

@@ -4,7 +4,8 @@ import { defineCommand, PARAM_OPTIONS, PARAM_USAGE, type Io } from '../command.j
 import { loadConfigFromOptions, ownersOption } from '../config.js'
 import { CookError, ParamError } from '../errors.js'
 import { freebsd } from '../freebsd.js'
-import { startJail, statePaths, stayInForeground } from '../lifecycle.js'
+import { stayInForeground } from '../foreground.js'
+import { startJail, statePaths } from '../lifecycle.js'
 import { StepLog } from '../log.js'
 import { jailAddresses, preflight } from '../preflight.js'
 
