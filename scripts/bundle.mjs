@@ -73,7 +73,8 @@ const { outputFiles } = await build({
 })
 
 const [output] = outputFiles
-if (outputFiles.length !== 1 || !output) throw new Error(`esbuild made ${outputFiles.length} files, expected one`)
+if (outputFiles.length !== 1 || !output)
+  throw new Error(`esbuild made ${outputFiles.length} files, expected one`)
 mkdirSync(dirname(OUTFILE), { recursive: true })
 const partial = `${OUTFILE}.${process.pid}.partial`
 writeFileSync(partial, output.contents, { mode: 0o644 })
