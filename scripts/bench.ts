@@ -9,11 +9,12 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { httpCall, type TlsClient } from '../cook/https.js'
 import { PORTS } from '../cook/ports.js'
+import { commandLine } from '../cook/shell.js'
 import { exporterUrl } from '../cook/monitoring.js'
 import { authority } from '../cook/net.js'
 import type { RawParams } from '../cook/params.js'
 import { patroniUrl } from '../cook/probes.js'
-import { Cluster, type Member } from './lib/cluster.js'
+import { Cluster, FAST, type Member } from './lib/cluster.js'
 import { benchBackup } from './lib/bench-backup.js'
 import { missingDeps } from './lib/deps.js'
 import { jailStop } from './lib/jail-stop.js'
@@ -34,7 +35,6 @@ const QUICK = values.quick === true
 const ONLY = values.only ? new Set(values.only.split(',')) : undefined
 const want = (name: string) => !ONLY || ONLY.has(name)
 
-const FAST: RawParams = { TTL: '10', LOOPWAIT: '2', RETRYTIMEOUT: '4' }
 const DEFAULT: RawParams = { TTL: '30', LOOPWAIT: '10', RETRYTIMEOUT: '10' }
 
 interface Figure {
@@ -106,7 +106,7 @@ function timeProcess(argv: string[]): { ms: number; rssMb: number } {
   const t0 = process.hrtime.bigint()
   const r = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { encoding: 'utf8' })
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`)
+  if (r.status !== 0) throw new Error(`${commandLine(argv)} failed: ${r.stderr}`)
   const kb = Number(r.stderr.trim().split('\n').pop())
   return { ms, rssMb: kb / 1024 }
 }

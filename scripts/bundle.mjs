@@ -1,16 +1,18 @@
-// Bundles the cook into one ESM file, dist/cook.mjs (or the path given), for the jail image.
+// Bundles the cook into one ESM file, dist/cook.mjs, for the jail image. The file is replaced whole (written
+// beside it, then renamed): a build killed half-way, or two builds at once, never leave half a bundle.
 // Templates are precompiled into the bundle: cook/template-engine.ts is swapped for a module on
 // Handlebars' runtime, so a jail start neither parses templates nor loads the template compiler.
 // zx and some of its dependencies are CommonJS inside: the banner gives them `require`.
 import { build } from 'esbuild'
 import Handlebars from 'handlebars'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 const TEMPLATES = new URL('../templates/', import.meta.url).pathname
 // Must equal COMPILE_OPTIONS in cook/template-engine.ts (a unit test renders both ways and compares).
 const COMPILE_OPTIONS = { strict: true, noEscape: true }
+const OUTFILE = new URL('../dist/cook.mjs', import.meta.url).pathname
 
 function templateFiles(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -47,9 +49,10 @@ const precompiledTemplates = {
   },
 }
 
-await build({
+const { outputFiles } = await build({
   entryPoints: ['cook/main.ts'],
-  outfile: process.argv[2] ?? 'dist/cook.mjs',
+  outfile: OUTFILE,
+  write: false,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -68,3 +71,11 @@ await build({
   },
   logLevel: 'warning',
 })
+
+const [output] = outputFiles
+if (outputFiles.length !== 1 || !output)
+  throw new Error(`esbuild made ${outputFiles.length} files, expected one`)
+mkdirSync(dirname(OUTFILE), { recursive: true })
+const partial = `${OUTFILE}.${process.pid}.partial`
+writeFileSync(partial, output.contents, { mode: 0o644 })
+renameSync(partial, OUTFILE)

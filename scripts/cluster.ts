@@ -1,6 +1,6 @@
 // npm run cluster: a three-member Patroni cluster on this machine, rendered by the cook's own code, with etcd
 // and HAProxy. It stays until Ctrl-C, then stops everything it started, by PID.
-// Usage: npm run cluster [-- [--dir DIR] [NAME=value ...]]   e.g. -- TTL=10 LOOPWAIT=2 RETRYTIMEOUT=4 SYNCMODE=on
+// Usage: npm run cluster [-- [--dir DIR] [--fast] [NAME=value ...]]   e.g. -- --fast SYNCMODE=on
 // TLS is on by default, with a throwaway CA made at start; TLS=off runs the cluster in plain text.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -9,7 +9,7 @@ import { CookError } from '../cook/errors.js'
 import { PATHS } from '../cook/layout.js'
 import { isParamKey, parseArgs as parseParamArgs } from '../cook/sources.js'
 import type { RawParams } from '../cook/params.js'
-import { Cluster, PRIMARY_PORT, REPLICA_PORT } from './lib/cluster.js'
+import { Cluster, FAST, PRIMARY_PORT, REPLICA_PORT } from './lib/cluster.js'
 import { backupScript, lastBackupLine } from './lib/backup.js'
 import { missingDeps } from './lib/deps.js'
 import { statusTable } from './lib/patroni.js'
@@ -29,16 +29,27 @@ function options(): { dir: string; params: RawParams; prometheus: boolean } {
   let parsed
   try {
     parsed = parseArgs({
-      options: { dir: { type: 'string' }, help: { type: 'boolean' }, prometheus: { type: 'boolean' } },
+      options: {
+        dir: { type: 'string' },
+        fast: { type: 'boolean' },
+        help: { type: 'boolean' },
+        prometheus: { type: 'boolean' },
+      },
       allowPositionals: true,
     })
   } catch (e) {
     return fail([(e as Error).message], 64)
   }
   if (parsed.values.help) {
-    say('usage: npm run cluster [-- [--dir DIR] [--prometheus] [NAME=value ...]]')
-    say('  NAME=value  cook parameters for every member, e.g. TTL=10 LOOPWAIT=2 RETRYTIMEOUT=4 SYNCMODE=on')
+    say('usage: npm run cluster [-- [--dir DIR] [--fast] [--prometheus] [NAME=value ...]]')
+    say('  NAME=value  cook parameters for every member, e.g. SYNCMODE=on')
     say('  --dir DIR   the cluster folder (default: work/cluster); it is emptied at start')
+    say(
+      `  --fast      the tests' timing profile: ${Object.entries(FAST)
+        .map(([k, v]) => `${k}=${v ?? ''}`)
+        .join(' ')}`,
+    )
+    say('              (NAME=value still wins); without it the jail defaults')
     say('  --prometheus  also postgres_exporter and node_exporter per member, and Prometheus on')
     say(`               ${PROMETHEUS_LISTEN} with the shipped alert rules (monitoring/alerts.yml)`)
     process.exit(0)
@@ -53,7 +64,7 @@ function options(): { dir: string; params: RawParams; prometheus: boolean } {
     )
   return {
     dir: resolve(parsed.values.dir ?? 'work/cluster'),
-    params: vars as RawParams,
+    params: { ...(parsed.values.fast ? FAST : {}), ...(vars as RawParams) },
     prometheus: parsed.values.prometheus === true,
   }
 }

@@ -1,6 +1,7 @@
 // The image build as data: options -> pot name, staged flavour, the ordered steps and the expected outputs.
 // scripts/image.ts carries the steps out; the tests check them without FreeBSD.
 import { sh } from '../cook/quote.js'
+import { commandLine } from '../cook/shell.js'
 
 export const FLAVOUR = 'patroni-postgresql'
 export const NOMAD_FLAVOUR = `${FLAVOUR}+4`
@@ -61,10 +62,10 @@ export function checkOptions(o: Pick<ImageOptions, 'freebsd' | 'pg' | 'version'>
 export function buildConf(o: Pick<ImageOptions, 'pg' | 'version'>): string {
   return [
     '# Written by scripts/image.ts (npm run image); read by patroni-postgresql.sh inside the jail.',
-    `PG_MAJOR=${quoteWord(String(o.pg))}`,
-    `PY_FLAVOR=${quoteWord(PY_FLAVOR)}`,
-    `PATRONI_PIP=${quoteWord(PATRONI_PIP)}`,
-    `IMAGE_VERSION=${quoteWord(o.version)}`,
+    `PG_MAJOR=${commandLine([String(o.pg)])}`,
+    `PY_FLAVOR=${commandLine([PY_FLAVOR])}`,
+    `PATRONI_PIP=${commandLine([PATRONI_PIP])}`,
+    `IMAGE_VERSION=${commandLine([o.version])}`,
     '',
   ].join('\n')
 }
@@ -129,15 +130,10 @@ export function potSteps(o: ImageOptions): Step[] {
 export function stepLine(step: Step): string {
   if (step.kind === 'write') {
     const lines = step.content.replace(/\n$/, '').split('\n')
-    return `printf '%s\\n' ${lines.map((l) => sh(l)).join(' ')} > ${quoteWord(step.path)}`
+    return `printf '%s\\n' ${lines.map((l) => sh(l)).join(' ')} > ${commandLine([step.path])}`
   }
-  const command = step.argv.map(quoteWord).join(' ')
-  return step.cwd ? `cd ${quoteWord(step.cwd)} && ${command}` : command
-}
-
-/** Quotes a word for sh only when the shell would change it, so printed commands stay readable. */
-export function quoteWord(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : sh(word)
+  const command = commandLine(step.argv)
+  return step.cwd ? `cd ${commandLine([step.cwd])} && ${command}` : command
 }
 
 /** The sub-commands pot accepts in a flavour file: `_is_cmd_flavorable` in bsdpot/pot share/pot/common-flv.sh. */

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { lookupUser } from '../../cook/users.js'
 import type { RawParams } from '../../cook/params.js'
 import { backupInfo, backupScript, pgbackrest, runAsPostgres } from './backup.js'
-import type { Cluster, Member } from './cluster.js'
+import { type Cluster, FAST, type Member } from './cluster.js'
 import { PG_BIN, query, writePgpass } from './pg.js'
 import { sleep } from './procs.js'
 import { Writer } from './writer.js'
@@ -62,9 +62,7 @@ export async function benchBackup(ctx: BackupBenchContext): Promise<void> {
   console.log(`backups with pgBackRest (path repository, archive_timeout ${ARCHIVE_TIMEOUT} s):`)
   const rows = ctx.quick ? 1_000_000 : 4_000_000
   const params: RawParams = {
-    TTL: '10',
-    LOOPWAIT: '2',
-    RETRYTIMEOUT: '4',
+    ...FAST,
     ARCHIVETIMEOUT: String(ARCHIVE_TIMEOUT),
   }
   await ctx.withCluster('backup', params, async (c) => {

@@ -39,8 +39,9 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
   const dir = tempDir(t, 'jail-view-')
   const view: JailView = await jailView(dir)
   t.teardown(() => view.stop())
-  const bundle = join(dir, 'cook.mjs')
-  execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), bundle])
+  // The real build, as `npm run build` runs it, and the bundle it leaves for the image.
+  execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')])
+  const bundle = join(ROOT, 'dist/cook.mjs')
   copyIn(view, bundle, '/usr/local/share/cook/dist/cook.mjs', 0o644)
   copyIn(view, join(IMAGE_BIN, 'cook-stop'), '/usr/local/bin/cook-stop')
 
