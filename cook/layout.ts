@@ -38,6 +38,8 @@ export const PATHS = {
   patroniLogDir: '/var/log/patroni',
   /** Patroni's stdout and stderr, appended by daemon(8) as root: not in the postgres-owned log folder. */
   patroniOut: '/var/log/patroni.out',
+  /** daemon(8)'s pid, the supervisor of Patroni: `service patroni stop` and newsyslog signal it. */
+  patroniSupervisorPid: '/var/run/patroni_daemon.pid',
   pgHome: '/var/db/postgres',
   pgpass: '/var/db/postgres/.pgpass.patroni',
   pgSocketDir: '/tmp',

@@ -2,6 +2,7 @@
 // settings, and the order services start in. Pure: it reads nothing and writes nothing.
 import { createHmac } from 'node:crypto'
 import { isIPv6 } from 'node:net'
+import { dirname } from 'node:path'
 import { authority, parseHostPort } from './net.js'
 import type { Params } from './params.js'
 import { effectivePgParams, paramsAt } from './pgparams.js'
@@ -9,11 +10,12 @@ import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
 import { consulMetricsView, exporterFiles, exporterRcConf, MONITOR_ROLE } from './monitoring.js'
 import { renderTemplate } from './render.js'
 import { backupFiles, backupsOn, patroniBackupView, stanzaCreateView } from './backup.js'
+import { NEWSYSLOG_CONF, newsyslogFile } from './newsyslog.js'
 import { scramVerifier } from './secrets.js'
 import { PORTS } from './ports.js'
 import { consulTls, patroniTls, tlsDirsAndFiles } from './tls-files.js'
 
-export type Section = 'patroni' | 'postgres' | 'consul' | 'rc' | 'backup' | 'postgres_exporter'
+export type Section = 'patroni' | 'postgres' | 'consul' | 'rc' | 'backup' | 'postgres_exporter' | 'logs'
 export type Format = 'yaml' | 'hcl' | 'sh' | 'sql' | 'ini' | 'text' | 'pem'
 
 export interface DirEntry {
@@ -124,6 +126,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
         user: pg,
         logDir: L(PATHS.patroniLogDir),
         outputFile: L(PATHS.patroniOut),
+        supervisorPidfile: L(PATHS.patroniSupervisorPid),
         stopTimeout: p.STOPTIMEOUT,
         patroniBin: '/usr/local/bin/patroni',
         patronictlBin: '/usr/local/bin/patronictl',
@@ -188,6 +191,12 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
   const tls = tlsDirsAndFiles(p, layout)
   dirs.push(...tls.dirs)
   files.push(...tls.files)
+  // Log rotation: nothing to refresh when it changes, newsyslog reads it at every run. Only in the jail:
+  // a rebased tree (the Linux dev cluster) has no newsyslog, and its paths may hold blanks newsyslog cannot.
+  if (layout.base === '') {
+    dirs.push({ path: dirname(NEWSYSLOG_CONF), mode: 0o755, owner: 'root' })
+    files.push(newsyslogFile(p, layout))
+  }
   return { dirs, files, rcConf, services }
 }
 

@@ -14,6 +14,7 @@ import { exporterUrl } from '../cook/monitoring.js'
 import { authority } from '../cook/net.js'
 import type { RawParams } from '../cook/params.js'
 import { patroniUrl } from '../cook/probes.js'
+import { DEVELOPMENT, withBenchTable } from './docs.js'
 import { Cluster, FAST, type Member } from './lib/cluster.js'
 import { benchBackup } from './lib/bench-backup.js'
 import { missingDeps } from './lib/deps.js'
@@ -634,14 +635,10 @@ async function main(): Promise<void> {
   figures.sort((a, b) => order.indexOf(a.section) - order.indexOf(b.section))
   const table = markdownTable(figures)
   console.log(`\n${table}`)
-  // The README's Performance section shows the same table.
-  const readme = readFileSync('README.md', 'utf8')
-  writeFileSync(
-    'README.md',
-    readme.replace(/(<!-- bench:begin -->\n)[\s\S]*?(<!-- bench:end -->)/, `$1${table}\n$2`),
-  )
+  // DEVELOPMENT.md's Performance section shows the same table.
+  writeFileSync(DEVELOPMENT, withBenchTable(readFileSync(DEVELOPMENT, 'utf8'), table))
   writeFileSync('bench/results.json', `${JSON.stringify({ machine: info, runs: RUNS, figures }, null, 2)}\n`)
-  console.log('\nwritten to bench/results.json and the Performance section of README.md')
+  console.log('\nwritten to bench/results.json and the Performance section of DEVELOPMENT.md')
 }
 
 await main()

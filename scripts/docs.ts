@@ -1,6 +1,7 @@
 // Generates the parameter documentation from the schema (cook/params.ts): the README table between
 // <!-- params:begin --> and <!-- params:end -->, and pot.conf.example. `npm run docs` writes both;
-// test/unit/docs.test.ts fails when either drifts from the schema.
+// test/unit/docs.test.ts fails when either drifts from the schema. `npm run bench` writes its table into
+// DEVELOPMENT.md between <!-- bench:begin --> and <!-- bench:end --> through withBenchTable.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { PARAM_NAMES, PARAMS, type ParamName } from '../cook/params.js'
@@ -8,9 +9,8 @@ import { PORTS } from '../cook/ports.js'
 
 export const README = new URL('../README.md', import.meta.url)
 export const POT_CONF_EXAMPLE = new URL('../pot.conf.example', import.meta.url)
-
-const BEGIN = '<!-- params:begin -->'
-const END = '<!-- params:end -->'
+/** The development document: the dev cluster, the tests, and the Performance table the bench writes. */
+export const DEVELOPMENT = new URL('../DEVELOPMENT.md', import.meta.url)
 
 function required(name: ParamName): string {
   const spec = PARAMS[name]
@@ -39,10 +39,22 @@ export function paramTable(): string {
 
 /** README.md with its parameter table replaced by the generated one. */
 export function withParamTable(readme: string): string {
-  const begin = readme.indexOf(BEGIN)
-  const end = readme.indexOf(END)
-  if (begin < 0 || end < begin) throw new Error(`README.md lacks the ${BEGIN} ... ${END} markers`)
-  return `${readme.slice(0, begin + BEGIN.length)}\n${paramTable()}\n${readme.slice(end)}`
+  return withBlock(readme, 'params', paramTable())
+}
+
+/** A document with the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` replaced. */
+function withBlock(doc: string, name: string, block: string): string {
+  const begin = `<!-- ${name}:begin -->`
+  const end = `<!-- ${name}:end -->`
+  const b = doc.indexOf(begin)
+  const e = doc.indexOf(end)
+  if (b < 0 || e < b) throw new Error(`the document lacks the ${begin} ... ${end} markers`)
+  return `${doc.slice(0, b + begin.length)}\n${block}\n${doc.slice(e)}`
+}
+
+/** DEVELOPMENT.md with the bench's Performance table in place of the last one. */
+export function withBenchTable(doc: string, table: string): string {
+  return withBlock(doc, 'bench', table)
 }
 
 /** A pot.env line exactly as `pot set-env -E NAME=value` writes it: only `"` is escaped. */

@@ -5,10 +5,19 @@ import t from 'tap'
 import { tlsFixture } from '../tls-fixture.js'
 import { isRequired, PARAM_NAMES, PARAMS, validate, type ParamName } from '../../cook/params.js'
 import { parseEnvironmentSh, resolve } from '../../cook/sources.js'
-import { paramTable, POT_CONF_EXAMPLE, potConfExample, README, withParamTable } from '../../scripts/docs.js'
+import {
+  DEVELOPMENT,
+  paramTable,
+  POT_CONF_EXAMPLE,
+  potConfExample,
+  README,
+  withBenchTable,
+  withParamTable,
+} from '../../scripts/docs.js'
 
 const readme = readFileSync(README, 'utf8')
 const example = readFileSync(POT_CONF_EXAMPLE, 'utf8')
+const development = readFileSync(DEVELOPMENT, 'utf8')
 
 t.test('README.md: the parameter table is the generated one (npm run docs)', async (t) => {
   t.equal(readme, withParamTable(readme))
@@ -90,4 +99,37 @@ t.test('the documented conditions are the ones the schema applies', async (t) =>
     t.notOk(isRequired(name, { [key as ParamName]: 'something-else' }), `${name} is not required otherwise`)
     t.equal(isRequired(name, {}), isDefault !== undefined, `${name}: without ${key}`)
   }
+})
+
+t.test('DEVELOPMENT.md holds the Performance table npm run bench writes, the README links it', async (t) => {
+  t.notMatch(readme, /bench:begin/, 'the README has no bench table of its own')
+  t.match(readme, /\]\(DEVELOPMENT\.md\)/)
+  const section = development.slice(development.indexOf('## Performance'))
+  t.match(section, /<!-- bench:begin -->\n\| figure \| median \| min–max \(runs\) \| target \|/)
+  // The table is the last run's: every figure of bench/results.json has its row.
+  const results = JSON.parse(readFileSync(new URL('../../bench/results.json', import.meta.url), 'utf8')) as {
+    figures: { name: string }[]
+  }
+  const rows = new Set([...section.matchAll(/^\| ([^|]+?) \|/gm)].map((m) => m[1]))
+  for (const f of results.figures) t.ok(rows.has(f.name), `a row for ${f.name}`)
+  // What the bench does to the document: only the block between the markers changes.
+  const rewritten = withBenchTable(development, '| figure | new |')
+  t.equal(
+    rewritten.replace(/<!-- bench:begin -->[\s\S]*<!-- bench:end -->/, ''),
+    development.replace(/<!-- bench:begin -->[\s\S]*<!-- bench:end -->/, ''),
+  )
+  t.match(rewritten, /<!-- bench:begin -->\n\| figure \| new \|\n<!-- bench:end -->/)
+  t.throws(() => withBenchTable(readme, '| x |'), /markers/, 'a document without the markers is refused')
+})
+
+t.test('README.md: the operator finds the commands that inspect a member', async (t) => {
+  for (const words of [
+    /`cook render --root \/ --dry-run`/,
+    /`service patroni configtest`/,
+    /`service patroni list`/,
+    /\/usr\/local\/etc\/newsyslog\.conf\.d\/cook\.conf/,
+  ])
+    t.match(readme, words)
+  t.equal(readme.match(/^### Stopping the jail/gm)?.length, 1, 'the stop hook is told in one place')
+  t.equal(readme.match(/pot set-attribute -p "\$POT" -A exec_stop/g)?.length, 1)
 })

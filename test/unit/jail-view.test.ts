@@ -85,7 +85,7 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
       t.match(view.read('/etc/rc.conf'), /^patroni_enable=YES$/m)
       t.match(
         view.calls().join('\n'),
-        /^daemon -f -R 2 .* -P \/var\/run\/patroni_daemon\.pid -p \/var\/run\/patroni\.pid -o \/var\/log\/patroni\.out -u postgres \/usr\/local\/bin\/patroni \/usr\/local\/etc\/patroni\/patroni\.yml$/m,
+        /^daemon -f -H -R 2 .* -P \/var\/run\/patroni_daemon\.pid -p \/var\/run\/patroni\.pid -o \/var\/log\/patroni\.out -u postgres \/usr\/local\/bin\/patroni \/usr\/local\/etc\/patroni\/patroni\.yml$/m,
       )
       // postgres_exporter through the package's rc script: its environment comes from the env file
       // (postgres_exporter_env_file), the password only as a file name, nothing secret in argv.

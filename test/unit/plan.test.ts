@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { CookError } from '../../cook/errors.js'
 import { JAIL_LAYOUT, PATHS, type Layout } from '../../cook/layout.js'
+import { NEWSYSLOG_CONF } from '../../cook/newsyslog.js'
 import { validate, type Params } from '../../cook/params.js'
 import { consulView, patroniView, plan, type Plan } from '../../cook/plan.js'
 import { renderTemplate } from '../../cook/render.js'
@@ -41,6 +42,7 @@ t.test('files, owners and modes', async (t) => {
       [PATHS.exporterEnv, '644', 'root'],
       [PATHS.exporterPass, '600', 'pgmonitor'],
       [PATHS.consulAgent, '640', 'consul'],
+      [NEWSYSLOG_CONF, '644', 'root'],
     ],
   )
   t.same(
@@ -363,7 +365,7 @@ t.test('every shell script passes shellcheck -s sh and sh -n, with paths that ne
   t.match(rc, /^rcvar="patroni_enable"$/m)
   t.match(
     rc,
-    /daemon -f -R "\$patroni_restart_delay" [^]*-P "\$supervisor_pidfile" -p "\$pidfile" [^]*-u "\$patroni_user"/,
+    /daemon -f -H -R "\$patroni_restart_delay" [^]*-P "\$supervisor_pidfile" -p "\$pidfile" [^]*-u "\$patroni_user"/,
   )
   t.match(rc, /extra_commands="reload configtest list"/)
   t.match(
