@@ -91,6 +91,7 @@ export interface Params {
   REPLICATEFROM: string | undefined
   FAILSAFE: boolean
   STANDBYSLOT: string | undefined
+  STANDBYSTANZA: string | undefined
   SLOTS: Slot[]
 }
 
@@ -773,6 +774,14 @@ export const PARAMS: Record<ParamName, Spec> = {
       p.SERVICETAG === 'standby-leader' ? `standby_${p.SCOPE.replace(/-/g, '_')}` : undefined,
     check: (t) => (SLOT_NAME.test(t) ? ok(t) : bad(`${shown(t)} is not a slot name`)),
   },
+  STANDBYSTANZA: {
+    doc: "the primary cluster's stanza (its SCOPE) in the same BACKUPREPO: a standby cluster fetches from its WAL archive (restore_command) what streaming from STANDBYHOST cannot serve, e.g. after a cut longer than the slot holds",
+    want: 'a DNS label in lower case',
+    example: 'postgresql',
+    defaultDoc: 'none: the standby cluster only streams',
+    check: (t) =>
+      /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(t) ? ok(t) : bad(`${shown(t)} is not a DNS label`),
+  },
   SLOTS: {
     doc: "permanent replication slots the cluster keeps on its leader for consumers outside it (Patroni's slots, bootstrap.dcs): a standby cluster's STANDBYSLOT, logical replication",
     want: 'items name (physical) or name:logical:database[:plugin] (pgoutput when left out), separated by commas or spaces',
@@ -913,6 +922,18 @@ const RULES: Rule[] = [
       p.RESTORESTANZA !== undefined && p.RESTORETIME === undefined
         ? 'is set without RESTORETIME; want both, or neither'
         : undefined,
+  },
+  {
+    name: 'STANDBYSTANZA',
+    needs: ['STANDBYSTANZA', 'BACKUPREPO', 'SCOPE'],
+    broken: (p) =>
+      p.STANDBYHOST === undefined
+        ? "is set without STANDBYHOST: only a standby cluster reads another cluster's archive; want STANDBYHOST too"
+        : p.BACKUPREPO.type === 'off'
+          ? "is set, but BACKUPREPO=off; want BACKUPREPO naming the primary cluster's repository"
+          : p.STANDBYSTANZA === p.SCOPE
+            ? "is this cluster's own SCOPE, which it archives into once promoted; want the primary cluster's SCOPE, a different one"
+            : undefined,
   },
   ...(['S3KEY', 'S3SECRET', 'S3ENDPOINT', 'S3CAFILE'] as const).map((name): Rule => ({
     name,

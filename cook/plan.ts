@@ -8,7 +8,13 @@ import { effectivePgParams, paramsAt } from './pgparams.js'
 import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
 import { consulMetricsView, exporterFiles, exporterRcConf, MONITOR_ROLE } from './monitoring.js'
 import { renderTemplate } from './render.js'
-import { backupFiles, backupsOn, patroniBackupView, stanzaCreateView } from './backup.js'
+import {
+  backupFiles,
+  backupsOn,
+  patroniBackupView,
+  stanzaCreateView,
+  standbyRestoreCommand,
+} from './backup.js'
 import { scramVerifier } from './secrets.js'
 import { PORTS } from './ports.js'
 import { consulTls, patroniTls, tlsDirsAndFiles } from './tls-files.js'
@@ -269,7 +275,7 @@ export function patroniView(p: Params, layout: Layout) {
             slot: p.STANDBYSLOT ?? null,
             // The hook the backup configuration fills: WAL from the remote cluster's archive when streaming
             // cannot serve it (a cut longer than the slot can bridge, or a slot that was dropped).
-            restoreCommand: null,
+            restoreCommand: standbyRestoreCommand(p, layout),
           },
     failsafe: p.FAILSAFE,
     slots: p.SLOTS.map((s) =>
