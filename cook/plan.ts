@@ -6,6 +6,7 @@ import { authority, parseHostPort } from './net.js'
 import type { Params } from './params.js'
 import { effectivePgParams, paramsAt } from './pgparams.js'
 import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
+import { certMetricsFiles, textfileRcConf } from './cert-metrics.js'
 import { consulMetricsView, exporterFiles, exporterRcConf, MONITOR_ROLE } from './monitoring.js'
 import { renderTemplate } from './render.js'
 import {
@@ -19,7 +20,8 @@ import { scramVerifier } from './secrets.js'
 import { PORTS } from './ports.js'
 import { consulTls, patroniTls, tlsDirsAndFiles } from './tls-files.js'
 
-export type Section = 'patroni' | 'postgres' | 'consul' | 'rc' | 'backup' | 'postgres_exporter'
+// metrics: files node_exporter reads at every scrape, which no service needs restarting for.
+export type Section = 'patroni' | 'postgres' | 'consul' | 'rc' | 'backup' | 'postgres_exporter' | 'metrics'
 export type Format = 'yaml' | 'hcl' | 'sh' | 'sql' | 'ini' | 'text' | 'pem'
 
 export interface DirEntry {
@@ -146,12 +148,16 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
     patroni_stop_timeout: String(p.STOPTIMEOUT),
     node_exporter_enable: 'YES',
     node_exporter_listen_address: authority(p.MYIP, PORTS.nodeExporter),
+    ...textfileRcConf(layout),
     ...exporterRcConf(p, layout),
   }
   // PostgreSQL metrics come after Patroni, which starts PostgreSQL; the exporter retries until it answers.
   const services: ServiceName[] = ['patroni', 'node_exporter', 'postgres_exporter']
   dirs.push({ path: PATHS.exporterDir, mode: 0o755, owner: 'root' })
   files.push(...exporterFiles(p, layout))
+  const certMetrics = certMetricsFiles(p)
+  dirs.push(...certMetrics.dirs)
+  files.push(...certMetrics.files)
 
   const backup = backupFiles(p, layout)
   dirs.push(...backup.dirs)
