@@ -233,7 +233,14 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
     dataDir: L(PATHS.dataDir),
     socketDir: L(PATHS.pgSocketDir),
     // Stanza names are DNS labels (the schema's check), safe inside [ ].
-    stanzas: [...new Set([p.SCOPE, ...(p.RESTORETIME && p.RESTORESTANZA ? [p.RESTORESTANZA] : [])])],
+    stanzas: [
+      ...new Set([
+        p.SCOPE,
+        ...(p.RESTORETIME && p.RESTORESTANZA ? [p.RESTORESTANZA] : []),
+        // archive-get checks the stanza's archive against this member's PostgreSQL (same system id).
+        ...(p.STANDBYSTANZA ? [p.STANDBYSTANZA] : []),
+      ]),
+    ],
   }
   const files: BackupFiles['files'] = [
     {
@@ -340,6 +347,16 @@ export function patroniBackupView(p: Params, layout: Layout) {
           targetTime: p.RESTORETIME.text,
         }
   return { backup, restore }
+}
+
+/**
+ * A standby cluster's restore_command (standby_cluster in bootstrap.dcs): WAL from the primary cluster's
+ * archive (STANDBYSTANZA in the shared repository). Patroni hands it to the standby-leader, and to the
+ * standby cluster's replicas, in place of recovery_conf's own-stanza command.
+ */
+export function standbyRestoreCommand(p: Params, layout: Layout): string | null {
+  if (p.BACKUPREPO.type === 'off' || p.STANDBYSTANZA === undefined) return null
+  return archiveCommands(p, layout, p.STANDBYSTANZA).restore
 }
 
 /** The post-bootstrap script's stanza-create: the leader's archive_command needs the stanza. */

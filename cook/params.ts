@@ -674,6 +674,24 @@ class ParamTable {
     ),
     check: matching(SLOT_NAME, 'is not a slot name'),
   })
+  STANDBYSTANZA = param({
+    doc: "the primary cluster's stanza (its SCOPE) in the same BACKUPREPO: a standby cluster fetches from its WAL archive (restore_command) what streaming from STANDBYHOST cannot serve, e.g. after a cut longer than the slot holds",
+    want: 'a DNS label in lower case',
+    example: 'postgresql',
+    defaultDoc: 'none: the standby cluster only streams',
+    check: matching(LOWER_DNS_LABEL, 'is not a DNS label'),
+    rules: [
+      rule(['STANDBYSTANZA', 'BACKUPREPO', 'SCOPE'], (p): string | undefined =>
+        p.STANDBYHOST === undefined
+          ? "is set without STANDBYHOST: only a standby cluster reads another cluster's archive; want STANDBYHOST too"
+          : p.BACKUPREPO.type === 'off'
+            ? "is set, but BACKUPREPO=off; want BACKUPREPO naming the primary cluster's repository"
+            : p.STANDBYSTANZA === p.SCOPE
+              ? "is this cluster's own SCOPE, which it archives into once promoted; want the primary cluster's SCOPE, a different one"
+              : undefined,
+      ),
+    ],
+  })
   SLOTS = param({
     doc: "permanent replication slots the cluster keeps on its leader for consumers outside it (Patroni's slots, bootstrap.dcs): a standby cluster's STANDBYSLOT, logical replication",
     want: 'items name (physical) or name:logical:database[:plugin] (pgoutput when left out), separated by commas or spaces',

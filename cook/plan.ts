@@ -7,15 +7,31 @@ import { authority, parseHostPort } from './net.js'
 import type { Params } from './params.js'
 import { effectivePgParams, paramsAt } from './pgparams.js'
 import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
+import { certMetricsFiles, textfileRcConf } from './cert-metrics.js'
 import { consulMetricsView, exporterFiles, exporterRcConf, MONITOR_ROLE } from './monitoring.js'
 import { renderTemplate } from './render.js'
-import { backupFiles, backupsOn, patroniBackupView, stanzaCreateView } from './backup.js'
+import {
+  backupFiles,
+  backupsOn,
+  patroniBackupView,
+  stanzaCreateView,
+  standbyRestoreCommand,
+} from './backup.js'
 import { NEWSYSLOG_CONF, newsyslogFile } from './newsyslog.js'
 import { scramVerifier } from './secrets.js'
 import { PORTS } from './ports.js'
 import { consulTls, patroniTls, tlsDirsAndFiles } from './tls-files.js'
 
-export type Section = 'patroni' | 'postgres' | 'consul' | 'rc' | 'backup' | 'postgres_exporter' | 'logs'
+// metrics: files node_exporter reads at every scrape, which no service needs restarting for.
+export type Section =
+  | 'patroni'
+  | 'postgres'
+  | 'consul'
+  | 'rc'
+  | 'backup'
+  | 'postgres_exporter'
+  | 'logs'
+  | 'metrics'
 export type Format = 'yaml' | 'hcl' | 'sh' | 'sql' | 'ini' | 'text' | 'pem'
 
 export interface DirEntry {
@@ -143,12 +159,16 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
     patroni_stop_timeout: String(p.STOPTIMEOUT),
     node_exporter_enable: 'YES',
     node_exporter_listen_address: authority(p.MYIP, PORTS.nodeExporter),
+    ...textfileRcConf(layout),
     ...exporterRcConf(p, layout),
   }
   // PostgreSQL metrics come after Patroni, which starts PostgreSQL; the exporter retries until it answers.
   const services: ServiceName[] = ['patroni', 'node_exporter', 'postgres_exporter']
   dirs.push({ path: PATHS.exporterDir, mode: 0o755, owner: 'root' })
   files.push(...exporterFiles(p, layout))
+  const certMetrics = certMetricsFiles(p)
+  dirs.push(...certMetrics.dirs)
+  files.push(...certMetrics.files)
 
   const backup = backupFiles(p, layout)
   dirs.push(...backup.dirs)
@@ -278,7 +298,7 @@ export function patroniView(p: Params, layout: Layout) {
             slot: p.STANDBYSLOT ?? null,
             // The hook the backup configuration fills: WAL from the remote cluster's archive when streaming
             // cannot serve it (a cut longer than the slot can bridge, or a slot that was dropped).
-            restoreCommand: null,
+            restoreCommand: standbyRestoreCommand(p, layout),
           },
     failsafe: p.FAILSAFE,
     slots: p.SLOTS.map((s) =>

@@ -36,7 +36,7 @@ variable "members" {
     data_dir (host directory mounted at /mnt), and optionally servicetag (default: master for the
     first member, replica for the others), tag (image version for this member only, for rolling
     upgrades), the member tags nofailover, nosync, noloadbalance (on/off) and replicatefrom (a member
-    name), and for a standby cluster's standby-leader standbyhost and standbyslot.
+    name), and for a standby cluster's standby-leader standbyhost, standbyslot and standbystanza.
   EOT
   type        = list(map(string))
 }
@@ -332,6 +332,7 @@ job "patroni-postgresql" {
           REPLICATEFROM  = lookup(group.value, "replicatefrom", "")
           STANDBYHOST    = lookup(group.value, "standbyhost", "")
           STANDBYSLOT    = lookup(group.value, "standbyslot", "")
+          STANDBYSTANZA  = lookup(group.value, "standbystanza", "")
           # MEMORY is not set here: Nomad's NOMAD_MEMORY_LIMIT (resources.memory) is its alias.
         }
 

@@ -244,10 +244,11 @@ rcvar=node_exporter_enable
 load_rc_config $name
 : "\${node_exporter_enable:=NO}"
 : "\${node_exporter_listen_address:=:9100}"
+: "\${node_exporter_textfile_dir:=/var/tmp/node_exporter}"
 pidfile=/var/run/node_exporter.pid
 command=/usr/sbin/daemon
 procname=/usr/local/bin/node_exporter
-command_args="-f -p \${pidfile} -T \${name} /usr/bin/env \${procname} --web.listen-address=\${node_exporter_listen_address}"
+command_args="-f -p \${pidfile} -T \${name} /usr/bin/env \${procname} --web.listen-address=\${node_exporter_listen_address} --collector.textfile.directory=\${node_exporter_textfile_dir}"
 run_rc_command "$1"
 `
 

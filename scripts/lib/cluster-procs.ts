@@ -146,10 +146,15 @@ export class ClusterProcesses extends ClusterFiles {
     )
     if (this.opts.exporters && (!m.exporter || m.exporter.done)) m.exporter = this.startExporter(m)
     if (this.opts.exporters && (!m.nodeExporter || m.nodeExporter.done)) {
-      const listen = plan(m.params, this.layout(m)).rcConf.node_exporter_listen_address ?? ''
+      const rc = plan(m.params, this.layout(m)).rcConf
+      // The flags the port's rc script builds from node_exporter_listen_address and node_exporter_textfile_dir.
       m.nodeExporter = this.procs.start(
         `${m.name}-node-exporter`,
-        [NODE_EXPORTER_BIN, `--web.listen-address=${listen}`],
+        [
+          NODE_EXPORTER_BIN,
+          `--web.listen-address=${rc.node_exporter_listen_address ?? ''}`,
+          `--collector.textfile.directory=${rc.node_exporter_textfile_dir ?? ''}`,
+        ],
         { user: 'prometheus', log: join(this.logDir, `${m.name}-node-exporter.log`) },
       )
     }

@@ -4,6 +4,7 @@
 // reads the leader, a replica and a killed member over HTTPS (TLS on, the default), with the last backup
 // and the certificates' ends; the killed leader makes PatroniMemberDown pending, then firing, and the alert
 // resolves once the member has rejoined.
+import { X509Certificate } from 'node:crypto'
 import { join } from 'node:path'
 import t from 'tap'
 import type { StatusReport } from '../../cook/status.js'
@@ -94,6 +95,23 @@ t.test('monitoring: exporters, Prometheus alerts on a killed leader, cook status
     'node_filesystem_avail_bytes',
   ])
     t.ok((await instantQuery(prom.url, `count(${metric})`)).length > 0, `${metric} is scraped`)
+  // The certificates' ends from the jail itself: the file the cook wrote, read by the real node_exporter's
+  // textfile collector (the directory its rc.conf variable names) and scraped with the member's labels.
+  const notAfter = (pem: string | undefined) =>
+    Math.floor(new Date(new X509Certificate(pem ?? '').validTo).getTime() / 1000)
+  t.equal(
+    await sum('node_textfile_scrape_error'),
+    0,
+    'node_exporter reads the textfile directory without error',
+  )
+  for (const m of c.members) {
+    const series = await instantQuery(prom.url, `cook_tls_certificate_not_after_seconds{member="${m.name}"}`)
+    t.same(
+      Object.fromEntries(series.map((x) => [x.metric.file, x.value])),
+      { member: notAfter(m.params.TLSCERT), ca: notAfter(m.params.TLSCA) },
+      `${m.name}: cook_tls_certificate_not_after_seconds is each certificate's notAfter`,
+    )
+  }
   const slots = await instantQuery(prom.url, `pg_replication_slots_pg_wal_lsn_diff{member="${old.name}"}`)
   t.same(
     slots.map((s) => s.metric.slot_name).sort(),

@@ -151,6 +151,40 @@ t.test('`cook check` says how a restore happens, with and without RESTORETIME', 
   t.match(r.out, /^restore: .* by its master member; this member \(replica\) joins it as a replica$/m)
 })
 
+t.test("a standby cluster reads the primary cluster's archive (STANDBYSTANZA)", async (t) => {
+  const standby = {
+    SCOPE: 'pg-dr',
+    SERVICETAG: 'standby-leader',
+    STANDBYHOST: '10.1.0.11',
+    BACKUPREPO: '/mnt/backups',
+  }
+  const dcsOf = (pl: Plan) =>
+    (
+      pyyaml([file(pl, PATHS.patroniYml).content])[0] as Record<
+        string,
+        Record<string, Record<string, unknown>>
+      >
+    ).bootstrap?.dcs as Record<string, Record<string, unknown>>
+  const pl = plan(params({ ...standby, STANDBYSTANZA: 'postgresql' }))
+  t.equal(
+    dcsOf(pl).standby_cluster?.restore_command,
+    `'/usr/local/bin/pgbackrest' '--config=${BACKUP_PATHS.conf}' '--stanza=postgresql' archive-get %f "%p"`,
+    "standby_cluster's restore_command fetches from the primary's stanza",
+  )
+  const ini = readIni(file(pl, BACKUP_PATHS.conf).content)
+  t.same(Object.keys(ini).sort(), ['global', 'pg-dr', 'postgresql'], "the primary's stanza has a section too")
+  t.equal(ini.postgresql?.['pg1-path'], PATHS.dataDir, 'archive-get checks it against this PostgreSQL')
+  t.notOk(
+    'restore_command' in (dcsOf(plan(params(standby))).standby_cluster ?? {}),
+    'without STANDBYSTANZA the standby cluster only streams',
+  )
+  t.notOk(
+    'standby_cluster' in
+      dcsOf(plan(params({ ...standby, SERVICETAG: 'replica', STANDBYSTANZA: 'postgresql' }))),
+    "a replica of the standby cluster keeps its own recovery_conf: Patroni gives it the leader's standby_cluster",
+  )
+})
+
 t.test('backups to S3: pgbackrest.conf, patroni.yml, cron, as their readers see them', async (t) => {
   const pl = plan(params({ ...S3, RESTORETIME: '2026-11-30 23:10:05Z', RESTORESTANZA: 'old' }))
   const conf = file(pl, BACKUP_PATHS.conf)

@@ -48,6 +48,7 @@ t.test('a start killed midway converges on the next start', async (t) => {
     [
       'sysrc node_exporter_enable=YES',
       `sysrc node_exporter_listen_address=${j.raw.MYIP}:9100`,
+      'sysrc node_exporter_textfile_dir=/var/tmp/node_exporter',
       'sysrc postgres_exporter_enable=YES',
       'sysrc postgres_exporter_user=pgmonitor',
       'sysrc postgres_exporter_group=pgmonitor',

@@ -28,6 +28,7 @@ t.test(
       'service patroni start',
       'sysrc node_exporter_enable=YES',
       `sysrc node_exporter_listen_address=${myip}:9100`,
+      'sysrc node_exporter_textfile_dir=/var/tmp/node_exporter',
       'service node_exporter start',
       'sysrc postgres_exporter_enable=YES',
       'sysrc postgres_exporter_user=pgmonitor',

@@ -336,6 +336,34 @@ const TABLE: [string, Over, string[], boolean?][] = [
     ['STANDBYSLOT'],
   ],
   ['STANDBYSLOT in capitals', { STANDBYSLOT: 'DR' }, ['STANDBYSLOT']],
+  // STANDBYSTANZA: the primary cluster's archive, for a standby cluster that shares its repository
+  ...((): [string, Over, string[]][] => {
+    const sb = { SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11', BACKUPREPO: '/mnt/backups' }
+    return [
+      ['STANDBYSTANZA of the primary', { ...sb, SCOPE: 'pg-dr', STANDBYSTANZA: 'postgresql' }, []],
+      [
+        'STANDBYSTANZA on a standby replica',
+        { ...sb, SERVICETAG: 'replica', SCOPE: 'pg-dr', STANDBYSTANZA: 'postgresql' },
+        [],
+      ],
+      [
+        'STANDBYSTANZA without a repository',
+        { ...sb, SCOPE: 'pg-dr', BACKUPREPO: 'off', STANDBYSTANZA: 'postgresql' },
+        ['STANDBYSTANZA'],
+      ],
+      [
+        'STANDBYSTANZA without STANDBYHOST',
+        { BACKUPREPO: '/mnt/backups', SCOPE: 'pg-dr', STANDBYSTANZA: 'postgresql' },
+        ['STANDBYSTANZA'],
+      ],
+      ['STANDBYSTANZA its own SCOPE', { ...sb, STANDBYSTANZA: 'postgresql' }, ['STANDBYSTANZA']],
+      [
+        'STANDBYSTANZA not a DNS label',
+        { ...sb, SCOPE: 'pg-dr', STANDBYSTANZA: 'Post_gres' },
+        ['STANDBYSTANZA'],
+      ],
+    ]
+  })(),
   ['SLOTS physical', { SLOTS: 'standby_dr, backup_1:physical' }, []],
   ['SLOTS logical with wal_level logical', { SLOTS: 'sub:logical:app', PGPARAMS: 'wal_level=logical' }, []],
   ['SLOTS logical with a plugin', { SLOTS: 'sub:logical:app:wal2json', PGPARAMS: 'wal_level=logical' }, []],
@@ -508,6 +536,12 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
       ),
       RESTORETIME: { BACKUPREPO: '/mnt/backups' },
       RESTORESTANZA: { BACKUPREPO: '/mnt/backups', RESTORETIME: '2026-11-30 23:10:05+00' },
+      STANDBYSTANZA: {
+        SERVICETAG: 'standby-leader',
+        STANDBYHOST: '10.1.0.11',
+        BACKUPREPO: '/mnt/backups',
+        SCOPE: 'pg-dr',
+      },
       TLS: tls.raw,
       TLSCA: tls.raw,
       TLSCERT: tls.raw,

@@ -56,6 +56,8 @@ t.test('files, owners and modes', async (t) => {
     patroni_stop_timeout: '25',
     node_exporter_enable: 'YES',
     node_exporter_listen_address: '10.0.0.11:9100',
+    // The port's rc script passes it as --collector.textfile.directory (the cook's certificate metrics).
+    node_exporter_textfile_dir: '/var/tmp/node_exporter',
     postgres_exporter_enable: 'YES',
     postgres_exporter_user: 'pgmonitor',
     postgres_exporter_group: 'pgmonitor',
