@@ -24,14 +24,7 @@ import { consulTls, patroniTls, tlsDirsAndFiles } from './tls-files.js'
 
 // metrics: files node_exporter reads at every scrape, which no service needs restarting for.
 export type Section =
-  | 'patroni'
-  | 'postgres'
-  | 'consul'
-  | 'rc'
-  | 'backup'
-  | 'postgres_exporter'
-  | 'logs'
-  | 'metrics'
+  'patroni' | 'postgres' | 'consul' | 'rc' | 'backup' | 'postgres_exporter' | 'logs' | 'metrics'
 export type Format = 'yaml' | 'hcl' | 'sh' | 'sql' | 'ini' | 'text' | 'pem'
 
 export interface DirEntry {
