@@ -95,9 +95,6 @@ export interface StartOptions {
   pgLayout?: Layout
 }
 
-// The Nomad loop lives in cook/foreground.ts; the lifecycle tests still reach it here.
-export { stayInForeground } from './foreground.js'
-
 export interface StartResult {
   kind: StartKind
   started: ServiceName[]
