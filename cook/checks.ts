@@ -64,6 +64,35 @@ export function password(what: string, pgpass: boolean): Check<string> {
   }
 }
 
+/**
+ * Every value the README, pot.conf.example and the Nomad job show for a secret (test/unit/secret-strength.test.ts
+ * collects them from those files and fails when one is missing here): a copied example is no secret.
+ */
+export const EXAMPLE_SECRETS: readonly string[] = [
+  '...',
+  'change-me',
+  'pa$$word',
+  'cg8StVXbQJ0gPvMd9o7yrg1Yr5x2eH0pKgx0WsRRvHc=',
+  '00000000-0000-0000-0000-000000000000',
+  'AKIAIOSFODNN7EXAMPLE',
+]
+
+/**
+ * A password that guards more than itself (KEKPASS, ADMPASS): at least `min` characters (Unicode code points,
+ * as a person counts them) and none of the documentation's examples, after the checks of `inner`.
+ */
+export function strongPassword(min: number, inner: Check<string>): Check<string> {
+  return (text, o) => {
+    const checked = inner(text, o)
+    if ('why' in checked) return checked
+    const lower = text.trim().toLowerCase()
+    if (EXAMPLE_SECRETS.some((e) => e.toLowerCase() === lower))
+      return bad('is an example value from the documentation')
+    const length = [...text].length
+    return length < min ? bad(`has ${length} characters; want at least ${min}`) : checked
+  }
+}
+
 export function gossipKey(text: string): Checked<string> {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return bad('is not base64')
   const bytes = Buffer.from(text, 'base64').length
@@ -160,7 +189,7 @@ export function onOff(text: string): Checked<boolean> {
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
 
 /** Roles that cook or PostgreSQL own: an application must not own its database as one of them. */
-const SERVICE_ROLES = ['postgres', 'replicator', 'rewinder', 'public']
+const SERVICE_ROLES = ['postgres', 'replicator', 'rewinder', 'monitor', 'public']
 
 export function pgParams(text: string): Checked<Record<string, string>> {
   const parsed = parsePgParams(text)

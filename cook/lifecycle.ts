@@ -11,6 +11,7 @@ import type { StepLog } from './log.js'
 import { JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
 import { SECRET_NAMES, type Params } from './params.js'
 import { plan as makePlan, type Plan, type ServiceName } from './plan.js'
+import { readPriorVerifiers } from './prior.js'
 import {
   clusterExists,
   clusterWhere,
@@ -114,7 +115,7 @@ export async function startJail(p: Params, opts: StartOptions): Promise<StartRes
     `cook ${VERSION}: parameters valid (NODENAME=${p.NODENAME}, SERVICETAG=${p.SERVICETAG}, DCS=${p.DCS}, SCOPE=${p.SCOPE})`,
   )
 
-  const plan = makePlan(p)
+  const plan = makePlan(p, JAIL_LAYOUT, readPriorVerifiers(root))
   const key = digestKey(paths.digestKey)
   const marker = readMarker(paths.seasoned)
   const running: ServiceName[] = []

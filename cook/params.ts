@@ -38,12 +38,13 @@ import {
   reachableAddress,
   SLOT_NAME,
   slots,
+  strongPassword,
   type Check,
   type CheckOptions,
   type Slot,
 } from './checks.js'
 
-export { splitList } from './checks.js'
+export { EXAMPLE_SECRETS, splitList } from './checks.js'
 export type { CheckOptions, Slot } from './checks.js'
 
 /** The raw text of each parameter after merging the sources, before checks. */
@@ -63,6 +64,8 @@ export type Known<N extends ParamName> = { [K in N]: NonNullable<Params[K]> } & 
 export interface Fallback<F = unknown> {
   (p: Known<ParamName>): F
   readonly needs?: readonly ParamName[]
+  /** Costs real time (a scrypt): left out when the run fails anyway and no rule needs its value. */
+  readonly costly?: boolean
 }
 
 /** A condition between parameters: it runs when all of `needs` are valid and set. */
@@ -108,6 +111,12 @@ function from<const N extends ParamName, F>(needs: readonly N[], value: (p: Know
   return Object.assign((p: Known<N>) => value(p), { needs })
 }
 
+/** A password derived from KEKPASS (secrets.ts derivePassword: one scrypt per cook run, then HKDF). */
+function derived(purpose: string): Fallback<string> {
+  const f = from(['KEKPASS', 'SCOPE'], (p): string => derivePassword(p.KEKPASS, p.SCOPE, purpose))
+  return Object.assign(f, { costly: true })
+}
+
 /**
  * A rule on the parameters in `needs`: it sees them typed as set. `broken` is written with its return
  * type: a rule reads the parameter it is on, whose type TypeScript would otherwise need before the
@@ -130,6 +139,14 @@ type Resolved<S extends Spec> = S extends { check: Check<infer T> }
   : never
 
 const SECRET_EXAMPLE = 'change-me'
+/**
+ * KEKPASS opens the superuser and every derived password, and a leaked derived one (MONPASS, RESTPASS) lets
+ * KEKPASS be guessed offline at scrypt's price: 16 characters, a machine secret (`openssl rand -base64 24`).
+ * ADMPASS is only ever guessed online, through a login: NIST SP 800-63B-4's 15 characters for a password that
+ * is the only factor.
+ */
+export const MIN_KEKPASS = 16
+export const MIN_ADMPASS = 15
 const tlsOn = (raw: RawParams) => (raw.TLS ?? 'on') === 'on'
 
 /** A parameter that only means something with an S3 repository. */
@@ -195,20 +212,20 @@ class ParamTable {
     check: consulServers,
   })
   ADMPASS = param({
-    doc: 'password of the "admin" role (CREATEROLE, CREATEDB) for applications and operators',
-    want: 'a non-empty password',
+    doc: `password of the "admin" role (CREATEDB; CREATEROLE only on PostgreSQL 16 and later) for applications and operators; at least ${MIN_ADMPASS} characters`,
+    want: `a password of at least ${MIN_ADMPASS} characters, not an example from the documentation`,
     example: SECRET_EXAMPLE,
     secret: true,
     required: true,
-    check: password('nothing', false),
+    check: strongPassword(MIN_ADMPASS, password('nothing', false)),
   })
   KEKPASS = param({
-    doc: 'password of the "postgres" superuser, used by Patroni only',
-    want: 'a non-empty password without line breaks',
+    doc: `password of the "postgres" superuser, used by Patroni only, and the key the default REPPASS, REWINDPASS, MONPASS and RESTPASS are derived from; at least ${MIN_KEKPASS} characters`,
+    want: `a password of at least ${MIN_KEKPASS} characters without line breaks, not an example from the documentation`,
     example: SECRET_EXAMPLE,
     secret: true,
     required: true,
-    check: password('Patroni', true),
+    check: strongPassword(MIN_KEKPASS, password('Patroni', true)),
   })
   GOSSIPKEY = param({
     doc: 'Consul gossip encryption key, as printed by `consul keygen`',
@@ -224,8 +241,8 @@ class ParamTable {
     want: 'a non-empty password without line breaks',
     example: SECRET_EXAMPLE,
     secret: true,
-    defaultDoc: 'derived from KEKPASS and SCOPE (HKDF-SHA256)',
-    fallback: from(['KEKPASS', 'SCOPE'], (p): string => derivePassword(p.KEKPASS, p.SCOPE, 'replication')),
+    defaultDoc: 'derived from KEKPASS and SCOPE (scrypt, then HKDF-SHA256)',
+    fallback: derived('replication'),
     check: password('pg_basebackup', true),
   })
   REWINDPASS = param({
@@ -233,8 +250,8 @@ class ParamTable {
     want: 'a non-empty password without line breaks',
     example: SECRET_EXAMPLE,
     secret: true,
-    defaultDoc: 'derived from KEKPASS and SCOPE (HKDF-SHA256)',
-    fallback: from(['KEKPASS', 'SCOPE'], (p): string => derivePassword(p.KEKPASS, p.SCOPE, 'rewind')),
+    defaultDoc: 'derived from KEKPASS and SCOPE (scrypt, then HKDF-SHA256)',
+    fallback: derived('rewind'),
     check: password('pg_rewind', true),
   })
   OLDKEKPASS = param({
@@ -250,8 +267,8 @@ class ParamTable {
     want: 'a non-empty password without line breaks or spaces at either end',
     example: SECRET_EXAMPLE,
     secret: true,
-    defaultDoc: 'derived from KEKPASS and SCOPE (HKDF-SHA256)',
-    fallback: from(['KEKPASS', 'SCOPE'], (p): string => derivePassword(p.KEKPASS, p.SCOPE, 'monitor')),
+    defaultDoc: 'derived from KEKPASS and SCOPE (scrypt, then HKDF-SHA256)',
+    fallback: derived('monitor'),
     check: exporterPassword,
   })
   SCOPE = param({
@@ -518,8 +535,8 @@ class ParamTable {
     want: 'a non-empty password',
     example: SECRET_EXAMPLE,
     secret: true,
-    defaultDoc: 'derived from KEKPASS and SCOPE (HKDF-SHA256)',
-    fallback: from(['KEKPASS', 'SCOPE'], (p): string => derivePassword(p.KEKPASS, p.SCOPE, 'restapi')),
+    defaultDoc: 'derived from KEKPASS and SCOPE (scrypt, then HKDF-SHA256)',
+    fallback: derived('restapi'),
     check: password('nothing', false),
   })
   TLS = param({
@@ -588,8 +605,8 @@ class ParamTable {
     check: databaseName,
   })
   DBOWNER = param({
-    doc: 'owner of DBNAME; cook creates it (NOLOGIN, granted to admin) when it is not admin; admin gives it a password',
-    want: 'a lower-case SQL name: a-z, 0-9 and _, not starting with a digit; not postgres, replicator or rewinder',
+    doc: 'owner of DBNAME; cook creates it (LOGIN without a password, granted to admin) when it is not admin; admin gives it a password (SET ROLE, then ALTER ROLE ... PASSWORD)',
+    want: 'a lower-case SQL name: a-z, 0-9 and _, not starting with a digit; not postgres, replicator, rewinder, monitor or a pg_ role',
     example: 'admin',
     defaultDoc: 'admin',
     fallback: () => 'admin',
@@ -770,10 +787,12 @@ export function validate(input: RawParams, opts: CheckOptions = { allowLoopback:
   // inputs are valid, so one run reports as much as can be known.
   const invalid = new Set(problems.map((p) => p.name))
   // Plain defaults first, then those computed from other values (REPPASS needs SCOPE's default).
+  const ruleNeeds = new Set(PARAM_NAMES.flatMap((n) => (PARAMS[n].rules ?? []).flatMap((r) => r.needs)))
   const computed = (name: ParamName) => Number((PARAMS[name].fallback?.needs?.length ?? 0) > 0)
   for (const name of [...PARAM_NAMES].sort((a, b) => computed(a) - computed(b))) {
     const fallback = PARAMS[name].fallback
     if (out[name] !== undefined || !fallback || invalid.has(name)) continue
+    if (fallback.costly && problems.length > 0 && !ruleNeeds.has(name)) continue
     if (ready(out, fallback.needs ?? [], invalid)) values[name] = fallback(out)
   }
   for (const name of PARAM_NAMES)

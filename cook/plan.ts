@@ -1,6 +1,7 @@
 // From parameters to a plan: every directory and file the jail gets (with owner and mode), the rc.conf
-// settings, and the order services start in. Pure: it reads nothing and writes nothing.
-import { createHmac } from 'node:crypto'
+// settings, and the order services start in. Pure: it reads nothing and writes nothing. Its one input besides
+// the parameters is what the role files held before (PriorVerifiers, read by the caller); the only thing it
+// draws is a random salt, for a verifier the prior one does not prove.
 import { isIPv6 } from 'node:net'
 import { dirname } from 'node:path'
 import { authority, parseHostPort } from './net.js'
@@ -18,7 +19,7 @@ import {
   standbyRestoreCommand,
 } from './backup.js'
 import { NEWSYSLOG_CONF, newsyslogFile } from './newsyslog.js'
-import { scramVerifier } from './secrets.js'
+import { scramMatches, scramVerifier } from './secrets.js'
 import { PORTS } from './ports.js'
 import { consulTls, patroniTls, tlsDirsAndFiles } from './tls-files.js'
 
@@ -61,7 +62,7 @@ const PSQL_SECRET = /PASSWORD/
 const YAML_SECRET = /^\s*(password|token):/
 const HCL_SECRET = /^\s*(encrypt|agent|default)\s*=/
 
-export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
+export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifiers = {}): Plan {
   const L = (path: string) => at(layout, path)
   const pg = layout.pgUser
   const dirs: DirEntry[] = [
@@ -99,7 +100,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
     },
     {
       path: PATHS.adminRoleSql,
-      content: renderTemplate('admin-role.sql', { verifier: adminVerifier(p) }),
+      content: renderTemplate('admin-role.sql', { verifier: adminVerifier(p, prior) }),
       mode: 0o600,
       owner: pg,
       section: 'postgres',
@@ -120,7 +121,10 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT): Plan {
         ]),
     {
       path: PATHS.monitorRoleSql,
-      content: renderTemplate('monitor-role.sql', { role: MONITOR_ROLE, verifier: monitorVerifier(p) }),
+      content: renderTemplate('monitor-role.sql', {
+        role: MONITOR_ROLE,
+        verifier: monitorVerifier(p, prior),
+      }),
       mode: 0o600,
       owner: pg,
       section: 'postgres',
@@ -322,17 +326,30 @@ export function patroniView(p: Params, layout: Layout) {
   }
 }
 
-/** The monitor role's SCRAM verifier, salted like the admin role's. */
-export function monitorVerifier(p: Params): string {
-  const salt = createHmac('sha256', p.KEKPASS).update(`monitor-salt/${p.SCOPE}`).digest().subarray(0, 16)
-  return scramVerifier(p.MONPASS, salt)
+/**
+ * The SCRAM verifiers this member's role files held before this run (readPriorVerifiers, cook/prior.ts), the
+ * one thing plan() takes from disk: read before it by the thin layer that calls it.
+ */
+export interface PriorVerifiers {
+  admin?: string | undefined
+  monitor?: string | undefined
 }
 
 /**
- * The admin role's SCRAM verifier. Its salt comes from KEKPASS and SCOPE, so the same parameters render
- * the same file (a second run changes nothing) while the salt stays unknown to anyone without KEKPASS.
+ * A role's SCRAM verifier: the one the role file already holds when it proves the password, so a second run
+ * writes the same bytes, else a new one with a random salt. PostgreSQL sends the salt to anyone who starts a
+ * SCRAM login, before any password is checked: a salt must say nothing about any secret.
  */
-export function adminVerifier(p: Params): string {
-  const salt = createHmac('sha256', p.KEKPASS).update(`admin-salt/${p.SCOPE}`).digest().subarray(0, 16)
-  return scramVerifier(p.ADMPASS, salt)
+export function roleVerifier(password: string, prior: string | undefined): string {
+  return prior !== undefined && scramMatches(prior, password) ? prior : scramVerifier(password)
+}
+
+/** The monitor role's SCRAM verifier. */
+export function monitorVerifier(p: Params, prior: PriorVerifiers = {}): string {
+  return roleVerifier(p.MONPASS, prior.monitor)
+}
+
+/** The admin role's SCRAM verifier. */
+export function adminVerifier(p: Params, prior: PriorVerifiers = {}): string {
+  return roleVerifier(p.ADMPASS, prior.admin)
 }

@@ -1,14 +1,42 @@
 // Secret material the cook computes: derived passwords and SCRAM-SHA-256 verifiers.
-import { createHash, createHmac, hkdfSync, pbkdf2Sync, randomBytes } from 'node:crypto'
+import { createHash, createHmac, hkdfSync, pbkdf2Sync, randomBytes, scryptSync } from 'node:crypto'
 import { L_CAT, MAPPED_TO_NOTHING, NON_ASCII_SPACE, PROHIBITED, RAND_AL_CAT } from './saslprep-tables.js'
 
 /**
- * Derives a password from KEKPASS so that every member computes the same value without an extra parameter.
- * HKDF, not a slow KDF: the derived passwords sit in the same 0600 file as KEKPASS itself, so slowing an
- * attacker here protects nothing, while the cook's start-up time is measured.
+ * scrypt's cost for the KEKPASS master key (RFC 7914): N = 2^15, r = 8, p = 1 takes 128 * N * r = 32 MiB and
+ * about 0.13 s on the 2-core test machine (DEVELOPMENT.md, "Performance"). Whoever holds one derived password
+ * (MONPASS sits in a file the network-facing exporter reads, RESTPASS travels as HTTP Basic) pays that for
+ * every KEKPASS guess. maxmem leaves room above the 32 MiB (Node's own limit is exactly 32 MiB).
+ */
+export const KDF = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const
+
+const masterKeys = new Map<string, Buffer>()
+
+/**
+ * scrypt(KEKPASS) with SCOPE in the salt, computed once per process: every member derives the same key, so
+ * the salt cannot be random. The fixed salt lets one precomputed dictionary serve every cluster of the same
+ * SCOPE, which is why KEKPASS has a minimum length (params.ts).
+ */
+export function masterKey(kekpass: string, scope: string): Buffer {
+  const id = `${scope}\0${kekpass}`
+  let key = masterKeys.get(id)
+  if (key === undefined) {
+    key = scryptSync(Buffer.from(kekpass, 'utf8'), `patroni-postgresql/kek/${scope}`, 32, KDF)
+    // A handful: the tests validate many parameter sets, a cook run only one.
+    if (masterKeys.size >= 16) masterKeys.clear()
+    masterKeys.set(id, key)
+  }
+  return key
+}
+
+/**
+ * Derives a password from KEKPASS so that every member computes the same value without an extra parameter:
+ * one scrypt (masterKey), then HKDF-SHA256 per purpose. The expansion is cheap and sound: its input is
+ * already a uniformly random 32-byte key, and HKDF's outputs for different purposes reveal nothing about
+ * each other or the key, so a leaked derived password leaves only a guess at KEKPASS, at scrypt's price.
  */
 export function derivePassword(kekpass: string, scope: string, purpose: string): string {
-  const key = hkdfSync('sha256', Buffer.from(kekpass, 'utf8'), `patroni-postgresql/${scope}`, purpose, 24)
+  const key = hkdfSync('sha256', masterKey(kekpass, scope), `patroni-postgresql/${scope}`, purpose, 24)
   return Buffer.from(key).toString('base64url')
 }
 

@@ -112,3 +112,13 @@ export function label(value: string): string {
     (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`,
   )
 }
+
+/**
+ * KEKPASS and ADMPASS have a minimum length (cook/params.ts): a trap shorter than it is repeated until it is
+ * long enough, which keeps its first and last characters (a leading dash, a trailing backslash or space) and
+ * every character in it. Whole-value traps ('yes', '~') cannot be such a password any more.
+ */
+export function longEnough(value: string, min = 16): string {
+  const length = [...value].length
+  return length >= min ? value : value.repeat(Math.ceil(min / Math.max(length, 1)))
+}

@@ -3,7 +3,9 @@ import { apply } from '../apply.js'
 import { defineCommand, PARAM_OPTIONS, PARAM_USAGE } from '../command.js'
 import { loadConfigFromOptions, ownersOption } from '../config.js'
 import { CookError } from '../errors.js'
+import { JAIL_LAYOUT } from '../layout.js'
 import { plan } from '../plan.js'
+import { readPriorVerifiers } from '../prior.js'
 import { verifyPlan } from '../verify.js'
 
 export default defineCommand({
@@ -21,7 +23,8 @@ export default defineCommand({
     const owners = ownersOption(values)
     const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
     for (const w of resolved.warnings) io.err(`warning: ${w}`)
-    const p = plan(params)
+    // The role files' verifiers are kept when they still prove their passwords: a re-render changes nothing.
+    const p = plan(params, JAIL_LAYOUT, readPriorVerifiers(root))
     verifyPlan(p)
     const dryRun = values['dry-run'] === true
     const changes = apply(p, { root, owners, dryRun })

@@ -10,6 +10,7 @@ import { haproxyConfig } from '../../cook/haproxy.js'
 import { PATHS, type Layout } from '../../cook/layout.js'
 import { type Params, type RawParams, validate } from '../../cook/params.js'
 import { plan } from '../../cook/plan.js'
+import { readPriorVerifiers } from '../../cook/prior.js'
 import { PORTS } from '../../cook/ports.js'
 import { digestKey, wantedMarker, writeMarker } from '../../cook/seasoned.js'
 import { verifyPlan } from '../../cook/verify.js'
@@ -225,7 +226,7 @@ export class ClusterFiles {
     const socket = join(m.root, PATHS.pgSocketDir, `.s.PGSQL.${PG_PORT}`)
     if (socket.length > 107)
       throw new Error(`${socket} is longer than a Unix socket path may be: use a shorter cluster folder`)
-    const p = plan(m.params, layout)
+    const p = plan(m.params, layout, readPriorVerifiers(m.root))
     verifyPlan(p)
     apply(p, { root: m.root, owners: 'apply' })
     // The marker a finished jail start leaves (its digests are of the jail's own plan), for `cook status`.

@@ -160,7 +160,7 @@ t.test('cook status where nothing answers: exit 2, every reason named, no secret
   t.match(text.out, /^member pg1 of cluster postgresql \(127\.0\.0\.1, DCS etcd\): CRITICAL$/m)
   t.match(text.out, /^services {4}patroni DOWN, node_exporter DOWN, postgres_exporter DOWN$/m)
   for (const out of [json.out, text.out, json.err, text.err])
-    for (const secret of ['kek-Secret-2', 'admin-Secret-1', 'm0n-Secret', params().REPPASS])
+    for (const secret of ['kek-Secret-2-basic-env', 'admin-Secret-1-basic', 'm0n-Secret', params().REPPASS])
       t.notOk(out.includes(secret), 'no secret in the output')
 })
 

@@ -12,7 +12,7 @@ import { plan } from '../../cook/plan.js'
 import { sql } from '../../cook/quote.js'
 import { saslprep, scramMatches, scramVerifier } from '../../cook/secrets.js'
 import { basicEnv, tempDir } from '../helpers.js'
-import { HOSTILE, label, LINE_BREAKS } from '../hostile.js'
+import { HOSTILE, label, LINE_BREAKS, longEnough } from '../hostile.js'
 import { PG_BIN, startPostgres } from '../pg.js'
 
 /** Passwords where SASLprep changes the bytes, or must give up and leave them as they are. */
@@ -106,7 +106,8 @@ t.test('PostgreSQL', async (t) => {
       '😀ﬁ',
       'x\u0341',
     ]
-    for (const password of logins) {
+    // ADMPASS has a minimum length: a shorter value is repeated (longEnough keeps its characters).
+    for (const password of logins.map((l) => longEnough(l))) {
       const p = validate({ ...basicEnv(), ADMPASS: password })
       const file = plan(p).files.find((f) => f.path === PATHS.adminRoleSql)
       const content = file?.content ?? ''
@@ -123,7 +124,32 @@ t.test('PostgreSQL', async (t) => {
     const attrs = pg.sql(
       "SELECT rolcanlogin, rolcreaterole, rolcreatedb, rolsuper FROM pg_roles WHERE rolname = 'admin'",
     )
-    t.equal(attrs.trim(), 't|t|t|f', 'LOGIN CREATEROLE CREATEDB, not a superuser')
+    t.equal(attrs.trim(), 't|f|t|f', 'PostgreSQL 15: LOGIN CREATEDB, no CREATEROLE, not a superuser')
+  })
+
+  t.test('PostgreSQL 15: admin cannot make itself the OS user (no CREATEROLE)', async (t) => {
+    const password = 'admin-pw-long-enough'
+    const p = validate({ ...basicEnv(), ADMPASS: password })
+    pg.sql(plan(p).files.find((f) => f.path === PATHS.adminRoleSql)?.content ?? '')
+    t.equal(pg.sql('SHOW server_version_num').trim().slice(0, 2), '15', 'the server is PostgreSQL 15')
+    const grant = 'GRANT pg_execute_server_program TO admin'
+    const shell = "CREATE TEMP TABLE o (x text); COPY o FROM PROGRAM 'id -un'; SELECT x FROM o"
+    const refused = pg.login('admin', password, grant)
+    t.not(refused.status, 0, 'admin cannot grant itself pg_execute_server_program')
+    t.match(refused.stderr, /must have admin option on role "pg_execute_server_program"/)
+    t.match(
+      pg.login('admin', password, shell).stderr,
+      /permission denied|must be superuser or have privileges/,
+    )
+    t.equal(pg.login('admin', password, 'CREATE ROLE app_reader NOLOGIN').status, 1, 'nor create roles')
+    // What the role was before: with CREATEROLE, admin grants itself the role and runs a program as postgres.
+    pg.sql('ALTER ROLE admin CREATEROLE')
+    t.equal(pg.login('admin', password, grant).status, 0, 'with CREATEROLE the grant works')
+    t.equal(pg.login('admin', password, shell).stdout.trim(), 'postgres', 'and admin is the OS user')
+    // The rendered file takes it back from a cluster that had it (with CREATEROLE from an older image).
+    pg.sql('REVOKE pg_execute_server_program FROM admin')
+    pg.sql(plan(p).files.find((f) => f.path === PATHS.adminRoleSql)?.content ?? '')
+    t.not(pg.login('admin', password, grant).status, 0, 'the file removes CREATEROLE again')
   })
 
   t.test('post-bootstrap.sh, given the connection string Patroni passes as $1, creates admin', async (t) => {
@@ -153,14 +179,17 @@ t.test('PostgreSQL', async (t) => {
     const bootstrap = (over: Record<string, string>) => {
       const root = tempDir(t)
       const layout = { ...JAIL_LAYOUT, base: root, pgBinDir: PG_BIN }
-      apply(plan(validate({ ...basicEnv(), ADMPASS: 'app-pw', ...over }), layout), { root, owners: 'record' })
+      apply(plan(validate({ ...basicEnv(), ADMPASS: 'app-pw-long-enough', ...over }), layout), {
+        root,
+        owners: 'record',
+      })
       const conn = `host=${pg.socketDir} port=${pg.port} user=postgres dbname=postgres`
       return spawnSync('/bin/sh', [join(root, PATHS.postBootstrap), conn], {
         encoding: 'utf8',
         env: { PATH: process.env.PATH },
       })
     }
-    const asAdmin = (sql: string, db: string) => pg.login('admin', 'app-pw', sql, db)
+    const asAdmin = (sql: string, db: string) => pg.login('admin', 'app-pw-long-enough', sql, db)
     for (const run of [1, 2]) {
       const r = bootstrap({ DBNAME: 'app' })
       t.equal(r.status, 0, `run ${run}: ${r.stderr}`)
@@ -172,18 +201,27 @@ t.test('PostgreSQL', async (t) => {
     // The bug the issue names, as PostgreSQL 15 has it: no CREATE on the public schema of postgres.
     t.match(asAdmin('CREATE TABLE t (x int)', 'postgres').stderr, /permission denied for schema public/)
 
-    // Another owner: created without a login, granted to admin, who acts as it and can give it a password.
+    // Another owner: LOGIN without a password, granted to admin, who acts as it and can give it a password.
     t.equal(bootstrap({ DBNAME: 'shop', DBOWNER: 'shop_owner' }).status, 0)
     t.equal(
       pg.sql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'shop_owner'").trim() +
         pg.sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'shop'").trim(),
-      'fshop_owner',
+      'tshop_owner',
+    )
+    t.match(
+      pg.login('shop_owner', 'a-guess', 'SELECT 1', 'shop').stderr,
+      /password authentication failed/,
+      'no password, no login',
     )
     const owned = asAdmin(
       'SET ROLE shop_owner; CREATE TABLE items (id int); SELECT tableowner FROM pg_tables WHERE tablename = $$items$$',
       'shop',
     )
     t.equal(owned.stdout.trim(), 'shop_owner', `admin creates shop_owner's tables: ${owned.stderr}`)
-    t.equal(asAdmin("ALTER ROLE shop_owner LOGIN PASSWORD 'x'", 'shop').status, 0, 'admin gives it a login')
+    // On PostgreSQL 15 admin has no CREATEROLE: it sets the password as the role itself.
+    t.equal(asAdmin("ALTER ROLE shop_owner PASSWORD 'x'", 'shop').status, 1, 'not as admin')
+    const given = asAdmin("SET ROLE shop_owner; ALTER ROLE shop_owner PASSWORD 'shop-pw'", 'shop')
+    t.equal(given.status, 0, `admin gives it a password, acting as it: ${given.stderr}`)
+    t.equal(pg.login('shop_owner', 'shop-pw', 'SELECT current_user', 'shop').stdout.trim(), 'shop_owner')
   })
 })

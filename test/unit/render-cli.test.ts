@@ -1,12 +1,15 @@
 // `cook check` and `cook render` as a user meets them: golden files, modes, the exit-78 contract with
 // nothing written, secrets never echoed nor world-readable, and random bad input never crashing the cook.
 import { spawnSync } from 'node:child_process'
+import { createHmac } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
 import { PARAM_NAMES, PARAMS, SECRET_NAMES, validate } from '../../cook/params.js'
+import { verifierIn } from '../../cook/prior.js'
 import { sh, yaml } from '../../cook/quote.js'
+import { scramMatches } from '../../cook/secrets.js'
 import { basicEnv, cook, tempDir } from '../helpers.js'
 
 const GOLDEN = new URL('../golden/', import.meta.url).pathname
@@ -21,6 +24,9 @@ function files(dir: string): string[] {
     .sort()
 }
 
+const ROLE_FILES = ['usr/local/etc/patroni/admin-role.sql', 'usr/local/etc/patroni/monitor-role.sql']
+const VERIFIERS = /SCRAM-SHA-256\$[^']+/g
+
 const render = (root: string, env: Record<string, string | undefined>, ...extra: string[]) =>
   cook(['render', '--root', root, '--owners', 'record', ...extra], env)
 
@@ -34,17 +40,29 @@ t.test('golden: a typical member of a three-node cluster, byte for byte', async 
     'TLS=off says what it gives up',
   )
   t.equal(r.err.split('\n').length, 1, 'and nothing else')
+  // The role files' verifiers have random salts: compared without them, and proven against their passwords.
+  const read = (dir: string, f: string) => {
+    const text = readFileSync(join(dir, f), 'utf8')
+    return ROLE_FILES.includes(f) ? text.replace(VERIFIERS, 'VERIFIER') : text
+  }
   if (process.env.UPDATE_GOLDEN === '1') {
+    const kept = new Map(
+      files(GOLDEN_ROOT)
+        .filter((f) => ROLE_FILES.includes(f) && read(GOLDEN_ROOT, f) === read(root, f))
+        .map((f) => [f, readFileSync(join(GOLDEN_ROOT, f))]),
+    )
     rmSync(GOLDEN_ROOT, { recursive: true, force: true })
     for (const f of files(root)) {
       mkdirSync(dirname(join(GOLDEN_ROOT, f)), { recursive: true })
-      writeFileSync(join(GOLDEN_ROOT, f), readFileSync(join(root, f)))
+      writeFileSync(join(GOLDEN_ROOT, f), kept.get(f) ?? readFileSync(join(root, f)))
     }
     writeFileSync(GOLDEN_REPORT, `${r.out}\n`)
   }
   t.same(files(root), files(GOLDEN_ROOT), 'the same files (UPDATE_GOLDEN=1 npm run test:unit regenerates)')
-  for (const f of files(GOLDEN_ROOT))
-    t.equal(readFileSync(join(root, f), 'utf8'), readFileSync(join(GOLDEN_ROOT, f), 'utf8'), f)
+  for (const f of files(GOLDEN_ROOT)) t.equal(read(root, f), read(GOLDEN_ROOT, f), f)
+  const p = validate(basicEnv())
+  t.ok(scramMatches(verifierIn(readFileSync(join(root, ROLE_FILES[0] ?? ''), 'utf8')) ?? '', p.ADMPASS))
+  t.ok(scramMatches(verifierIn(readFileSync(join(root, ROLE_FILES[1] ?? ''), 'utf8')) ?? '', p.MONPASS))
   t.equal(`${r.out}\n`, readFileSync(GOLDEN_REPORT, 'utf8'), 'the same report: every path, mode and owner')
 })
 
@@ -67,12 +85,74 @@ t.test('modes on disk are the plan’s, whatever the umask', async (t) => {
   t.equal(mode('var/db/consul'), '750')
 })
 
+t.test(
+  'SCRAM salts are random, kept while they prove the password, never derived from KEKPASS',
+  async (t) => {
+    const env = basicEnv()
+    const p = validate(env)
+    const [a, b] = [join(tempDir(t), 'a'), join(tempDir(t), 'b')]
+    t.equal((await render(a, env)).code, 0)
+    t.equal((await render(b, env)).code, 0)
+    const verifier = (root: string, f: string) => verifierIn(readFileSync(join(root, f), 'utf8')) ?? ''
+    const salt = (v: string) => Buffer.from(/:([^$]+)\$/.exec(v)?.[1] ?? '', 'base64')
+    for (const [f, role, password] of [
+      [ROLE_FILES[0] ?? '', 'admin', p.ADMPASS],
+      [ROLE_FILES[1] ?? '', 'monitor', p.MONPASS],
+    ] as const) {
+      const [va, vb] = [verifier(a, f), verifier(b, f)]
+      t.ok(scramMatches(va, password) && scramMatches(vb, password), `${role}: both prove the password`)
+      t.not(va, vb, `${role}: two fresh renders, two salts`)
+      t.equal(salt(va).length, 16, `${role}: a 16-byte salt`)
+      // What the salt was before: HMAC-SHA256(KEKPASS, "<role>-salt/SCOPE"), sent to anyone who starts a login.
+      const derived = createHmac('sha256', p.KEKPASS)
+        .update(`${role}-salt/${p.SCOPE}`)
+        .digest()
+        .subarray(0, 16)
+      t.notOk(
+        salt(va).equals(derived) || salt(vb).equals(derived),
+        `${role}: the salt is not a function of KEKPASS`,
+      )
+    }
+    // A re-render into the same root changes nothing, the role files included.
+    const before = ROLE_FILES.map((f) => readFileSync(join(a, f), 'utf8'))
+    const again = await render(a, env)
+    t.equal(again.code, 0)
+    t.same(
+      ROLE_FILES.map((f) => readFileSync(join(a, f), 'utf8')),
+      before,
+      'a re-render writes the same bytes',
+    )
+    t.notMatch(again.out, /^(created|changed|updated)/m, `nothing changed: ${again.out}`)
+    // A new ADMPASS: a new verifier with a new salt; MONPASS did not change, so its verifier stays.
+    const newer = await render(a, { ...env, ADMPASS: 'another-admin-Secret' })
+    t.equal(newer.code, 0)
+    const replaced = verifier(a, ROLE_FILES[0] ?? '')
+    t.ok(scramMatches(replaced, 'another-admin-Secret'), 'the new verifier proves the new ADMPASS')
+    t.notOk(salt(replaced).equals(salt(verifier(b, ROLE_FILES[0] ?? ''))), 'with a new salt')
+    t.notOk(salt(replaced).equals(salt(before[0] ?? '')), 'not the old one')
+    t.equal(readFileSync(join(a, ROLE_FILES[1] ?? ''), 'utf8'), before[1], 'the monitor file stays')
+    // The postgres user owns these files: a verifier of another password, or one that would take a
+    // billion iterations to check, is replaced (and quickly).
+    const tampered = readFileSync(join(a, ROLE_FILES[1] ?? ''), 'utf8').replace(
+      /SCRAM-SHA-256\$4096:/g,
+      'SCRAM-SHA-256$1000000000:',
+    )
+    writeFileSync(join(a, ROLE_FILES[1] ?? ''), tampered)
+    const started = Date.now()
+    t.equal((await render(a, env)).code, 0)
+    t.ok(Date.now() - started < 5000, 'no billion iterations')
+    const monitor = verifier(a, ROLE_FILES[1] ?? '')
+    t.ok(scramMatches(monitor, p.MONPASS), 'a verifier of MONPASS again')
+    t.match(monitor, /^SCRAM-SHA-256\$4096:/)
+  },
+)
+
 t.test('no secret, in any encoding, in a world-readable file', async (t) => {
   const root = join(tempDir(t), 'jail')
   const env = {
     ...basicEnv(),
-    KEKPASS: 'kek "Sécret" 1',
-    ADMPASS: "adm 'Sécret' 2",
+    KEKPASS: 'kek "Sécret" 1 long enough',
+    ADMPASS: "adm 'Sécret' 2 long enough",
     CONSULTOKEN: '5f4a1c2e-9b1d-4c7a-8e2f-3a6b7c8d9e0f',
   }
   t.equal((await render(root, env)).code, 0)
@@ -223,7 +303,7 @@ t.test('check prints every resolved parameter with its source, secrets redacted'
   t.match(r.out, /^TTL\s+30\s+\(default\)$/m)
   for (const n of SECRET_NAMES.filter((n) => !['CONSULTOKEN', 'S3KEY', 'S3SECRET', 'TLSKEY'].includes(n)))
     t.match(r.out, new RegExp(`^${n}\\s+<redacted>\\s`, 'm'), n)
-  t.notMatch(r.out, /kek-Secret-2|admin-Secret-1|cg8StVXb|old-kek-Secret-0/)
+  t.notMatch(r.out, /kek-Secret-2-basic-env|admin-Secret-1-basic|cg8StVXb|old-kek-Secret-0/)
 })
 
 t.test('random bad input never crashes the cook: 0 when valid, else 78 with messages', async (t) => {
