@@ -196,9 +196,12 @@ async function rotateOn(
   o: RotateOptions,
 ): Promise<RotateResult> {
   const names = ROLE_PASSWORDS.map((r) => sql(r.role)).join(', ')
-  // The first row ('' cannot be a role's name) says whether the leader is in recovery.
+  // The first row ('' cannot be a role's name) says whether the leader is in recovery; the second (' ' cannot
+  // be one either) whether admin holds CREATEROLE on a major where that makes it the OS user (admin-role.sql).
   const read =
     `${QUIET}SELECT '', pg_catalog.pg_is_in_recovery()::text UNION ALL ` +
+    `SELECT ' ', (pg_catalog.current_setting('server_version_num')::int < 160000 AND rolcreaterole)::text ` +
+    `FROM pg_catalog.pg_authid WHERE rolname = 'admin' UNION ALL ` +
     `SELECT rolname, coalesce(rolpassword, '') FROM pg_catalog.pg_authid WHERE rolname IN (${names});\n`
   for (const [i, password] of candidates.entries()) {
     const r = await psql(conn, password, read, o.layout)
@@ -213,12 +216,14 @@ async function rotateOn(
           return [role, verifier] as const
         }),
     )
+    const createrole = stored.get(' ') === 'true'
+    stored.delete(' ')
     const missing = ROLE_PASSWORDS.filter((x) => !stored.has(x.role)).map((x) => x.role)
     const stale = ROLE_PASSWORDS.filter(
       (x) => stored.has(x.role) && !scramMatches(stored.get(x.role) ?? '', p[x.param] as string),
     )
     const named = (list: typeof stale) => list.map((x) => `${x.role} (${x.param})`)
-    if (stale.length > 0 && stored.get('') === 'true') {
+    if ((stale.length > 0 || createrole) && stored.get('') === 'true') {
       // A standby leader replays its roles from the remote primary and cannot change them; any other
       // leader in recovery is still being promoted: ask again.
       if (!(await dcsStandbyCluster(p, o.consulHttp)))
@@ -232,10 +237,12 @@ async function rotateOn(
         standby: named(stale),
       }
     }
-    if (stale.length > 0) {
+    if (stale.length > 0 || createrole) {
       // One transaction: the roles change together or not at all. Verifiers only, never the plaintext.
       const alter = stale
         .map((x) => `ALTER ROLE ${quoteIdent(x.role)} PASSWORD ${sql(scramVerifier(p[x.param] as string))};`)
+        // A cluster an older image created on PostgreSQL 15 or older: admin's CREATEROLE goes.
+        .concat(createrole ? ['ALTER ROLE admin NOCREATEROLE;'] : [])
         .join('\n')
       const w = await psql(conn, password, `${QUIET}BEGIN;\n${alter}\nCOMMIT;\n`, o.layout)
       if (w.refused) throw new Error(`the leader ${conn.shown} refused the login it accepted a moment ago`)
@@ -244,7 +251,7 @@ async function rotateOn(
       kind: 'checked',
       leader: leader.name,
       local: conn.local,
-      rotated: named(stale),
+      rotated: named(stale).concat(createrole ? ['admin (CREATEROLE removed)'] : []),
       missing,
       standby: [],
     }

@@ -3,12 +3,14 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { spawnSync } from 'node:child_process'
+import { hkdfSync } from 'node:crypto'
 import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { CookError } from '../../cook/errors.js'
 import { StepLog } from '../../cook/log.js'
 import { validate, type RawParams } from '../../cook/params.js'
+import { sql } from '../../cook/quote.js'
 import { renderedSuperuserPassword, rotateRoles } from '../../cook/rotate.js'
 import { basicEnv, tempDir } from '../helpers.js'
 import { lookupUser } from '../../cook/users.js'
@@ -67,10 +69,10 @@ t.test('rotateRoles', async (t) => {
   const works = (user: string, password: string) => pg.login(user, password, 'SELECT 1').status === 0
   const next = params({
     // `:` and `\` must be escaped in the pgpass file cook logs in with.
-    KEKPASS: 'new-kek:a\\b',
+    KEKPASS: 'new-kek:a\\b-long',
     REPPASS: 'new-rep',
     REWINDPASS: 'new-rewind',
-    ADMPASS: 'new-adm',
+    ADMPASS: 'new-adm-long-pw',
     MONPASS: 'new-mon',
   })
 
@@ -101,15 +103,16 @@ t.test('rotateRoles', async (t) => {
         'rewinder (REWINDPASS)',
         'admin (ADMPASS)',
         'monitor (MONPASS)',
+        'admin (CREATEROLE removed)',
       ],
       missing: [],
       standby: [],
     })
     for (const [user, oldPw, newPw] of [
-      ['postgres', 'old-kek', 'new-kek:a\\b'],
+      ['postgres', 'old-kek', 'new-kek:a\\b-long'],
       ['replicator', 'old-rep', 'new-rep'],
       ['rewinder', 'old-rewind', 'new-rewind'],
-      ['admin', 'old-adm', 'new-adm'],
+      ['admin', 'old-adm', 'new-adm-long-pw'],
       ['monitor', 'old-mon', 'new-mon'],
     ] as const) {
       t.notOk(works(user, oldPw), `${user}: the old password is refused`)
@@ -118,7 +121,8 @@ t.test('rotateRoles', async (t) => {
     const attrs = pg.sql(
       "SELECT rolname, rolsuper, rolreplication, rolcreaterole FROM pg_roles WHERE rolname IN ('postgres', 'replicator', 'admin') ORDER BY 1",
     )
-    t.equal(attrs, 'admin|f|f|t\npostgres|t|t|t\nreplicator|f|t|f\n', 'only the passwords changed')
+    // PostgreSQL 15: CREATEROLE would let admin grant itself pg_execute_server_program (admin-role.sql).
+    t.equal(attrs, 'admin|f|f|f\npostgres|t|t|t\nreplicator|f|t|f\n', "the passwords, and admin's CREATEROLE")
     const text = lines.join('\n')
     t.match(text, /rotated on the leader pg1: postgres \(KEKPASS\), replicator \(REPPASS\)/)
     t.notOk(/new-|old-|SCRAM-SHA-256\$/.test(text), 'the log names roles, never a password or verifier')
@@ -206,6 +210,59 @@ function startStandby(t: { teardown: (fn: () => void) => void }, pg: Postgres): 
   t.teardown(() => asPostgres([`${PG_BIN}/pg_ctl`, '-D', data, '-m', 'immediate', 'stop']))
   return port
 }
+
+t.test(
+  'a new image derives other passwords from KEKPASS: the leader gets them at the first start',
+  async (t) => {
+    const pg = startPostgres(t)
+    // What the image before scrypt derived (HKDF-SHA256 straight from KEKPASS), as its clusters still have.
+    const kekpass = 'kek-of-an-older-image'
+    const hkdf = (purpose: string) =>
+      Buffer.from(hkdfSync('sha256', kekpass, 'patroni-postgresql/rot', purpose, 24)).toString('base64url')
+    const old = { replicator: hkdf('replication'), rewinder: hkdf('rewind'), monitor: hkdf('monitor') }
+    pg.sql(
+      [
+        "SET password_encryption = 'scram-sha-256';",
+        `ALTER ROLE postgres PASSWORD ${sql(kekpass)};`,
+        `CREATE ROLE replicator LOGIN REPLICATION PASSWORD ${sql(old.replicator)};`,
+        `CREATE ROLE rewinder LOGIN PASSWORD ${sql(old.rewinder)};`,
+        "CREATE ROLE admin LOGIN CREATEDB PASSWORD 'admin-of-an-older-image';",
+        `CREATE ROLE monitor LOGIN PASSWORD ${sql(old.monitor)} IN ROLE pg_monitor;`,
+        '',
+      ].join('\n'),
+    )
+    const kv = new Map<string, string>([
+      ['/service/rot/leader', 'pg1'],
+      ['/service/rot/members/pg1', JSON.stringify({ conn_url: `postgres://${pg.host}:${pg.port}/postgres` })],
+    ])
+    const consulHttp = await consulKv(t, kv)
+    const p = validate(
+      { ...basicEnv(), NODENAME: 'pg2', SCOPE: 'rot', KEKPASS: kekpass, ADMPASS: 'admin-of-an-older-image' },
+      { allowLoopback: true },
+    )
+    t.not(p.REPPASS, old.replicator, 'REPPASS is no longer what the older image derived')
+    const r = await rotateRoles(p, {
+      log: new StepLog({ out: () => undefined }),
+      consulHttp,
+      layout: debianLayout(''),
+      previous: [],
+      timeoutMs: 3000,
+      intervalMs: 50,
+    })
+    t.match(r, {
+      kind: 'checked',
+      rotated: ['replicator (REPPASS)', 'rewinder (REWINDPASS)', 'monitor (MONPASS)'],
+    })
+    for (const [role, pw] of [
+      ['replicator', p.REPPASS],
+      ['rewinder', p.REWINDPASS],
+      ['monitor', p.MONPASS],
+    ] as const) {
+      t.equal(pg.login(role, pw, 'SELECT 1', 'postgres').status, 0, `${role} logs in with the new derivation`)
+      t.not(pg.login(role, old[role], 'SELECT 1', 'postgres').status, 0, `${role}: the old one is refused`)
+    }
+  },
+)
 
 t.test('renderedSuperuserPassword reads what patroni.yml gives Patroni', async (t) => {
   const dir = tempDir(t, 'cook-rotate-')
