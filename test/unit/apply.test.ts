@@ -20,6 +20,7 @@ import { CookError } from '../../cook/errors.js'
 import { JAIL_LAYOUT, PATHS } from '../../cook/layout.js'
 import { validate } from '../../cook/params.js'
 import { plan, type Plan } from '../../cook/plan.js'
+import { verifierIn, readPriorVerifiers } from '../../cook/prior.js'
 import { yaml } from '../../cook/quote.js'
 import { lookupUser } from '../../cook/users.js'
 import { basicEnv, cook, tempDir } from '../helpers.js'
@@ -41,7 +42,11 @@ function snapshot(root: string): Map<string, [number, number, number, string]> {
 }
 
 /** The tree holds exactly what plan() says (content and modes), and no temp file is left anywhere. */
-function assertConverged(t: Test, root: string, pl = plan(validate(basicEnv()))): void {
+function assertConverged(
+  t: Test,
+  root: string,
+  pl = plan(validate(basicEnv()), JAIL_LAYOUT, readPriorVerifiers(root)),
+): void {
   for (const f of pl.files) {
     t.equal(readFileSync(join(root, f.path), 'utf8'), f.content, f.path)
     t.equal(statSync(join(root, f.path)).mode & 0o7777, f.mode, `${f.path} mode`)
@@ -157,11 +162,19 @@ t.test('a run killed midway converges when run again', async (t) => {
   assertConverged(t, root)
 })
 
+const AFTER = { ...basicEnv(), MONPASS: 'm0n-Secret', SCOPE: 'other', DATACENTER: 'dc9', TTL: '40' }
+
 /** Every file of a plan that differs between two parameter sets: what a reseason rewrites. */
 function twoPlans() {
-  const before = plan(validate(basicEnv()))
-  // SCOPE and TTL are in patroni.yml, SCOPE salts admin-role.sql, DATACENTER is in agent.hcl.
-  const after = plan(validate({ ...basicEnv(), SCOPE: 'other', DATACENTER: 'dc9', TTL: '40' }))
+  // MONPASS is given: derived, it would change with SCOPE, and its verifier with it (a random salt).
+  const before = plan(validate({ ...basicEnv(), MONPASS: 'm0n-Secret' }))
+  // SCOPE and TTL are in patroni.yml, DATACENTER is in agent.hcl. The role files keep their verifiers (what
+  // `cook render` does: readPriorVerifiers) since ADMPASS and MONPASS stay.
+  const prior = {
+    admin: verifierIn(before.files.find((f) => f.path === PATHS.adminRoleSql)?.content ?? ''),
+    monitor: verifierIn(before.files.find((f) => f.path === PATHS.monitorRoleSql)?.content ?? ''),
+  }
+  const after = plan(validate(AFTER), JAIL_LAYOUT, prior)
   const changed = after.files.filter(
     (f) => before.files.find((b) => b.path === f.path)?.content !== f.content,
   )
@@ -232,7 +245,7 @@ t.test(
         ...process.execArgv.filter((a) => a.includes('@tapjs/typescript')),
         new URL('../fixtures/apply-driver.ts', import.meta.url).pathname,
         JSON.stringify({
-          raw: { ...basicEnv(), SCOPE: 'other', DATACENTER: 'dc9', TTL: '40' },
+          raw: AFTER,
           root,
           ready,
           at: 2,
@@ -252,7 +265,7 @@ t.test(
       Object.values(state).every((s) => s === 'old' || s === 'new'),
       'no file torn',
     )
-    const r = await renderCli(root, { ...basicEnv(), SCOPE: 'other', DATACENTER: 'dc9', TTL: '40' })
+    const r = await renderCli(root, AFTER)
     t.equal(r.code, 0, r.err)
     assertConverged(t, root, after)
   },
@@ -276,13 +289,13 @@ t.test('dry-run writes nothing', async (t) => {
 
 t.test('dry-run diffs mask secrets, old and new', async (t) => {
   const root = join(tempDir(t), 'jail')
-  const oldEnv = { ...basicEnv(), KEKPASS: 'old "kek" 1' }
+  const oldEnv = { ...basicEnv(), KEKPASS: 'old "kek" 1, long enough' }
   const newEnv = {
     ...basicEnv(),
-    KEKPASS: 'new "kek" 2',
+    KEKPASS: 'new "kek" 2, long enough',
     CONSULTOKEN: 'new-token-2',
     GOSSIPKEY: Buffer.alloc(32, 9).toString('base64'),
-    ADMPASS: 'new-adm-3',
+    ADMPASS: 'new-adm-3-long-enough',
     CONSULSERVERS: '10.0.0.2,10.0.0.3,10.0.0.5',
   }
   t.equal((await renderCli(root, oldEnv)).code, 0)

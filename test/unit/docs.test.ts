@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { tlsFixture } from '../tls-fixture.js'
+import type { ParamError } from '../../cook/errors.js'
 import { isRequired, PARAM_NAMES, PARAMS, validate, type ParamName } from '../../cook/params.js'
 import { parseEnvironmentSh, resolve } from '../../cook/sources.js'
 import {
@@ -71,8 +72,20 @@ t.test(
     t.same(r.problems, [])
     // The certificate examples are paths in the jail: a root where they hold the typical member's files.
     const tls = tlsFixture(t)
+    // KEKPASS's and ADMPASS's examples are refused on purpose (a copied example is no secret): with real
+    // values for those two, the examples together validate.
+    const refused = (() => {
+      try {
+        validate(r.raw, { allowLoopback: false, root: tls.root })
+        return []
+      } catch (e) {
+        return (e as ParamError).problems.map((p) => p.name)
+      }
+    })()
+    t.same(refused, ['ADMPASS', 'KEKPASS'], 'the copied KEKPASS and ADMPASS are refused')
+    const secrets = { KEKPASS: 'a-real-superuser-secret', ADMPASS: 'a-real-admin-secret' }
     t.doesNotThrow(
-      () => validate(r.raw, { allowLoopback: false, root: tls.root }),
+      () => validate({ ...r.raw, ...secrets }, { allowLoopback: false, root: tls.root }),
       'the examples together validate',
     )
   },

@@ -65,8 +65,8 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
     SERVICETAG: 'master',
     DCS: 'etcd',
     ETCDHOSTS: `${net}.10:2379`,
-    ADMPASS: 'adm pass',
-    KEKPASS: 'kek pass',
+    ADMPASS: 'adm pass, long enough',
+    KEKPASS: 'kek pass, long enough',
     STOPTIMEOUT: '15',
     // The FreeBSD stand-ins' Patroni answers plain HTTP; TLS is proven on the dev cluster (e2e security).
     TLS: 'off',
