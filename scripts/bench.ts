@@ -153,14 +153,17 @@ function benchCook(): void {
   record('cook render (one member, fresh root)', 'ms', samples.render)
   record('cook check', 'ms', samples.check)
   const ratios = samples.render.map((ms, i) => ms / (samples.node[i] ?? ms))
+  // The scrypt of KEKPASS (cook/secrets.ts KDF: 32 MiB, about 0.15 s here) is paid on purpose, once per run:
+  // it is what a leaked derived password costs an attacker per guess (README, "Security"). Before it the
+  // targets were 2.0 x and 80 MB.
   record(
     'cook render / node -e 0',
     'x',
     ratios,
-    { text: '<= 2.0', ok: (m) => m <= 2.0 },
-    `node -e 0 median ${fmt(node.median, 'ms')} ms`,
+    { text: '<= 4.0', ok: (m) => m <= 4.0 },
+    `node -e 0 median ${fmt(node.median, 'ms')} ms; includes one scrypt of KEKPASS`,
   )
-  record('cook render peak RSS', 'MB', samples.rss, { text: '<= 80 MB', ok: (m) => m <= 80 })
+  record('cook render peak RSS', 'MB', samples.rss, { text: '<= 96 MB', ok: (m) => m <= 96 })
 }
 
 let serial = 0
