@@ -162,13 +162,20 @@ t.test('a run killed midway converges when run again', async (t) => {
   assertConverged(t, root)
 })
 
-const AFTER = { ...basicEnv(), MONPASS: 'm0n-Secret', SCOPE: 'other', DATACENTER: 'dc9', TTL: '40' }
+const AFTER = {
+  ...basicEnv(),
+  MONPASS: 'm0n-Secret',
+  SCOPE: 'other',
+  DATACENTER: 'dc9',
+  TTL: '40',
+  STOPTIMEOUT: '45',
+}
 
 /** Every file of a plan that differs between two parameter sets: what a reseason rewrites. */
 function twoPlans() {
   // MONPASS is given: derived, it would change with SCOPE, and its verifier with it (a random salt).
   const before = plan(validate({ ...basicEnv(), MONPASS: 'm0n-Secret' }))
-  // SCOPE and TTL are in patroni.yml, DATACENTER is in agent.hcl. The role files keep their verifiers (what
+  // SCOPE and TTL are in patroni.yml, DATACENTER is in agent.hcl, STOPTIMEOUT in rc.d/patroni. The role files keep their verifiers (what
   // `cook render` does: readPriorVerifiers) since ADMPASS and MONPASS stay.
   const prior = {
     admin: verifierIn(before.files.find((f) => f.path === PATHS.adminRoleSql)?.content ?? ''),
