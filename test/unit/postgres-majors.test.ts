@@ -7,7 +7,16 @@
 // and `cook status` read is there. Patroni cannot drive these servers (no pg_basebackup, pg_rewind or
 // pg_controldata): what needs it stays proven on Debian's 15 alone (DEVELOPMENT.md).
 import { spawn, spawnSync } from 'node:child_process'
-import { appendFileSync, chmodSync, chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
@@ -132,6 +141,7 @@ for (const { major, pkg } of EMBEDDED) {
     const server: PgServer = found
     const debian = findServer(`${PG_BIN}/postgres`, 'postgres')
     if (typeof debian === 'string') throw new Error(debian)
+    const tls = tlsFixture(t)
 
     t.test(`PGPARAMS: judged by ${major}'s own table and verdicts, as in a jail of ${major}`, async (t) => {
       for (const name of [...Object.keys(OWNED), ...Object.keys(DCS_ONLY)]) {
@@ -211,7 +221,6 @@ for (const { major, pkg } of EMBEDDED) {
     t.test(
       'every PostgreSQL parameter cook renders is one of the server, with a value it takes',
       async (t) => {
-        const tls = tlsFixture(t)
         const variants: [string, RawParams][] = [
           ['the basic member', {}],
           [
@@ -260,8 +269,16 @@ for (const { major, pkg } of EMBEDDED) {
         const root = tempDir(t, `cook-pg${major}-`)
         chmodSync(root, 0o755)
         const layout: Layout = { ...debianLayout(root), pgBinDir: binDir }
+        // TLS on, as a jail runs by default: the member's certificate names its address; the server loads it.
+        const cert = tls.issue(`pg${major}`, { ips: [host] })
+        mkdirSync(join(root, 'mnt/tls'), { recursive: true })
+        copyFileSync(tls.ca.cert, join(root, tls.raw.TLSCA ?? ''))
+        copyFileSync(cert.cert, join(root, tls.raw.TLSCERT ?? ''))
+        copyFileSync(cert.key, join(root, tls.raw.TLSKEY ?? ''))
+        const check = { allowLoopback: true, root }
         const raw: RawParams = {
           ...basicEnv(),
+          ...tls.raw,
           MYIP: host,
           SCOPE: `pg${major}`,
           DBNAME: 'app',
@@ -272,10 +289,7 @@ for (const { major, pkg } of EMBEDDED) {
           MEMORY: '512',
         }
         // Applied with its owners: the dev cluster's etcd shape, since this machine has no consul user.
-        const p = validate(
-          { ...raw, DCS: 'etcd', ETCDHOSTS: `${host}:${PORTS.etcdClient}` },
-          { allowLoopback: true },
-        )
+        const p = validate({ ...raw, DCS: 'etcd', ETCDHOSTS: `${host}:${PORTS.etcdClient}` }, check)
         const pl = plan(p, layout)
         apply(pl, { root, owners: 'apply' })
         const pgUser = lookupUser('postgres')
@@ -356,7 +370,15 @@ for (const { major, pkg } of EMBEDDED) {
               '-d',
               dbname,
             ],
-            { input: sql, env: { PGPASSFILE: file, PGCONNECT_TIMEOUT: '5' } },
+            {
+              input: sql,
+              env: {
+                PGPASSFILE: file,
+                PGCONNECT_TIMEOUT: '5',
+                PGSSLMODE: 'verify-full',
+                PGSSLROOTCERT: tls.ca.cert,
+              },
+            },
           )
         }
         const su = (sql: string) => {
@@ -370,6 +392,29 @@ for (const { major, pkg } of EMBEDDED) {
           '0',
           'the rendered pg_hba',
         )
+        // pg_hba_file_rules reads the file on disk: every pg_hba cook renders, TLS on included, parsed by this
+        // major, then the running one put back.
+        const hbaFile = join(data, 'pg_hba.conf')
+        const running = readFileSync(hbaFile, 'utf8')
+        for (const over of [
+          { ...tls.raw, ALLOWNETS: '10.0.0.0/24 192.168.0.0/16 fd00::/8' },
+          { ...tls.raw, SERVICETAG: 'standby-leader', STANDBYHOST: '10.0.1.11' },
+        ]) {
+          const doc = parse(
+            plan(validate({ ...basicEnv(), ...over }, { allowLoopback: false, root: tls.root })).files.find(
+              (f) => f.path === PATHS.patroniYml,
+            )?.content ?? '',
+          ) as { bootstrap: { pg_hba: string[] }; postgresql: { pg_hba: string[] } }
+          for (const lines of [doc.postgresql.pg_hba, doc.bootstrap.pg_hba]) {
+            writeFileSync(hbaFile, `${lines.join('\n')}\n`)
+            t.same(
+              su('SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL'),
+              '',
+              `${lines.length} lines, ${lines.filter((l) => l.startsWith('hostssl')).length} hostssl`,
+            )
+          }
+        }
+        writeFileSync(hbaFile, running)
         t.equal(su('SHOW data_checksums'), 'on')
         t.equal(su('SHOW work_mem'), '8MB', 'PGPARAMS')
 
@@ -420,6 +465,12 @@ for (const { major, pkg } of EMBEDDED) {
             psql('admin', p.ADMPASS, 'CREATE TABLE t (x int)').stderr,
             /permission denied for schema public/,
           )
+          t.match(
+            psql('admin', p.ADMPASS, 'SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()')
+              .stdout,
+            /^t\|TLSv1\.[23]$/m,
+            'over TLS, verify-full against the CA',
+          )
           // Whatever admin's CREATEROLE, a predefined role that reaches the OS stays out of its reach.
           t.match(
             psql('admin', p.ADMPASS, 'GRANT pg_execute_server_program TO admin').stderr,
@@ -436,7 +487,7 @@ for (const { major, pkg } of EMBEDDED) {
               DCS: 'etcd',
               ETCDHOSTS: `${host}:${PORTS.etcdClient}`,
             },
-            { allowLoopback: true },
+            check,
           )
           apply(plan(owned, layout), { root, owners: 'apply' })
           const r = postBootstrap()
@@ -501,7 +552,7 @@ for (const { major, pkg } of EMBEDDED) {
           t.teardown(() => new Promise<void>((resolve) => consul.close(() => resolve())))
           const next = validate(
             { ...raw, REPPASS: 'rep-new', REWINDPASS: 'rew-new', ADMPASS: 'adm-new', MONPASS: 'mon-new' },
-            { allowLoopback: true },
+            check,
           )
           const r = await rotateRoles(next, {
             log: new StepLog({ out: () => {} }),
