@@ -43,8 +43,9 @@ import { basicEnv, tempDir } from '../helpers.js'
 import { debianLayout, PG_BIN } from '../pg.js'
 import { tlsFixture } from '../tls-fixture.js'
 
-// initdb, a server, the exporter, and one `postgres -C` per value: about 30 s on a loaded 2-core machine.
-t.setTimeout(180_000)
+// Per major: initdb, a server, the exporter, and one `postgres -C` per value; two minutes on a 2-core machine
+// at load 25.
+t.setTimeout(300_000)
 
 /** This file's loopback block: 127.88.<major>.x, one address per run. */
 const hostFor = (major: number) => `127.88.${major}.${2 + (process.pid % 250)}`
