@@ -1,5 +1,6 @@
 // A throwaway PostgreSQL 15 server for tests: initdb as postgres in a temp directory, listening on one
-// 127.0.0.x address and a socket in that directory; stopped and removed at teardown.
+// 127.0.0.x address and a socket in that directory; stopped and removed at teardown. Another major's server
+// (test/embedded-pg.ts) runs the same way from its own bin directory; psql stays Debian's 15.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -25,16 +26,24 @@ function asPostgres(cmd: string[]): SpawnSyncReturns<string> {
   return spawnSync(setpriv, args, { encoding: 'utf8' })
 }
 
-export function startPostgres(t: { teardown: (fn: () => void) => void }): Postgres {
+export interface StartOptions {
+  /** initdb, pg_ctl and postgres of another major (test/embedded-pg.ts); Debian's 15 by default. */
+  binDir?: string
+  /** The address to listen on; a 127.0.0.x from the pid by default. */
+  host?: string
+}
+
+export function startPostgres(t: { teardown: (fn: () => void) => void }, o: StartOptions = {}): Postgres {
+  const bin = o.binDir ?? PG_BIN
   const pg = lookupUser('postgres')
   if (!pg) throw new Error('the postgres user is missing: run scripts/install-deps')
   const dir = mkdtempSync(join(tmpdir(), 'cook-pg-'))
   chownSync(dir, pg.uid, pg.gid)
   const data = join(dir, 'data')
-  const host = `127.0.0.${2 + (process.pid % 250)}`
+  const host = o.host ?? `127.0.0.${2 + (process.pid % 250)}`
   const port = 20000 + (process.pid % 20000)
   const init = asPostgres([
-    `${PG_BIN}/initdb`,
+    `${bin}/initdb`,
     '-D',
     data,
     '-U',
@@ -47,20 +56,10 @@ export function startPostgres(t: { teardown: (fn: () => void) => void }): Postgr
   ])
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`)
   const opts = `-c listen_addresses=${host} -p ${port} -c unix_socket_directories=${dir} -c fsync=off`
-  const start = asPostgres([
-    `${PG_BIN}/pg_ctl`,
-    '-D',
-    data,
-    '-o',
-    opts,
-    '-l',
-    join(dir, 'log'),
-    '-w',
-    'start',
-  ])
+  const start = asPostgres([`${bin}/pg_ctl`, '-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', 'start'])
   if (start.status !== 0) throw new Error(`pg_ctl start failed: ${start.stderr}${start.stdout}`)
   t.teardown(() => {
-    asPostgres([`${PG_BIN}/pg_ctl`, '-D', data, '-m', 'immediate', 'stop'])
+    asPostgres([`${bin}/pg_ctl`, '-D', data, '-m', 'immediate', 'stop'])
     rmSync(dir, { recursive: true, force: true })
   })
   const psql = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At']
