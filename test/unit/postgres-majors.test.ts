@@ -283,8 +283,8 @@ for (const { major, pkg } of EMBEDDED) {
           MYIP: host,
           SCOPE: `pg${major}`,
           DBNAME: 'app',
-          KEKPASS: 'kek "pw"',
-          ADMPASS: "adm'pw",
+          KEKPASS: 'kek "pw" for the superuser',
+          ADMPASS: "adm'pw for the applications",
           MONPASS: 'mon-pw',
           PGPARAMS: "work_mem=8MB log_line_prefix='%m [%p] '",
           MEMORY: '512',
@@ -498,7 +498,8 @@ for (const { major, pkg } of EMBEDDED) {
             su(
               "SELECT rolcanlogin::text || ' ' || pg_get_userbyid(datdba) FROM pg_roles, pg_database WHERE rolname = 'shop_owner' AND datname = 'shop'",
             ),
-            'false shop_owner',
+            // LOGIN without a password: nobody logs in as it (scram-sha-256 everywhere) until admin gives it one.
+            'true shop_owner',
           )
           const asAdmin = (sql: string) => psql('admin', p.ADMPASS, sql, 'shop')
           const made = asAdmin(
@@ -507,6 +508,8 @@ for (const { major, pkg } of EMBEDDED) {
           t.equal(made.stdout.trim(), 'shop_owner', `admin creates shop_owner's tables: ${made.stderr}`)
           const login = asAdmin("ALTER ROLE shop_owner LOGIN PASSWORD 'x'")
           t.equal(login.status, 0, `admin gives it a login: ${login.stderr}`)
+          const asOwner = asAdmin("SET ROLE shop_owner; ALTER ROLE shop_owner PASSWORD 'y'")
+          t.equal(asOwner.status, 0, `admin, acting as the owner, sets its password: ${asOwner.stderr}`)
         })
 
         t.test("the monitor role's grants: pg_monitor and nothing more", async (t) => {
@@ -552,7 +555,13 @@ for (const { major, pkg } of EMBEDDED) {
           await new Promise<void>((resolve) => consul.listen(0, '127.0.0.1', resolve))
           t.teardown(() => new Promise<void>((resolve) => consul.close(() => resolve())))
           const next = validate(
-            { ...raw, REPPASS: 'rep-new', REWINDPASS: 'rew-new', ADMPASS: 'adm-new', MONPASS: 'mon-new' },
+            {
+              ...raw,
+              REPPASS: 'rep-new',
+              REWINDPASS: 'rew-new',
+              ADMPASS: 'adm-new for the applications',
+              MONPASS: 'mon-new',
+            },
             check,
           )
           const r = await rotateRoles(next, {
@@ -579,7 +588,7 @@ for (const { major, pkg } of EMBEDDED) {
           for (const [user, pw] of [
             ['replicator', 'rep-new'],
             ['rewinder', 'rew-new'],
-            ['admin', 'adm-new'],
+            ['admin', 'adm-new for the applications'],
             ['monitor', 'mon-new'],
           ] as const)
             t.equal(
