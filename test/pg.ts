@@ -1,7 +1,7 @@
 // A throwaway PostgreSQL 15 server for tests: initdb as postgres in a temp directory, listening on one
 // 127.0.0.x address and a socket in that directory; stopped and removed at teardown.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
-import { chownSync, mkdtempSync, rmSync } from 'node:fs'
+import { chownSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { lookupUser } from '../cook/users.js'
@@ -25,13 +25,22 @@ function asPostgres(cmd: string[]): SpawnSyncReturns<string> {
   return spawnSync(setpriv, args, { encoding: 'utf8' })
 }
 
-export function startPostgres(t: { teardown: (fn: () => void) => void }): Postgres {
+export interface PostgresOptions {
+  /** The address to listen on (one 127.0.0.x address by default). */
+  host?: string
+  /** pg_hba.conf lines instead of initdb's. */
+  hba?: readonly string[]
+  /** ssl = on with this certificate and key (PEM files, copied for the postgres user). */
+  ssl?: { cert: string; key: string }
+}
+
+export function startPostgres(t: { teardown: (fn: () => void) => void }, o: PostgresOptions = {}): Postgres {
   const pg = lookupUser('postgres')
   if (!pg) throw new Error('the postgres user is missing: run scripts/install-deps')
   const dir = mkdtempSync(join(tmpdir(), 'cook-pg-'))
   chownSync(dir, pg.uid, pg.gid)
   const data = join(dir, 'data')
-  const host = `127.0.0.${2 + (process.pid % 250)}`
+  const host = o.host ?? `127.0.0.${2 + (process.pid % 250)}`
   const port = 20000 + (process.pid % 20000)
   const init = asPostgres([
     `${PG_BIN}/initdb`,
@@ -46,7 +55,18 @@ export function startPostgres(t: { teardown: (fn: () => void) => void }): Postgr
     '--no-sync',
   ])
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`)
-  const opts = `-c listen_addresses=${host} -p ${port} -c unix_socket_directories=${dir} -c fsync=off`
+  let opts = `-c listen_addresses=${host} -p ${port} -c unix_socket_directories=${dir} -c fsync=off`
+  if (o.hba) writeFileSync(join(data, 'pg_hba.conf'), `${o.hba.join('\n')}\n`)
+  if (o.ssl) {
+    for (const [from, to] of [
+      [o.ssl.cert, 'server.crt'],
+      [o.ssl.key, 'server.key'],
+    ] as const) {
+      copyFileSync(from, join(data, to))
+      chownSync(join(data, to), pg.uid, pg.gid)
+    }
+    opts += ' -c ssl=on'
+  }
   const start = asPostgres([
     `${PG_BIN}/pg_ctl`,
     '-D',
