@@ -3,7 +3,7 @@
 // break HAProxy's syntax (HAProxy has no quoting for them).
 import { isIPv6 } from 'node:net'
 import type { Problem } from './errors.js'
-import { authority, isDnsLabel, parseHostPort } from './net.js'
+import { authority, isHostname, isPlainIP, parseHostPort } from './net.js'
 import { renderTemplate } from './render.js'
 import { PORTS } from './ports.js'
 
@@ -12,12 +12,18 @@ export interface HaproxyMember {
   host: string
   restPort: number
   pgPort: number
+  /**
+   * The DNS name the health check wants in the member's certificate (subjectAltName or CN): the NAME the
+   * operator wrote, or HOST when it is a host name; null for an address without a name (then the HTTPS
+   * checks cannot verify whose certificate it is, and `cook haproxy --ca-file` refuses the member).
+   */
+  verifyName: string | null
 }
 
 export interface HaproxyOptions {
   members: HaproxyMember[]
-  /** Address to listen on; undefined listens on every IPv4 address. */
-  bind?: string | undefined
+  /** Addresses to listen on (HAProxy listens nowhere it is not told: no default). */
+  bind: readonly string[]
   primaryPort: number
   replicaPort: number
   /**
@@ -41,9 +47,12 @@ export function unsafeFileName(path: string): string | undefined {
  */
 export function parseMember(text: string, index: number): HaproxyMember | string {
   const eq = text.indexOf('=')
-  const name = eq >= 0 ? text.slice(0, eq) : `member${index + 1}`
-  const rest = eq >= 0 ? text.slice(eq + 1) : text
-  if (!isDnsLabel(name)) return `"${name}" is not a valid member name (letters, digits and "-")`
+  const named = eq >= 0
+  const name = named ? text.slice(0, eq) : `member${index + 1}`
+  const rest = named ? text.slice(eq + 1) : text
+  if (!isHostname(name) || name.endsWith('.'))
+    return `"${name}" is not a valid member name (a host name: letters, digits, "-" and dots)`
+  const verify = (host: string): string | null => (named ? name : isPlainIP(host) ? null : host)
   const WANT = 'want HOST:RESTPORT:PGPORT (e.g. 10.0.0.11:8008:5432) or HOST alone'
   const ports = /^(.*):(\d{1,5}):(\d{1,5})$/.exec(rest)
   if (ports && !isIPv6(rest)) {
@@ -54,12 +63,18 @@ export function parseMember(text: string, index: number): HaproxyMember | string
     if (typeof hp === 'string') return `"${rest}": ${hp}; ${WANT}`
     const pgPort = Number(pgText)
     if (pgPort < 1 || pgPort > 65535) return `"${rest}": "${pgText}" is not a port from 1 to 65535`
-    return { name, host: hp.host, restPort: hp.port, pgPort }
+    return { name, host: hp.host, restPort: hp.port, pgPort, verifyName: verify(hp.host) }
   }
   if (/^[^:]*:\d+$|^\[.*\]:\d+$/.test(rest)) return `"${rest}" gives one port, which is ambiguous; ${WANT}`
   const hp = parseHostPort(rest, PORTS.patroniRest)
   if (typeof hp === 'string') return `"${rest}": ${hp}; ${WANT}`
-  return { name, host: hp.host, restPort: PORTS.patroniRest, pgPort: PORTS.postgres }
+  return {
+    name,
+    host: hp.host,
+    restPort: PORTS.patroniRest,
+    pgPort: PORTS.postgres,
+    verifyName: verify(hp.host),
+  }
 }
 
 /** A comma- or space-separated member list; every problem at once. */
@@ -81,7 +96,14 @@ export function parseMembers(text: string): { members: HaproxyMember[]; problems
 }
 
 export function haproxyConfig(opts: HaproxyOptions): string {
-  const bind = (port: number) => (opts.bind === undefined ? `:${port}` : authority(opts.bind, port))
+  if (opts.bind.length === 0) throw new Error('HAProxy needs an address to listen on')
+  const bind = (port: number) => opts.bind.map((addr) => authority(addr, port)).join(',')
+  const checkTls = (m: HaproxyMember) => {
+    if (opts.caFile === null) return ''
+    if (m.verifyName === null)
+      throw new Error(`member ${m.host} has no name for the HTTPS check to verify in its certificate`)
+    return ` check-ssl verify required ca-file ${opts.caFile} verifyhost ${m.verifyName}`
+  }
   return renderTemplate('haproxy.cfg', {
     primaryPort: opts.primaryPort,
     replicaPort: opts.replicaPort,
@@ -91,7 +113,7 @@ export function haproxyConfig(opts: HaproxyOptions): string {
       name: m.name,
       pgAddress: authority(m.host, m.pgPort),
       restPort: m.restPort,
-      checkTls: opts.caFile === null ? '' : ` check-ssl verify required ca-file ${opts.caFile}`,
+      checkTls: checkTls(m),
     })),
   })
 }

@@ -118,6 +118,21 @@ export function networkOf(addr: string, prefix: number): string {
   )
 }
 
+/** The widest networks taken without ALLOWWIDENETS=on: a /16 of IPv4, a /48 (a site) of IPv6. */
+export const WIDEST = { v4: 16, v6: 48 } as const
+
+/**
+ * Whether a network is wider than WIDEST. An IPv4-mapped IPv6 network (::ffff:0:0/96) counts by its IPv4
+ * part: ::ffff:0.0.0.0/96 is every IPv4 address, however narrow /96 looks.
+ */
+export function isWide(cidr: Cidr): boolean {
+  if (isIPv4(cidr.address)) return cidr.prefix < WIDEST.v4
+  const b = ipBytes(cidr.address)
+  const mapped = b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff
+  if (mapped && cidr.prefix >= 96) return cidr.prefix - 96 < WIDEST.v4
+  return cidr.prefix < WIDEST.v6
+}
+
 /** The member's own subnet, the default for ALLOWNETS: /24 for IPv4, /64 for IPv6. */
 export function defaultSubnet(addr: string): string {
   const prefix = isIPv6(addr) ? 64 : 24

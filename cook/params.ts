@@ -2,7 +2,7 @@
 // Help text, pot.conf.example, the README table and the Nomad job are derived from it or checked against it,
 // and so is the type `Params` the rest of the cook works from. The checks are in cook/checks.ts.
 import { ParamError, type Problem } from './errors.js'
-import { defaultSubnet, isDnsLabel, shown } from './net.js'
+import { defaultSubnet, isDnsLabel, isWide, parseCidr, shown, WIDEST } from './net.js'
 import { derivePassword } from './secrets.js'
 import { PORTS } from './ports.js'
 import {
@@ -127,6 +127,20 @@ function rule<const N extends ParamName>(
   broken: (p: Known<N>) => string | undefined | readonly Problem[],
 ): Rule {
   return { needs, broken }
+}
+
+/** Refuses networks wider than WIDEST in ALLOWNETS or MEMBERNETS unless ALLOWWIDENETS=on says it is meant. */
+function notWide(name: 'ALLOWNETS' | 'MEMBERNETS'): Rule {
+  return rule([name, 'ALLOWWIDENETS'], (p): string | undefined => {
+    if (p.ALLOWWIDENETS) return undefined
+    const wide = p[name].filter((net) => {
+      const cidr = parseCidr(net)
+      return typeof cidr !== 'string' && isWide(cidr)
+    })
+    return wide.length === 0
+      ? undefined
+      : `${wide.join(', ')} ${wide.length === 1 ? 'is' : 'are'} wider than /${WIDEST.v4} (IPv6: /${WIDEST.v6}); want narrower networks, or ALLOWWIDENETS=on to say that this is meant`
+  })
 }
 
 /** The value a parameter has after validate(): set when required or defaulted, else maybe undefined. */
@@ -366,12 +380,30 @@ class ParamTable {
     check: integer(0, Number.MAX_SAFE_INTEGER),
   })
   ALLOWNETS = param({
-    doc: 'networks allowed to connect (pg_hba.conf), for replication and clients alike',
-    want: 'CIDR networks such as 10.0.0.0/24, separated by commas or spaces, none of them /0',
+    doc: 'networks whose clients may connect to PostgreSQL (pg_hba.conf): admin and the roles it creates, never postgres, replicator, rewinder or monitor (see MEMBERNETS)',
+    want: `CIDR networks such as 10.0.0.0/24, separated by commas or spaces; none wider than /${WIDEST.v4} (IPv6: /${WIDEST.v6}) unless ALLOWWIDENETS=on, never /0`,
     example: '10.0.0.0/24',
     defaultDoc: 'the subnet of MYIP (/24 for IPv4, /64 for IPv6)',
     fallback: from(['MYIP'], (p): string[] => [defaultSubnet(p.MYIP)]),
     check: networks,
+    rules: [notWide('ALLOWNETS')],
+  })
+  MEMBERNETS = param({
+    doc: "the members' addresses or networks: the only sources from which postgres (Patroni, cook), replicator and rewinder may connect to PostgreSQL and the REST API's unsafe endpoints may be called; a standby cluster's members must be in its primary cluster's MEMBERNETS",
+    want: `CIDR networks or addresses such as 10.0.0.11/32, separated by commas or spaces; none wider than /${WIDEST.v4} (IPv6: /${WIDEST.v6}) unless ALLOWWIDENETS=on, never /0`,
+    example: '10.0.0.11/32 10.0.0.12/32 10.0.0.13/32',
+    defaultDoc: 'the subnet of MYIP (/24 for IPv4, /64 for IPv6)',
+    fallback: from(['MYIP'], (p): string[] => [defaultSubnet(p.MYIP)]),
+    check: networks,
+    rules: [notWide('MEMBERNETS')],
+  })
+  ALLOWWIDENETS = param({
+    doc: `on: ALLOWNETS and MEMBERNETS may name networks wider than /${WIDEST.v4} (IPv6: /${WIDEST.v6}); off refuses them as a likely mistake`,
+    want: 'on or off',
+    example: 'off',
+    defaultDoc: 'off',
+    fallback: () => false,
+    check: onOff,
   })
   CONSULTOKEN = param({
     doc: 'Consul ACL token for the agent and Patroni, when the Consul cluster enforces ACLs',

@@ -35,7 +35,7 @@ export const OWNED: Readonly<Record<string, string>> = {
   wal_log_hints: 'cook keeps it on: pg_rewind needs it to rejoin a former leader',
   data_directory: 'the data directory is /mnt/postgres/data, set by cook',
   config_file: 'Patroni writes postgresql.conf itself',
-  hba_file: 'Patroni writes pg_hba.conf (ALLOWNETS)',
+  hba_file: 'Patroni writes pg_hba.conf (ALLOWNETS, MEMBERNETS)',
   ident_file: 'Patroni writes pg_ident.conf',
   unix_socket_directories: 'cook sets it (/tmp)',
   password_encryption: 'cook requires scram-sha-256',
@@ -51,7 +51,7 @@ export const OWNED: Readonly<Record<string, string>> = {
   recovery_target_action: 'Patroni manages recovery',
   recovery_target_inclusive: 'Patroni manages recovery',
   promote_trigger_file: 'Patroni promotes members itself',
-  // TLS belongs to TLS, TLSCERT and TLSKEY (ssl_min_protocol_version may be raised here).
+  // TLS belongs to TLS, TLSCERT and TLSKEY; weakensSecurity (below) judges the TLS settings PGPARAMS may set.
   ssl: 'TLS turns it on or off',
   ssl_cert_file: 'cook sets it to the file of TLSCERT',
   ssl_key_file: 'cook sets it to the file of TLSKEY',
@@ -122,10 +122,89 @@ function sizeInMb(value: string): number | undefined {
   return Number(m[1]) * (MB[(m[2] ?? 'MB').toLowerCase()] ?? 1)
 }
 
+/** Cipher classes an ssl_ciphers string must exclude with "!" (OpenSSL: never to reappear, whatever follows). */
+export const WEAK_CIPHER_CLASSES = ['aNULL', 'eNULL', 'EXPORT', 'LOW', 'DES', '3DES', 'RC4', 'MD5'] as const
+
+/** Parts of an OpenSSL cipher suite name that mark it weak: no encryption, no authentication, export, DES, RC4, MD5. */
+const WEAK_SUITE_PART = /^(NULL|ADH|AECDH|ANON|EXP\d*|DES|CBC3|3DES|RC4|RC2|MD5)$/i
+
+/**
+ * Why an OpenSSL cipher string (ssl_ciphers) could let a TLS 1.2 session use a weak suite, or undefined.
+ * Accepted: only suites named one by one (ECDHE-RSA-AES256-GCM-SHA384:...), none of them weak; or any string
+ * that excludes every class of WEAK_CIPHER_CLASSES with "!", whatever else it selects. Never @SECLEVEL=0.
+ * A rule on the text alone, without asking OpenSSL: cook must not depend on an openssl binary in the jail;
+ * the unit tests check the rule against `openssl ciphers -v`.
+ */
+export function weakCiphers(value: string): string | undefined {
+  const items = value.split(/[:, ]+/).filter((item) => item !== '')
+  if (items.length === 0) return 'is empty'
+  const level = items.find((item) => /^@SECLEVEL=0$/i.test(item))
+  if (level) return `${level} allows every weak suite`
+  const excluded = new Set(items.filter((i) => i.startsWith('!')).map((i) => i.slice(1)))
+  if (excluded.has('NULL')) excluded.add('eNULL')
+  const selectors = items.filter((i) => !/^[!-]/.test(i) && !i.startsWith('@'))
+  const weakNamed = selectors.filter(
+    (i) => /-/.test(i) && i.split('-').some((part) => WEAK_SUITE_PART.test(part)),
+  )
+  if (weakNamed.length > 0)
+    return `${weakNamed.join(', ')} ${weakNamed.length === 1 ? 'is a weak suite' : 'are weak suites'}`
+  // A selector without "-" is a class (HIGH, ALL, AESGCM, kEDH, ...): it may include weak suites.
+  if (selectors.every((i) => /-/.test(i) && !i.includes('+'))) return undefined
+  const missing = WEAK_CIPHER_CLASSES.filter((c) => !excluded.has(c))
+  return missing.length === 0
+    ? undefined
+    : `selects classes of suites without excluding ${missing.map((c) => `!${c}`).join(':')}; want suites named one by one, or a string that excludes all of ${WEAK_CIPHER_CLASSES.map((c) => `!${c}`).join(':')}`
+}
+
+const FALSE = /^(off|false|no|0|f|n|of|fa|fal|fals)$/i
+
+/**
+ * Settings that would lower TLS or authentication below what cook sets up: why, or undefined.
+ * TLS 1.2 is the floor, no cap below TLS 1.3, no weak cipher suite, no weaker SCRAM.
+ */
+export function weakensSecurity(name: string, value: string): string | undefined {
+  const v = value.trim().toLowerCase()
+  switch (name) {
+    case 'ssl_min_protocol_version':
+      return ['tlsv1.2', 'tlsv1.3'].includes(v)
+        ? undefined
+        : `${name}=${value} is below TLSv1.2; want TLSv1.2 (the default) or TLSv1.3`
+    case 'ssl_max_protocol_version':
+      return ['', 'tlsv1.3'].includes(v)
+        ? undefined
+        : `${name}=${value} would give up newer TLS versions; want TLSv1.3 or leave it unset`
+    case 'ssl_ciphers': {
+      const why = weakCiphers(value)
+      return why === undefined ? undefined : `${name}: ${why}`
+    }
+    case 'ssl_prefer_server_ciphers':
+      return FALSE.test(v)
+        ? `${name}=${value} would let clients choose the suite; want on (the default)`
+        : undefined
+    case 'ssl_passphrase_command':
+    case 'ssl_passphrase_command_supports_reload':
+      return `${name} cannot be set: TLSKEY is an unencrypted key that cook installs; no command runs to unlock it`
+    case 'db_user_namespace':
+      return FALSE.test(v)
+        ? undefined
+        : `${name}=${value} changes which role a login names, under pg_hba's rules; want off`
+    case 'scram_iterations': {
+      const n = /^\d+$/.test(v) ? Number(v) : NaN
+      return n >= 4096
+        ? undefined
+        : `${name}=${value} would weaken new password verifiers; want 4096 (the default) or more`
+    }
+    default:
+      return undefined
+  }
+}
+
 /** What cook and Patroni allow for one parameter, before the server is asked; undefined when fine. */
 export function refusal(name: string, value: string): string | undefined {
   const owned = OWNED[name]
   if (owned) return `${name} cannot be set: ${owned}`
+  const weaker = weakensSecurity(name, value)
+  if (weaker) return weaker
   if (name.startsWith('recovery_target')) return `${name} cannot be set: Patroni manages recovery`
   const dcs = DCS_ONLY[name]
   if (dcs?.accepts && !dcs.accepts.includes(value.toLowerCase()))

@@ -242,15 +242,7 @@ export function consulView(p: Params, layout: Layout) {
 export function patroniView(p: Params, layout: Layout) {
   const L = (path: string) => at(layout, path)
   const tls = patroniTls(p, layout)
-  // With TLS every TCP line is hostssl: a client that does not speak TLS matches no line and is refused.
-  const host = tls ? 'hostssl' : 'host'
-  const hba = [
-    'local all all scram-sha-256',
-    `${host} all all 127.0.0.1/32 scram-sha-256`,
-    `${host} all all ::1/128 scram-sha-256`,
-    ...p.ALLOWNETS.map((net) => `${host} replication replicator ${net} scram-sha-256`),
-    ...p.ALLOWNETS.map((net) => `${host} all all ${net} scram-sha-256`),
-  ]
+  const hba = pgHba(p, tls !== null)
   const pgParams = effectivePgParams(p.PGPARAMS, p.MEMORY)
   // Only the member that creates a standby cluster needs standby_cluster: bootstrap.dcs is read once.
   const standby =
@@ -265,8 +257,10 @@ export function patroniView(p: Params, layout: Layout) {
     restListen: authority(p.MYIP, PORTS.patroniRest),
     restConnect: authority(p.MYIP, PORTS.patroniRest),
     restPassword: p.RESTPASS,
-    // Unsafe endpoints only from the client networks, this member and the other members (failsafe, ...).
-    restAllowlist: [...new Set([...p.ALLOWNETS, isIPv6(p.MYIP) ? `${p.MYIP}/128` : `${p.MYIP}/32`])],
+    // Unsafe endpoints (switchover, restart, reinitialize, config) only from this member, the members'
+    // networks and the members Patroni knows (allowlist_include_members: failsafe's POST /failsafe).
+    // Not from ALLOWNETS: applications have no business there, and operators run patronictl on a member.
+    restAllowlist: [...new Set([...p.MEMBERNETS, isIPv6(p.MYIP) ? `${p.MYIP}/128` : `${p.MYIP}/32`])],
     tls,
     // TLS 1.2 at least, unless PGPARAMS raises it (then it is among localParameters).
     sslMinProtocol: p.PGPARAMS.ssl_min_protocol_version === undefined ? 'TLSv1.2' : null,
@@ -324,6 +318,29 @@ export function patroniView(p: Params, layout: Layout) {
     rewindPassword: p.REWINDPASS,
     ...patroniBackupView(p, layout),
   }
+}
+
+/** Roles that only Patroni, cook, pgBackRest and postgres_exporter use: never admitted from ALLOWNETS. */
+export const RESERVED_ROLES = ['postgres', 'replicator', 'rewinder', MONITOR_ROLE] as const
+
+/**
+ * pg_hba.conf, first match wins. This member's own clients (Patroni, cook, pgBackRest, postgres_exporter)
+ * use the socket. Over TCP: postgres, rewinder and physical replication only from MEMBERNETS; every other
+ * source is rejected for them by explicit lines, so no later line can admit them by accident; monitor never
+ * over TCP; everyone else (admin and the roles it creates) from ALLOWNETS. With TLS the admitting lines are
+ * hostssl, so a client without TLS matches none of them; the reject lines are `host` (TLS or not).
+ */
+export function pgHba(p: Params, tls: boolean): string[] {
+  const host = tls ? 'hostssl' : 'host'
+  return [
+    'local all all scram-sha-256',
+    'local replication replicator scram-sha-256',
+    ...p.MEMBERNETS.map((net) => `${host} replication replicator ${net} scram-sha-256`),
+    ...p.MEMBERNETS.map((net) => `${host} all postgres,rewinder ${net} scram-sha-256`),
+    'host replication all all reject',
+    `host all ${RESERVED_ROLES.join(',')} all reject`,
+    ...p.ALLOWNETS.map((net) => `${host} all all ${net} scram-sha-256`),
+  ]
 }
 
 /**

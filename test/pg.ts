@@ -2,7 +2,7 @@
 // 127.0.0.x address and a socket in that directory; stopped and removed at teardown. Another major's server
 // (test/embedded-pg.ts) runs the same way from its own bin directory; psql stays Debian's 15.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
-import { chownSync, mkdtempSync, rmSync } from 'node:fs'
+import { chownSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { lookupUser } from '../cook/users.js'
@@ -31,6 +31,10 @@ export interface StartOptions {
   binDir?: string
   /** The address to listen on; a 127.0.0.x from the pid by default. */
   host?: string
+  /** pg_hba.conf lines instead of initdb's. */
+  hba?: readonly string[]
+  /** ssl = on with this certificate and key (PEM files, copied for the postgres user). */
+  ssl?: { cert: string; key: string }
 }
 
 export function startPostgres(t: { teardown: (fn: () => void) => void }, o: StartOptions = {}): Postgres {
@@ -55,7 +59,18 @@ export function startPostgres(t: { teardown: (fn: () => void) => void }, o: Star
     '--no-sync',
   ])
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`)
-  const opts = `-c listen_addresses=${host} -p ${port} -c unix_socket_directories=${dir} -c fsync=off`
+  let opts = `-c listen_addresses=${host} -p ${port} -c unix_socket_directories=${dir} -c fsync=off`
+  if (o.hba) writeFileSync(join(data, 'pg_hba.conf'), `${o.hba.join('\n')}\n`)
+  if (o.ssl) {
+    for (const [from, to] of [
+      [o.ssl.cert, 'server.crt'],
+      [o.ssl.key, 'server.key'],
+    ] as const) {
+      copyFileSync(from, join(data, to))
+      chownSync(join(data, to), pg.uid, pg.gid)
+    }
+    opts += ' -c ssl=on'
+  }
   const start = asPostgres([`${bin}/pg_ctl`, '-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', 'start'])
   if (start.status !== 0) throw new Error(`pg_ctl start failed: ${start.stderr}${start.stdout}`)
   t.teardown(() => {

@@ -148,8 +148,10 @@ export class ClusterFiles {
       DCS: 'etcd',
       ETCDHOSTS: `${this.etcdHost}:${PORTS.etcdClient}`,
       SCOPE: opts.scope,
-      // Loopback connections come from 127.0.0.1 whatever member address they go to.
-      ALLOWNETS: '127.0.0.0/8',
+      // Loopback connections come from 127.0.0.1 whatever member address they go to (Linux picks the
+      // loopback route's source), so members, HAProxy and the harness all connect from 127.0.0.1.
+      ALLOWNETS: '127.0.0.1/32',
+      MEMBERNETS: '127.0.0.1/32',
       KEKPASS: randomPassword(),
       ADMPASS: randomPassword(),
       ...opts.params,
@@ -205,8 +207,10 @@ export class ClusterFiles {
           host: m.ip,
           restPort: REST_PORT,
           pgPort: PG_PORT,
+          // Each member's certificate names it (cluster-tls.ts): the HTTPS checks verify that name.
+          verifyName: m.name,
         })),
-        bind: this.haproxyHost,
+        bind: [this.haproxyHost],
         primaryPort: PRIMARY_PORT,
         replicaPort: REPLICA_PORT,
         caFile: this.tls?.ca.cert ?? null,

@@ -4,9 +4,11 @@
 // TLS; a certificate rotation during a write loop is a reload, not a restart, and no write fails.
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { request as httpsRequest } from 'node:https'
 import { promisify } from 'node:util'
 import t from 'tap'
 import type { Member } from '../../scripts/lib/cluster.js'
+import { hbaVerdict, type HbaProbe } from '../../scripts/lib/hba-probe.js'
 import { asUser, sleep } from '../../scripts/lib/procs.js'
 import { servedCertificate } from '../../scripts/lib/served-cert.js'
 import { waitFor } from '../../scripts/lib/wait.js'
@@ -19,7 +21,13 @@ t.test(
   'security: REST credentials, TLS-only PostgreSQL, TLS replication, rotation without a failed write',
   async (t) => {
     const t0 = Date.now()
-    const c = await startCluster(t, { scope: 'e2e-security', block: '127.64' })
+    // Every loopback connection comes from 127.0.0.1 (members, HAProxy, this harness): those are the members'
+    // addresses here. A client bound to another address of the block stands for an application host.
+    const c = await startCluster(t, {
+      scope: 'e2e-security',
+      block: '127.64',
+      params: { MEMBERNETS: '127.0.0.1/32', ALLOWNETS: '127.0.0.1/32 127.64.0.0/16' },
+    })
     const { leader, replicas } = await c.waitFormed()
     await c.waitPrimaryRoute(leader)
     t.comment(`formed with TLS in ${since(t0)}`)
@@ -29,6 +37,21 @@ t.test(
     const pm = (m: Member) => c.postmasterPid(m)
     const configOf = async () =>
       JSON.parse((await c.rest(leader, 'GET', '/config')).text) as Record<string, unknown>
+
+    await t.test('connect time through :5000 (psql, verify-full, SCRAM, SELECT 1)', async (t) => {
+      const times: number[] = []
+      for (let i = 0; i < 30; i++) {
+        const s = process.hrtime.bigint()
+        await c.query(c.primaryConn('admin'), 'SELECT 1')
+        times.push(Number(process.hrtime.bigint() - s) / 1e6)
+      }
+      times.sort((a, b) => a - b)
+      const ms = (x: number | undefined) => `${(x ?? NaN).toFixed(1)} ms`
+      t.comment(
+        `connect through :5000: median ${ms(times[15])}, min ${ms(times[0])}, max ${ms(times[29])} (30)`,
+      )
+      t.equal(times.length, 30)
+    })
 
     await t.test('unsafe REST calls without credentials: 401, nothing changes', async (t) => {
       const before = { config: await configOf(), leaderPm: pm(leader), replicaPm: pm(replica) }
@@ -115,6 +138,56 @@ t.test(
         )
         t.equal(repl.length, 2, 'two replication connections')
         for (const [name, ssl, version] of repl) t.equal(ssl, 't', `${name} replicates over TLS (${version})`)
+      },
+    )
+
+    await t.test(
+      'from an application host: admin only; postgres, replication, rewinder and monitor refused, and the unsafe REST calls',
+      async (t) => {
+        const app = `${c.opts.net}.50`
+        const m = c.member((await c.leaderName()) ?? '')
+        const ask = (o: Partial<HbaProbe> & { user: string }) =>
+          hbaVerdict({ host: m.ip, port: 5432, tls: true, localAddress: app, ...o })
+        t.equal(await ask({ user: 'admin' }), 'password', 'admin: asked for its password')
+        t.equal(await ask({ user: 'postgres' }), 'reject', 'postgres: a reject line')
+        t.equal(await ask({ user: 'rewinder' }), 'reject', 'rewinder: a reject line')
+        t.equal(await ask({ user: 'monitor' }), 'reject', 'monitor: a reject line')
+        t.equal(await ask({ user: 'replicator', replication: true }), 'reject', 'streaming: a reject line')
+        t.equal(
+          await ask({ user: 'postgres', localAddress: '127.0.0.1' }),
+          'password',
+          'postgres from a member',
+        )
+        const [row] = await c.query(c.primaryConn('admin'), 'SELECT current_user')
+        t.same(row, ['admin'], 'admin logs in through :5000 (verify-full, SCRAM)')
+
+        // Patroni's unsafe endpoints answer only the members, even with the right password.
+        const post = (localAddress: string) =>
+          new Promise<number>((resolve, reject) => {
+            const req = httpsRequest(
+              `${m.restUrl}/restart`,
+              {
+                method: 'POST',
+                localAddress,
+                ca: readFileSync(tls.ca.cert),
+                auth: `patroni:${m.params.RESTPASS}`,
+                headers: { 'content-type': 'application/json' },
+                agent: false,
+                timeout: 5000,
+              },
+              (res) => {
+                res.resume()
+                resolve(res.statusCode ?? 0)
+              },
+            )
+            req.on('error', reject)
+            req.end(JSON.stringify({ schedule: '2999-01-01T00:00:00+00:00' }))
+          })
+        t.equal(await post(app), 403, 'POST /restart with RESTPASS from the application host: 403')
+        const scheduled = await post('127.0.0.1')
+        t.equal(scheduled, 202, 'from a member it is accepted (a restart scheduled far ahead)')
+        const del = await c.rest(m, 'DELETE', '/restart', {})
+        t.equal(del.status, 200, 'and the scheduled restart removed')
       },
     )
 

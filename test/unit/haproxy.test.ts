@@ -1,10 +1,12 @@
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
-import { readFileSync, statSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { createServer as createHttpsServer } from 'node:https'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { haproxyConfig, parseMembers } from '../../cook/haproxy.js'
 import { cook, tempDir } from '../helpers.js'
-import { makeCa } from '../../scripts/lib/certs.js'
+import { issue, makeCa } from '../../scripts/lib/certs.js'
 
 function haproxyCheck(file: string): string {
   // haproxy -c exits 0 on warnings too: the output must not carry any.
@@ -36,20 +38,34 @@ t.test('cook haproxy writes a config that haproxy -c accepts without warnings', 
   t.equal(cfg.match(/on-marked-down shutdown-sessions/g)?.length, 2)
 })
 
-t.test('without --bind it listens on every address; without --out it prints', async (t) => {
-  const r = await cook([
-    'haproxy',
-    '--members',
-    '10.0.0.11 10.0.0.12',
-    '--primary-port',
-    '6432',
-    '--plain-checks',
-  ])
-  t.equal(r.code, 0, r.err)
-  t.match(r.out, /^\s+bind :6432$/m)
-  t.match(r.out, /^\s+bind :5001$/m)
-  t.match(r.out, /^\s+server member1 10\.0\.0\.11:5432 check port 8008$/m)
-})
+t.test(
+  'without --bind: a usage error, nothing written; several addresses; without --out it prints',
+  async (t) => {
+    const dir = tempDir(t)
+    const out = join(dir, 'haproxy.cfg')
+    const none = await cook(['haproxy', '--members', '10.0.0.11 10.0.0.12', '--plain-checks', '--out', out])
+    t.equal(none.code, 64)
+    t.match(none.err, /--bind: is missing; want the address\(es\) HAProxy listens on/)
+    t.throws(() => statSync(out), 'nothing written')
+    const r = await cook([
+      'haproxy',
+      '--members',
+      '10.0.0.11 10.0.0.12',
+      '--bind',
+      '10.0.0.5,127.0.0.1',
+      '--primary-port',
+      '6432',
+      '--plain-checks',
+    ])
+    t.equal(r.code, 0, r.err)
+    t.match(r.out, /^\s+bind 10\.0\.0\.5:6432,127\.0\.0\.1:6432$/m)
+    t.match(r.out, /^\s+bind 10\.0\.0\.5:5001,127\.0\.0\.1:5001$/m)
+    t.notMatch(r.out, /^\s+bind :/m, 'never every address unless told')
+    t.match(r.out, /^\s+server member1 10\.0\.0\.11:5432 check port 8008$/m)
+    const every = await cook(['haproxy', '--members', '10.0.0.11', '--bind', '0.0.0.0', '--plain-checks'])
+    t.match(every.out, /^\s+bind 0\.0\.0\.0:5000$/m, 'every address when said explicitly')
+  },
+)
 
 t.test('bad members are all reported at once and nothing is written', async (t) => {
   const dir = tempDir(t)
@@ -75,11 +91,11 @@ t.test('bad members are all reported at once and nothing is written', async (t) 
 
 t.test('an IPv6 member with ports needs brackets; the rendered address keeps them', async (t) => {
   t.same(parseMembers('[fd00::1]:8009:5433').members, [
-    { name: 'member1', host: 'fd00::1', restPort: 8009, pgPort: 5433 },
+    { name: 'member1', host: 'fd00::1', restPort: 8009, pgPort: 5433, verifyName: null },
   ])
   const cfg = haproxyConfig({
     members: parseMembers('fd00::1').members,
-    bind: '::1',
+    bind: ['::1'],
     primaryPort: 5000,
     replicaPort: 5001,
     caFile: null,
@@ -93,27 +109,142 @@ t.test('with --ca-file the checks speak HTTPS and verify the member against the 
   const dir = tempDir(t)
   const ca = makeCa(join(dir, 'ca'))
   const out = join(dir, 'haproxy.cfg')
-  const r = await cook(['haproxy', '--members', 'pg1=10.0.0.11', '--ca-file', ca.cert, '--out', out])
+  const members = 'pg1=10.0.0.11,pg2.db.example=10.0.0.12,localhost:8008:5432'
+  const r = await cook([
+    'haproxy',
+    '--members',
+    members,
+    '--bind',
+    '127.0.0.1',
+    '--ca-file',
+    ca.cert,
+    '--out',
+    out,
+  ])
   t.equal(r.code, 0, r.err)
-  t.notMatch(haproxyCheck(out), /WARNING|ALERT/, 'haproxy -c loads the CA file')
+  t.notMatch(haproxyCheck(out), /WARNING|ALERT/, 'haproxy -c loads the CA file and takes verifyhost')
+  const cfg = readFileSync(out, 'utf8')
+  const check = `check port 8008 check-ssl verify required ca-file ${ca.cert} verifyhost`
+  t.match(cfg, new RegExp(`^\\s+server pg1 10\\.0\\.0\\.11:5432 ${check} pg1$`, 'm'))
   t.match(
-    readFileSync(out, 'utf8'),
-    new RegExp(
-      `^\\s+server pg1 10\\.0\\.0\\.11:5432 check port 8008 check-ssl verify required ca-file ${ca.cert}$`,
-      'm',
-    ),
+    cfg,
+    new RegExp(`^\\s+server pg2\\.db\\.example 10\\.0\\.0\\.12:5432 ${check} pg2\\.db\\.example$`, 'm'),
   )
+  t.match(cfg, new RegExp(`^\\s+server member3 localhost:5432 ${check} localhost$`, 'm'))
+  const unnamed = await cook([
+    'haproxy',
+    '--members',
+    '10.0.0.11',
+    '--bind',
+    '127.0.0.1',
+    '--ca-file',
+    ca.cert,
+  ])
+  t.equal(unnamed.code, 64, 'an address without a name cannot be verified')
+  t.match(unnamed.err, /--members: 10\.0\.0\.11 has no name: with --ca-file write NAME=10\.0\.0\.11/)
 })
 
 t.test(
   'neither --ca-file nor --plain-checks, or a file name HAProxy cannot take: a usage error',
   async (t) => {
-    const neither = await cook(['haproxy', '--members', '10.0.0.11'])
+    const neither = await cook(['haproxy', '--members', '10.0.0.11', '--bind', '127.0.0.1'])
     t.equal(neither.code, 64)
     t.match(neither.err, /--ca-file: is missing; want the cluster's CA/)
     const both = await cook(['haproxy', '--members', '10.0.0.11', '--ca-file', '/x/ca.crt', '--plain-checks'])
     t.match(both.err, /exclude each other/)
     const odd = await cook(['haproxy', '--members', '10.0.0.11', '--ca-file', '/x/my ca.crt'])
     t.match(odd.err, /has characters HAProxy cannot take unquoted/)
+  },
+)
+
+/** A free TCP port on `host` (the kernel's choice, released at once). */
+async function freePort(host: string): Promise<number> {
+  const s = createServer()
+  await new Promise<void>((resolve) => s.listen(0, host, resolve))
+  const { port } = s.address() as AddressInfo
+  await new Promise((resolve) => s.close(resolve))
+  return port
+}
+
+/** What a client gets through HAProxy's frontend: the backend's greeting, or '' when HAProxy has no server. */
+function greeting(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let got = ''
+    const c = connect({ host, port })
+    c.setTimeout(2000, () => c.destroy())
+    c.on('data', (d) => {
+      got += d.toString()
+      c.end()
+    })
+    c.on('close', () => resolve(got))
+    c.on('error', () => resolve(got))
+  })
+}
+
+t.test(
+  "live: HAProxy's HTTPS check refuses a certificate of the same CA that names another member",
+  async (t) => {
+    // The member: Patroni's REST API (HTTPS, answers the checks) and a stand-in for PostgreSQL that greets.
+    const dir = tempDir(t)
+    const ca = makeCa(join(dir, 'ca'))
+    const net = `127.83.${1 + (process.pid % 250)}`
+    const memberIp = `${net}.11`
+    const bind = `${net}.10`
+    const own = issue(ca, 'pg1', { ips: [memberIp], dns: ['pg1'] })
+    // etcd's certificate, say: the same CA, the same address, another name.
+    const other = issue(ca, 'etcd', { ips: [memberIp], dns: ['etcd'] })
+    const pgServer = createServer((s) => s.end('postgres of pg1\n'))
+    await new Promise<void>((resolve) => pgServer.listen(0, memberIp, resolve))
+    t.teardown(() => pgServer.close())
+    const pgPort = (pgServer.address() as AddressInfo).port
+
+    for (const [cert, expected] of [
+      [own, 'postgres of pg1\n'],
+      [other, ''],
+    ] as const) {
+      const rest = createHttpsServer(
+        { cert: readFileSync(cert.cert), key: readFileSync(cert.key) },
+        (_req, res) => res.writeHead(200).end(),
+      )
+      await new Promise<void>((resolve) => rest.listen(0, memberIp, resolve))
+      const restPort = (rest.address() as AddressInfo).port
+      const primaryPort = await freePort(bind)
+      const cfg = join(dir, `haproxy-${restPort}.cfg`)
+      writeFileSync(
+        cfg,
+        haproxyConfig({
+          members: parseMembers(`pg1=${memberIp}:${restPort}:${pgPort}`).members,
+          bind: [bind],
+          primaryPort,
+          replicaPort: await freePort(bind),
+          caFile: ca.cert,
+        }),
+      )
+      t.notMatch(haproxyCheck(cfg), /WARNING|ALERT/)
+      const proxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
+      let log = ''
+      proxy.stderr.on('data', (d: Buffer) => (log += d.toString()))
+      try {
+        // Servers start up; two failed probes (fastinter 250ms) take one down. Wait well past that.
+        await new Promise((resolve) => setTimeout(resolve, 3000))
+        const got = await greeting(bind, primaryPort)
+        t.equal(
+          got,
+          expected,
+          cert === own
+            ? 'the certificate that names pg1: the check passes and :5000 routes to it'
+            : "etcd's certificate from the same CA: the check fails and :5000 routes nowhere",
+        )
+        if (cert === other)
+          t.match(
+            log,
+            /pg1 is DOWN/,
+            `HAProxy says why: ${log.split('\n').find((l) => /DOWN/.test(l)) ?? log}`,
+          )
+      } finally {
+        proxy.kill('SIGKILL')
+        rest.close()
+      }
+    }
   },
 )

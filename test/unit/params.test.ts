@@ -252,6 +252,26 @@ const TABLE: [string, Over, string[], boolean?][] = [
   ['ALLOWNETS /129', { ALLOWNETS: '2001:db8::/129' }, ['ALLOWNETS']],
   ['ALLOWNETS not a network', { ALLOWNETS: 'lan' }, ['ALLOWNETS']],
   ['ALLOWNETS empty prefix', { ALLOWNETS: '10.0.0.0/' }, ['ALLOWNETS']],
+  ['ALLOWNETS a /16', { ALLOWNETS: '10.1.0.0/16' }, []],
+  ['ALLOWNETS a /15', { ALLOWNETS: '10.0.0.0/15' }, ['ALLOWNETS']],
+  ['ALLOWNETS a /1', { ALLOWNETS: '0.0.0.0/1' }, ['ALLOWNETS']],
+  ['ALLOWNETS a /1 with ALLOWWIDENETS=on', { ALLOWNETS: '0.0.0.0/1', ALLOWWIDENETS: 'on' }, []],
+  ['ALLOWNETS /0 even with ALLOWWIDENETS=on', { ALLOWNETS: '0.0.0.0/0', ALLOWWIDENETS: 'on' }, ['ALLOWNETS']],
+  ['ALLOWNETS an IPv6 /48', { ALLOWNETS: '2001:db8:1::/48' }, []],
+  ['ALLOWNETS an IPv6 /47', { ALLOWNETS: '2001:db8::/47' }, ['ALLOWNETS']],
+  ['ALLOWNETS IPv4-mapped, every IPv4 address', { ALLOWNETS: '::ffff:0.0.0.0/96' }, ['ALLOWNETS']],
+  ['ALLOWNETS IPv4-mapped /112 (a /16)', { ALLOWNETS: '::ffff:10.1.0.0/112' }, []],
+  ['ALLOWWIDENETS not a boolean', { ALLOWWIDENETS: 'sure' }, ['ALLOWWIDENETS']],
+  // MEMBERNETS
+  ['MEMBERNETS three addresses', { MEMBERNETS: '10.0.0.11/32 10.0.0.12 10.0.0.13/32' }, []],
+  ['MEMBERNETS a /8', { MEMBERNETS: '10.0.0.0/8' }, ['MEMBERNETS']],
+  ['MEMBERNETS a /8 with ALLOWWIDENETS=on', { MEMBERNETS: '10.0.0.0/8', ALLOWWIDENETS: 'on' }, []],
+  ['MEMBERNETS ::/0', { MEMBERNETS: '::/0' }, ['MEMBERNETS']],
+  [
+    'MEMBERNETS and ALLOWNETS wide',
+    { MEMBERNETS: '10.0.0.0/9', ALLOWNETS: '0.0.0.0/1' },
+    ['ALLOWNETS', 'MEMBERNETS'],
+  ],
   // STANDBYHOST
   ['standby-leader without STANDBYHOST', { SERVICETAG: 'standby-leader' }, ['STANDBYHOST']],
   ['standby-leader with STANDBYHOST', { SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11' }, []],
@@ -314,6 +334,49 @@ const TABLE: [string, Over, string[], boolean?][] = [
   ['PGPARAMS synchronous_standby_names', { PGPARAMS: "synchronous_standby_names='*'" }, ['PGPARAMS']],
   ['PGPARAMS wal_level logical', { PGPARAMS: 'wal_level=logical' }, []],
   ['PGPARAMS wal_level minimal', { PGPARAMS: 'wal_level=minimal' }, ['PGPARAMS']],
+  // PGPARAMS that would lower TLS or authentication (the cipher rule is checked against openssl: pgparams.test.ts)
+  ['PGPARAMS ssl_min_protocol_version TLSv1', { PGPARAMS: 'ssl_min_protocol_version=TLSv1' }, ['PGPARAMS']],
+  [
+    'PGPARAMS ssl_min_protocol_version TLSv1.1',
+    { PGPARAMS: 'ssl_min_protocol_version=TLSv1.1' },
+    ['PGPARAMS'],
+  ],
+  ['PGPARAMS ssl_min_protocol_version empty', { PGPARAMS: "ssl_min_protocol_version=''" }, ['PGPARAMS']],
+  ['PGPARAMS ssl_min_protocol_version TLSv1.3', { PGPARAMS: 'ssl_min_protocol_version=TLSv1.3' }, []],
+  [
+    'PGPARAMS ssl_max_protocol_version TLSv1.2',
+    { PGPARAMS: 'ssl_max_protocol_version=TLSv1.2' },
+    ['PGPARAMS'],
+  ],
+  ['PGPARAMS ssl_max_protocol_version TLSv1.3', { PGPARAMS: 'ssl_max_protocol_version=TLSv1.3' }, []],
+  ['PGPARAMS ssl_ciphers eNULL', { PGPARAMS: "ssl_ciphers='eNULL:HIGH'" }, ['PGPARAMS']],
+  [
+    'PGPARAMS ssl_ciphers a weak suite',
+    { PGPARAMS: "ssl_ciphers='ECDHE-RSA-AES256-GCM-SHA384:DES-CBC3-SHA'" },
+    ['PGPARAMS'],
+  ],
+  [
+    'PGPARAMS ssl_ciphers named strong suites',
+    { PGPARAMS: "ssl_ciphers='ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384'" },
+    [],
+  ],
+  [
+    'PGPARAMS ssl_ciphers classes, weak ones excluded',
+    { PGPARAMS: "ssl_ciphers='HIGH:!aNULL:!eNULL:!EXPORT:!LOW:!DES:!3DES:!RC4:!MD5'" },
+    [],
+  ],
+  [
+    'PGPARAMS ssl_ciphers @SECLEVEL=0',
+    { PGPARAMS: "ssl_ciphers='ECDHE-RSA-AES256-GCM-SHA384:@SECLEVEL=0'" },
+    ['PGPARAMS'],
+  ],
+  ['PGPARAMS ssl', { PGPARAMS: 'ssl=off' }, ['PGPARAMS']],
+  ['PGPARAMS ssl_prefer_server_ciphers off', { PGPARAMS: 'ssl_prefer_server_ciphers=off' }, ['PGPARAMS']],
+  ['PGPARAMS ssl_passphrase_command', { PGPARAMS: "ssl_passphrase_command='echo x'" }, ['PGPARAMS']],
+  ['PGPARAMS password_encryption md5', { PGPARAMS: 'password_encryption=md5' }, ['PGPARAMS']],
+  ['PGPARAMS db_user_namespace on', { PGPARAMS: 'db_user_namespace=on' }, ['PGPARAMS']],
+  ['PGPARAMS scram_iterations 1', { PGPARAMS: 'scram_iterations=1' }, ['PGPARAMS']],
+  ['PGPARAMS scram_iterations 10000', { PGPARAMS: 'scram_iterations=10000' }, []],
   ['PGPARAMS max_connections 200', { PGPARAMS: 'max_connections=200' }, []],
   ['PGPARAMS max_connections below Patroni floor', { PGPARAMS: 'max_connections=20' }, ['PGPARAMS']],
   ['PGPARAMS max_wal_senders 2', { PGPARAMS: 'max_wal_senders=2' }, ['PGPARAMS']],
@@ -413,6 +476,9 @@ t.test('resolved values', async (t) => {
   t.same(p.ALLOWNETS, ['10.0.0.0/24'], 'ALLOWNETS defaults to the /24 of MYIP')
   t.same(ok({ MYIP: '2001:db8:1:2:aa::11' }).ALLOWNETS, ['2001:db8:1:2::/64'], 'and to the /64 for IPv6')
   t.same(ok({ ALLOWNETS: '10.1.2.3/16 2001:db8::1/48' }).ALLOWNETS, ['10.1.0.0/16', '2001:db8::/48'])
+  t.same(p.MEMBERNETS, ['10.0.0.0/24'], 'MEMBERNETS defaults to the /24 of MYIP')
+  t.same(ok({ MEMBERNETS: '10.0.0.11 10.0.0.12/32' }).MEMBERNETS, ['10.0.0.11/32', '10.0.0.12/32'])
+  t.equal(p.ALLOWWIDENETS, false)
   t.same(ok(ETCD).ETCDHOSTS, ['10.0.0.2:2379', '10.0.0.3:2379', '10.0.0.4:2379'])
   t.equal(ok(ETCD).ETCDPROXY, undefined, 'no proxy unless given')
   const proxied = (v: string) => ok({ ...ETCD, ETCDHOSTS: undefined, ETCDPROXY: v })

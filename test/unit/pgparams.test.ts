@@ -1,5 +1,6 @@
 // PGPARAMS against PostgreSQL 15 itself: its settings table (`postgres --describe-config`) for names and
 // contexts, and the server's own verdict on each value; the places Patroni reads each parameter from; MEMORY.
+import { spawnSync } from 'node:child_process'
 import t from 'tap'
 import { loadConfig } from '../../cook/config.js'
 import { ParamError } from '../../cook/errors.js'
@@ -11,6 +12,7 @@ import {
   OWNED,
   placeOf,
   takesEffect,
+  weakCiphers,
 } from '../../cook/pgparams.js'
 import { findServer, serverVerdicts, type PgServer } from '../../cook/pgserver.js'
 import { basicEnv, FIXTURES } from '../helpers.js'
@@ -173,4 +175,61 @@ t.test('cook check prints the parameters and where they take effect', async (t) 
   )
   t.equal(bad.code, 78)
   t.match(bad.err, /^PGPARAMS: work_mem: invalid value for parameter "work_mem": "lots"/)
+})
+
+/** The TLS 1.2 suites OpenSSL would offer for a cipher string (all security levels), as `openssl ciphers -v` lists them. */
+function opensslSuites(ciphers: string): string[] | undefined {
+  const r = spawnSync('openssl', ['ciphers', '-v', `${ciphers}:@SECLEVEL=0`], { encoding: 'utf8' })
+  if (r.status !== 0) return undefined
+  return r.stdout.split('\n').filter((line) => line !== '' && !/\sTLSv1\.3\s/.test(line))
+}
+
+/** A suite without authentication or encryption, or with export keys, DES, 3DES, RC4, RC2 or MD5. */
+const WEAK_SUITE = /Au=None|Enc=None|Enc=(DES|3DES|RC4|RC2)|Mac=MD5|export|^EXP/i
+
+t.test('ssl_ciphers: what cook accepts, OpenSSL never turns into a weak suite', async (t) => {
+  const candidates = [
+    'HIGH',
+    'ALL',
+    'DEFAULT',
+    'HIGH:MEDIUM:+3DES:!aNULL', // PostgreSQL's default
+    'HIGH:!aNULL',
+    'ECDHE+AESGCM',
+    'AESGCM',
+    'eNULL',
+    'NULL-SHA256',
+    'ADH-AES256-GCM-SHA384',
+    'aNULL:!eNULL',
+    'ALL:COMPLEMENTOFALL',
+    'HIGH:!aNULL:!eNULL:!EXPORT:!LOW:!DES:!3DES:!RC4:!MD5',
+    'ALL:COMPLEMENTOFALL:!aNULL:!eNULL:!EXPORT:!LOW:!DES:!3DES:!RC4:!MD5',
+    'eNULL:aNULL:!aNULL:!eNULL:!EXPORT:!LOW:!DES:!3DES:!RC4:!MD5',
+    '!aNULL:!eNULL:!EXPORT:!LOW:!DES:!3DES:!RC4:!MD5:ALL:COMPLEMENTOFALL:ADH-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-AES256-GCM-SHA384:AECDH-AES256-SHA',
+    'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-NULL-SHA',
+    'ECDHE-RSA-AES256-GCM-SHA384,DHE-RSA-AES256-GCM-SHA384 ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES256-GCM-SHA384:+aNULL',
+    'HIGH:!ANULL:!ENULL:!EXPORT:!LOW:!DES:!3DES:!RC4:!MD5', // OpenSSL's names are case-sensitive
+  ]
+  let refusedWeak = 0
+  for (const ciphers of candidates) {
+    const why = weakCiphers(ciphers)
+    const suites = opensslSuites(ciphers)
+    if (suites === undefined) {
+      t.comment(`${ciphers}: OpenSSL matches no suite here (PostgreSQL would refuse to start TLS)`)
+      continue
+    }
+    const weak = suites.filter((s) => WEAK_SUITE.test(s)).map((s) => s.split(/\s+/)[0])
+    if (why === undefined)
+      t.same(weak, [], `accepted ${ciphers}: OpenSSL lists no weak suite (${suites.length} suites)`)
+    else if (weak.length > 0) refusedWeak++
+    t.comment(
+      `${why === undefined ? 'accepted' : 'refused '} ${ciphers}: ${weak.length} weak of ${suites.length}${weak.length ? ` (${weak.slice(0, 3).join(' ')} ...)` : ''}`,
+    )
+  }
+  t.ok(refusedWeak >= 8, `refused strings for which OpenSSL lists weak suites: ${refusedWeak}`)
+  t.equal(weakCiphers('HIGH'), weakCiphers('HIGH'), 'a pure function')
+  t.match(weakCiphers('HIGH:!aNULL') ?? '', /without excluding !eNULL:!EXPORT:!LOW:!DES:!3DES:!RC4:!MD5/)
+  t.match(weakCiphers('AES256-SHA:RC4-MD5') ?? '', /RC4-MD5 is a weak suite/)
 })

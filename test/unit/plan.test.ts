@@ -133,8 +133,8 @@ t.test('patroni.yml as Patroni reads it', async (t) => {
   t.equal(pg.authentication.superuser?.password, 'kek-Secret-2-basic-env')
   for (const hba of [pg.pg_hba, y.bootstrap?.pg_hba] as string[][]) {
     t.ok(
-      hba.every((l) => l.endsWith(' scram-sha-256')),
-      'scram-sha-256 only',
+      hba.every((l) => l.endsWith(' scram-sha-256') || l.endsWith(' reject')),
+      'scram-sha-256 only, or reject',
     )
     t.notOk(
       hba.some((l) => /\b(md5|trust|password)\b|0\.0\.0\.0\/0|::\/0/.test(l)),
@@ -142,7 +142,11 @@ t.test('patroni.yml as Patroni reads it', async (t) => {
     )
     t.same(
       hba.filter((l) => / replication /.test(l)),
-      ['host replication replicator 10.0.0.0/24 scram-sha-256'],
+      [
+        'local replication replicator scram-sha-256',
+        'host replication replicator 10.0.0.0/24 scram-sha-256',
+        'host replication all all reject',
+      ],
     )
   }
 })
@@ -182,15 +186,24 @@ t.test('patroni.yml variants: etcd, sync modes, standby, IPv6, several networks'
   })
   const replica = patroniYml(plan(params({ SERVICETAG: 'replica', STANDBYHOST: '10.1.0.11' })))
   t.notOk('standby_cluster' in (replica.bootstrap?.dcs ?? {}), 'only the standby leader bootstraps a standby')
-  const v6 = patroniYml(plan(params({ MYIP: '2001:db8::11', ALLOWNETS: '2001:db8::/64 10.0.0.0/24' })))
+  const v6 = patroniYml(
+    plan(
+      params({ MYIP: '2001:db8::11', ALLOWNETS: '2001:db8::/64 10.0.0.0/24', MEMBERNETS: '2001:db8::/120' }),
+    ),
+  )
   t.match(v6.restapi, { listen: '[2001:db8::11]:8008', connect_address: '[2001:db8::11]:8008' })
-  t.same(v6.restapi?.allowlist, ['2001:db8::/64', '10.0.0.0/24', '2001:db8::11/128'])
+  t.same(v6.restapi?.allowlist, ['2001:db8::/120', '2001:db8::11/128'], 'unsafe REST calls: members only')
   t.equal(v6.postgresql?.listen, '[2001:db8::11]:5432')
   t.same(
-    (v6.postgresql?.pg_hba as unknown as string[]).filter(
-      (l) => l.startsWith('host all all ') && !/127\.0|::1/.test(l),
-    ),
-    ['host all all 2001:db8::/64 scram-sha-256', 'host all all 10.0.0.0/24 scram-sha-256'],
+    (v6.postgresql?.pg_hba as unknown as string[]).filter((l) => l.startsWith('host ')),
+    [
+      'host replication replicator 2001:db8::/120 scram-sha-256',
+      'host all postgres,rewinder 2001:db8::/120 scram-sha-256',
+      'host replication all all reject',
+      'host all postgres,replicator,rewinder,monitor all reject',
+      'host all all 2001:db8::/64 scram-sha-256',
+      'host all all 10.0.0.0/24 scram-sha-256',
+    ],
   )
   const timing = patroniYml(plan(params({ TTL: '40', LOOPWAIT: '5', RETRYTIMEOUT: '12', MAXLAG: '0' })))
   const d = timing.bootstrap?.dcs as Record<string, unknown>

@@ -176,7 +176,10 @@ t.test('a TLS member: files, owners, modes, and what each reader sees', async (t
       `${who} verifies the server`,
     )
   const tcp = (pg.pg_hba as string[]).filter((l) => !l.startsWith('local '))
-  t.ok(tcp.length >= 4 && tcp.every((l) => l.startsWith('hostssl ')), 'every TCP line of pg_hba is hostssl')
+  t.ok(
+    tcp.length >= 4 && tcp.every((l) => l.startsWith('hostssl ') || / reject$/.test(l)),
+    'every TCP line of pg_hba that admits anyone is hostssl (reject lines refuse with TLS or without)',
+  )
   t.same(y.bootstrap?.pg_hba, pg.pg_hba)
 
   const agent = (await hcl2json(content(pl, PATHS.consulAgent))) as Doc
