@@ -39,7 +39,7 @@ export const OWNED: Readonly<Record<string, string>> = {
   ident_file: 'Patroni writes pg_ident.conf',
   unix_socket_directories: 'cook sets it (/tmp)',
   // PostgreSQL's own log, rotated by PostgreSQL (README, "The logs").
-  logging_collector: 'cook keeps it on: PostgreSQL must write its own log, not Patroni\'s output',
+  logging_collector: "cook keeps it on: PostgreSQL must write its own log, not Patroni's output",
   log_directory: 'cook sets it (/var/log/postgresql)',
   log_filename: 'cook sets it: a week of daily files (postgresql-%a.log)',
   log_truncate_on_rotation: 'cook keeps it on: each daily file is reused after seven days',
