@@ -36,9 +36,14 @@ export const PATHS = {
   patroniKey: '/usr/local/etc/patroni/tls/member.key',
   appDatabaseSql: '/usr/local/etc/patroni/app-database.sql',
   patroniLogDir: '/var/log/patroni',
-  /** Patroni's stdout and stderr, appended by daemon(8) as root: not in the postgres-owned log folder. */
-  patroniOut: '/var/log/patroni.out',
-  /** daemon(8)'s pid, the supervisor of Patroni: `service patroni stop` and newsyslog signal it. */
+  /**
+   * Patroni's stdout and stderr (what its children print: initdb, pg_basebackup, cook-restore, a traceback),
+   * opened by the rc.d script's `sh -c` as postgres before Patroni runs: never daemon(8)'s pipe.
+   */
+  patroniOut: '/var/log/patroni/patroni.out',
+  /** PostgreSQL's own log (logging_collector): a week of daily files, rotated by PostgreSQL. */
+  pgLogDir: '/var/log/postgresql',
+  /** daemon(8)'s pid, the supervisor of Patroni: `service patroni stop` signals it. */
   patroniSupervisorPid: '/var/run/patroni_daemon.pid',
   pgHome: '/var/db/postgres',
   pgpass: '/var/db/postgres/.pgpass.patroni',

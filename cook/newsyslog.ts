@@ -24,7 +24,6 @@ export function newsyslogFile(p: Params, layout: Layout): FileEntry {
       patroniLogDir: L(PATHS.patroniLogDir),
       cookLog: L(PATHS.cookLog),
       patroniOut: L(PATHS.patroniOut),
-      supervisorPid: L(PATHS.patroniSupervisorPid),
       pgbackrestLogs: backupsOn(p) ? L(`${BACKUP_PATHS.logDir}/*.log`) : null,
       pgUser: word(layout.pgUser),
     }),

@@ -38,6 +38,13 @@ export const OWNED: Readonly<Record<string, string>> = {
   hba_file: 'Patroni writes pg_hba.conf (ALLOWNETS, MEMBERNETS)',
   ident_file: 'Patroni writes pg_ident.conf',
   unix_socket_directories: 'cook sets it (/tmp)',
+  // PostgreSQL's own log, rotated by PostgreSQL (README, "The logs").
+  logging_collector: "cook keeps it on: PostgreSQL must write its own log, not Patroni's output",
+  log_directory: 'cook sets it (/var/log/postgresql)',
+  log_filename: 'cook sets it: a week of daily files (postgresql-%a.log)',
+  log_truncate_on_rotation: 'cook keeps it on: each daily file is reused after seven days',
+  log_rotation_age: 'cook sets it (1d): the daily files',
+  log_rotation_size: 'cook sets it (0): the daily files',
   password_encryption: 'cook requires scram-sha-256',
   synchronous_standby_names: 'Patroni manages it (SYNCMODE)',
   primary_conninfo: 'Patroni manages replication connections',

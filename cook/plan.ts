@@ -68,6 +68,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifi
   const dirs: DirEntry[] = [
     { path: PATHS.patroniDir, mode: 0o750, owner: pg },
     { path: PATHS.patroniLogDir, mode: 0o750, owner: pg },
+    { path: PATHS.pgLogDir, mode: 0o750, owner: pg },
     { path: PATHS.pgHome, mode: 0o755, owner: pg },
     { path: PATHS.dataParent, mode: 0o750, owner: pg },
     { path: PATHS.dataDir, mode: 0o700, owner: pg },
@@ -139,6 +140,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifi
         user: pg,
         logDir: L(PATHS.patroniLogDir),
         outputFile: L(PATHS.patroniOut),
+        pgLogDir: L(PATHS.pgLogDir),
         supervisorPidfile: L(PATHS.patroniSupervisorPid),
         stopTimeout: p.STOPTIMEOUT,
         patroniBin: '/usr/local/bin/patroni',
@@ -254,6 +256,7 @@ export function patroniView(p: Params, layout: Layout) {
     scope: p.SCOPE,
     name: p.NODENAME,
     logDir: L(PATHS.patroniLogDir),
+    pgLogDir: L(PATHS.pgLogDir),
     restListen: authority(p.MYIP, PORTS.patroniRest),
     restConnect: authority(p.MYIP, PORTS.patroniRest),
     restPassword: p.RESTPASS,

@@ -19,9 +19,9 @@ variable "image" {
 }
 
 variable "pot" {
-  description = "Name of the exported pot, e.g. patroni-postgresql-amd64-14_2"
+  description = "Name of the exported pot, e.g. patroni-postgresql-amd64-15_1"
   type        = string
-  default     = "patroni-postgresql-amd64-14_2"
+  default     = "patroni-postgresql-amd64-15_1"
 }
 
 variable "tag" {

@@ -13,6 +13,13 @@ export const MIN_POT_VERSION = '0.16.0'
 export const PY_FLAVOR = 'py311'
 /** Patroni from PyPI, pinned, when the repository has no ${PY_FLAVOR}-patroni package. */
 export const PATRONI_PIP = '4.0.7'
+/**
+ * The FreeBSD release the image is built on unless --freebsd names another: 15.1 (June 2026, supported
+ * until at least 2027-03-31). README, "Supported FreeBSD releases", says which others are and why.
+ */
+export const DEFAULT_FREEBSD = '15.1'
+/** The first 14.x release whose daemon(8) keeps a stop that arrives during the restart delay (PR 277959). */
+const FIRST_FIXED_14 = 3
 
 export interface ImageOptions {
   freebsd: string
@@ -36,7 +43,7 @@ export function freebsdArch(machine: string): string {
   return names[machine] ?? machine.replace(/[^A-Za-z0-9]/g, '_')
 }
 
-/** patroni-postgresql-amd64-14_2: a jail name may not hold dots (they separate hierarchical jails). */
+/** patroni-postgresql-amd64-15_1: a jail name may not hold dots (they separate hierarchical jails). */
 export function potName(o: Pick<ImageOptions, 'arch' | 'freebsd'>): string {
   return `${FLAVOUR}-${o.arch}-${o.freebsd.replace(/\./g, '_')}`
 }
@@ -50,12 +57,37 @@ export function exportFiles(pot: string, tag: string): string[] {
 /** Problems with the options, each naming the option; empty when they are usable. */
 export function checkOptions(o: Pick<ImageOptions, 'freebsd' | 'pg' | 'version'>): string[] {
   const problems: string[] = []
-  if (!/^\d{2}\.\d+$/.test(o.freebsd))
-    problems.push(`--freebsd: want a release such as 14.2, got "${o.freebsd}"`)
+  const release = freebsdReleaseProblem(o.freebsd)
+  if (release) problems.push(`--freebsd: ${release}`)
   if (o.pg !== 'auto' && (!Number.isInteger(o.pg) || o.pg < 13 || o.pg > 99))
     problems.push(`--pg: want auto or a PostgreSQL major such as 17 (13 or later), got "${o.pg}"`)
   if (!/^\d+\.\d+\.\d+$/.test(o.version)) problems.push(`package.json version "${o.version}" is not x.y.z`)
   return problems
+}
+
+/**
+ * Why a FreeBSD release cannot carry the image, or undefined. FreeBSD 13 and older are end-of-life (stable/13
+ * ended on 2026-04-30, the ports' EOL table), and 13.0 to 13.2's daemon(8) exits at once on SIGTERM without
+ * waiting for Patroni. 14.0 to 14.2's daemon(8) can lose a SIGTERM that arrives while it waits to restart
+ * Patroni (FreeBSD PR 277959: stable/14 commit 7ea2874eadf9 of 2024-12-10, after 14.2-RELEASE), so
+ * `service patroni stop` would time out and Patroni start again; they are end-of-life as well.
+ */
+export function freebsdReleaseProblem(release: string): string | undefined {
+  const m = /^(\d{2})\.(\d+)$/.exec(release)
+  if (!m) return `want a release such as ${DEFAULT_FREEBSD}, got "${release}"`
+  const [major, minor] = [Number(m[1]), Number(m[2])]
+  if (major < 14)
+    return (
+      `FreeBSD ${release} is end-of-life (stable/13 ended on 2026-04-30), and 13.0 to 13.2's daemon(8) exits ` +
+      `on SIGTERM before Patroni has stopped; want 14.${FIRST_FIXED_14} or later (README, "Supported FreeBSD releases")`
+    )
+  if (major === 14 && minor < FIRST_FIXED_14)
+    return (
+      `FreeBSD ${release}'s daemon(8) can lose a \`service patroni stop\` that arrives while it waits to ` +
+      `restart Patroni (PR 277959, fixed in 14.${FIRST_FIXED_14}), and ${release} is end-of-life; want ` +
+      `14.${FIRST_FIXED_14} or later (README, "Supported FreeBSD releases")`
+    )
+  return undefined
 }
 
 /** build.conf: how the PostgreSQL major reaches the in-jail build script, which pot runs with the pot name only. */

@@ -1,4 +1,4 @@
-// npm run image -- [--freebsd 14.2] [--pg auto|N] [--nomad] [--out DIR] [--dry-run] [--stage-only] [--flavour-dir DIR]
+// npm run image -- [--freebsd 15.1] [--pg auto|N] [--nomad] [--out DIR] [--dry-run] [--stage-only] [--flavour-dir DIR]
 // Builds the pot image of this project on FreeBSD: stages the flavour into pot's flavour directory, then
 // `pot create`, `pot snapshot`, `pot export -c`, and checks the three files export leaves behind.
 import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs'
@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util'
 import { execa } from 'execa'
 import {
   checkOptions,
+  DEFAULT_FREEBSD,
   exportFiles,
   FLAVOUR,
   freebsdArch,
@@ -27,9 +28,9 @@ import {
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-const USAGE = `usage: npm run image -- [--freebsd 14.2] [--pg auto|N] [--nomad] [--out DIR] [--dry-run]
+const USAGE = `usage: npm run image -- [--freebsd ${DEFAULT_FREEBSD}] [--pg auto|N] [--nomad] [--out DIR] [--dry-run]
                       [--stage-only] [--flavour-dir DIR]
-  --freebsd REL      FreeBSD release of the jail (default 14.2)
+  --freebsd REL      FreeBSD release of the jail, 14.3 or later (default ${DEFAULT_FREEBSD})
   --pg auto|N        the one PostgreSQL major of the image; auto (the default): the major the
                      repository's psycopg2 package is built against (the package set's default)
   --nomad            the Nomad (blocking) variant: adds the ${NOMAD_FLAVOUR} flavour
@@ -46,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        freebsd: { type: 'string', default: '14.2' },
+        freebsd: { type: 'string', default: DEFAULT_FREEBSD },
         pg: { type: 'string', default: 'auto' },
         nomad: { type: 'boolean', default: false },
         out: { type: 'string' },

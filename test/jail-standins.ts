@@ -2,7 +2,11 @@
 // FreeBSD paths inside the jail view (test/jailview.ts). Each copies the behaviour of the real program
 // that the image depends on, and names the source it copies; what it leaves out is said too. Each body
 // starts with #!/bin/sh; the view inserts the stand-in mark and STANDIN_LOG (where every call is recorded).
+import { readFileSync } from 'node:fs'
 import { SYSRC_BODY } from './standins.js'
+
+/** Where the jail view puts the daemon(8) stand-in's program. */
+const DAEMON_PY = '/usr/local/libexec/cook-test/daemon-standin.py'
 
 /** FreeBSD usr.sbin/service/service.sh: finds the script in /etc/rc.d, then the local startup directory,
  *  and runs it with a clean environment (env -i HOME=/ PATH=...), from /. */
@@ -31,104 +35,15 @@ STATE=/etc
 ${SYSRC_BODY}`
 
 /**
- * FreeBSD usr.sbin/daemon/daemon.c (14.x), where the jail depends on it:
- * - daemon(3) backgrounds it; it keeps the caller's stdin, stdout and stderr open unless -f
- *   (keep_fds_open defaults to 1), so a caller waiting for its pipes to close waits for the daemon;
- * - supervision (-p, -P, -r, -R, -o, -S, -T): the supervisor writes -P (its pid) and forks the child,
- *   which writes -p (its own pid) before dropping to -u's user and exec'ing the command; the child's
- *   stdout and stderr go to -o's file (opened first, as root, append, 0600), or to syslog with -S/-T
- *   (dropped here: a Nomad jail runs no syslogd), or else to the supervisor's own stdout;
- * - -r/-R N: the child is started again N seconds (1 with -r) after it exits, unless terminating;
- * - SIGTERM to the supervisor: forwarded to the child once, restarts stop, the supervisor exits when the
- *   child has and removes both pid files; a SIGTERM during the restart delay is lost (daemon watches
- *   signals only in its event loop); SIGTERM to the child alone is a death like any other: restarted.
- * Left out: -c, -t (process title), -l/-s/-m, -H (log reopen), the pidfile locks.
+ * FreeBSD usr.sbin/daemon/daemon.c, stable/14 since 7ea2874eadf9 (the code of 14.3 and 15.x): copied
+ * function by function in test/fixtures/daemon-standin.py, whose header says what it copies and what it
+ * leaves out. Above all: under supervision the child's stdout and stderr are always a pipe to the
+ * supervisor (with or without -o), and after the child dies the supervisor reads that pipe until EOF
+ * before it restarts the child or acts on a SIGTERM that came meanwhile.
  */
 const DAEMON = `#!/bin/sh
 printf 'daemon %s\\n' "$*" >> "$STANDIN_LOG"
-keep_fds=1 restart=0 delay=1 child_pidfile= sup_pidfile= user= outfile= syslog=0
-supervise=0
-if [ "\${1:-}" = --supervise ]; then
-	supervise=1
-	shift
-fi
-while getopts cfHrSp:P:u:o:t:l:s:T:m:R: opt; do
-	case $opt in
-	f) keep_fds=0 ;;
-	r) restart=1 ;;
-	R) restart=1; delay=$OPTARG ;;
-	p) child_pidfile=$OPTARG ;;
-	P) sup_pidfile=$OPTARG ;;
-	u) user=$OPTARG ;;
-	o) outfile=$OPTARG ;;
-	S | T | l | s) syslog=1 ;;
-	c | H | t | m) ;;
-	*) exit 1 ;;
-	esac
-done
-if [ $# -lt "$OPTIND" ]; then
-	echo "usage: daemon [-cfHrS] [-p child_pidfile] [-P supervisor_pidfile] ... command" >&2
-	exit 1
-fi
-
-if [ $supervise -eq 0 ]; then
-	umask 077
-	if [ -n "$outfile" ] && ! : >> "$outfile"; then
-		echo "daemon: open: $outfile" >&2
-		exit 7
-	fi
-	if [ $keep_fds -eq 0 ]; then
-		setsid "$0" --supervise "$@" < /dev/null > /dev/null 2>&1 &
-	else
-		setsid "$0" --supervise "$@" &
-	fi
-	exit 0
-fi
-
-# The supervisor got the same command line: the command starts after the options.
-shift $((OPTIND - 1))
-run_as=
-if [ -n "$user" ]; then
-	home=$(getent passwd "$user" | cut -d: -f6)
-	run_as="env USER=$user HOME=$home setpriv --reuid=$user --regid=$(id -g "$user") --init-groups"
-fi
-[ -z "$sup_pidfile" ] || echo $$ > "$sup_pidfile"
-terminating=0
-child=
-on_term() {
-	[ $terminating -eq 1 ] && return
-	terminating=1
-	restart=0
-	[ -z "$child" ] || kill -TERM "$child" 2> /dev/null
-}
-trap on_term TERM
-trap '' HUP
-start_child() {
-	# shellcheck disable=SC2086 # run_as is meant to split into words
-	if [ -n "$outfile" ]; then
-		sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "\${child_pidfile:-/dev/null}" $run_as "$@" >> "$outfile" 2>&1 < /dev/null &
-	elif [ $syslog -eq 1 ]; then
-		sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "\${child_pidfile:-/dev/null}" $run_as "$@" > /dev/null 2>&1 < /dev/null &
-	else
-		sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "\${child_pidfile:-/dev/null}" $run_as "$@" < /dev/null &
-	fi
-	child=$!
-}
-while :; do
-	start_child "$@"
-	while kill -0 "$child" 2> /dev/null; do
-		wait "$child"
-	done
-	child=
-	if [ $restart -eq 0 ] || [ $terminating -eq 1 ]; then
-		break
-	fi
-	trap '' TERM
-	sleep "$delay"
-	trap on_term TERM
-done
-rm -f "$child_pidfile" "$sup_pidfile"
-exit 1
+exec /usr/bin/python3 ${DAEMON_PY} "$@"
 `
 
 /**
@@ -325,6 +240,7 @@ export const JAIL_STANDINS: Record<string, string> = {
   '/usr/sbin/service': SERVICE,
   '/usr/sbin/sysrc': SYSRC,
   '/usr/sbin/daemon': DAEMON,
+  [DAEMON_PY]: readFileSync(new URL('./fixtures/daemon-standin.py', import.meta.url), 'utf8'),
   '/etc/rc.subr': RC_SUBR,
   '/usr/local/etc/rc.d/node_exporter': NODE_EXPORTER_RC,
   '/usr/local/bin/node_exporter': NODE_EXPORTER,

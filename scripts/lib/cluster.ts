@@ -2,7 +2,7 @@
 // by PID (cluster-procs.ts), and observed here: Patroni's view, the waits for a formed cluster, a new
 // leader, HAProxy's routes and a synchronous standby, SQL and REST calls as a client makes them. Used by
 // `npm run cluster`, the end-to-end tests and the benchmarks.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { httpCall, type HttpResponse } from '../../cook/https.js'
 import { PATHS } from '../../cook/layout.js'
@@ -147,6 +147,25 @@ export class Cluster extends ClusterProcesses {
     } catch {
       return ''
     }
+  }
+
+  /**
+   * PostgreSQL's own log of the member (its logging collector's daily files, oldest first): what the server,
+   * archive_command and restore_command print. Only the newest file grows, so an offset into the text
+   * stays valid while the member runs.
+   */
+  serverLog(m: Member): string {
+    const dir = join(m.root, PATHS.pgLogDir)
+    let files: string[]
+    try {
+      files = readdirSync(dir).map((f) => join(dir, f))
+    } catch {
+      return ''
+    }
+    return files
+      .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('')
   }
 
   memberConn(m: Member, user = 'postgres'): Conn {

@@ -6,7 +6,7 @@
 // cluster is created from the repository as of one second before the DROP, and must hold exactly the rows
 // that existed then. That restore replays WAL from the first backup across the failover: a gap in the
 // archive would fail it.
-import { readFileSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -94,7 +94,7 @@ t.test(
     t.match(c.patroniLog(first), /running pg_rewind from/, 'the old leader was rewound')
     const fork = await forkSegment(c, next)
     t.match(
-      readFileSync(join(c.logDir, `${first.name}.log`), 'utf8'),
+      c.serverLog(first),
       new RegExp(`cook-pgbackrest-push: not archiving ${fork}: timeline \\d+ forked from timeline`),
       `the old leader's last segment of the old timeline (${fork}) was refused by archive_command`,
     )

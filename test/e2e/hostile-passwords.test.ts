@@ -81,6 +81,7 @@ t.test('hostile passwords: replication, pg_rewind, superuser and admin all authe
   // Secrets never in logs: neither Patroni's nor the processes' output.
   const logs = [
     ...c.members.map((m) => c.patroniLog(m)),
+    ...c.members.map((m) => c.serverLog(m)),
     ...readdirSync(c.logDir).map((f) => readFileSync(join(c.logDir, f), 'utf8')),
   ].join('\n')
   for (const [name, pw] of Object.entries(HOSTILE)) t.notOk(logs.includes(pw), `${name} appears in no log`)

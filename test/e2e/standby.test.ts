@@ -5,7 +5,7 @@
 // pgBackRest repository, and the standby cluster reads the primary's archive (STANDBYSTANZA): after a second
 // cut with the slot dropped and the WAL it needs gone from the primary's pg_wal, the standby still catches up,
 // through restore_command, again without a new base backup.
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { waitFor } from '../../scripts/lib/wait.js'
@@ -90,15 +90,16 @@ t.test('a standby cluster follows its primary through a permanent slot and survi
   const marker = join(follower.dataDir, 'cook-e2e-marker')
   writeFileSync(marker, 'the same data directory\n')
 
-  // PostgreSQL's own log (the member's stdout): what it restored from the archive, and what streaming lacked.
-  const pgLog = join(standby.logDir, `${follower.name}.log`)
-  const logFrom = (offset: number) => readFileSync(pgLog, 'utf8').slice(offset)
+  // PostgreSQL's own log (its logging collector's files): what it restored from the archive, and what
+  // streaming lacked.
+  const pgLog = () => standby.serverLog(follower)
+  const logFrom = (offset: number) => pgLog().slice(offset)
   // Through the first cut the standby cannot read the archive (its pgBackRest configuration unreadable, as a
   // repository out of reach would be): the slot alone must carry it.
   const pgbackrestConf = join(follower.root, BACKUP_PATHS.conf)
   await standby.stop(follower)
   chmodSync(pgbackrestConf, 0o000)
-  const cut1 = readFileSync(pgLog, 'utf8').length
+  const cut1 = pgLog().length
   const t0 = Date.now()
   for (let i = 0; i < 4 * (WAL_KEEP_MB / 16) + 4; i++)
     await onPrimary(`INSERT INTO events (note) VALUES ('during the cut ${i}'); SELECT pg_switch_wal()`)
@@ -152,7 +153,7 @@ t.test('a standby cluster follows its primary through a permanent slot and survi
     { timeout: 60000, interval: 500 },
   )
   await onPrimary("INSERT INTO events (note) VALUES ('after the archive')")
-  const cut2 = readFileSync(pgLog, 'utf8').length
+  const cut2 = pgLog().length
   standby.startMember(follower)
   await waitFor(
     'the standby to catch up from the archive',

@@ -19,6 +19,8 @@ import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import {
   checkOptions,
+  DEFAULT_FREEBSD,
+  freebsdReleaseProblem,
   exportFiles,
   FLAVOUR_COMMANDS,
   freebsdArch,
@@ -36,7 +38,7 @@ const IMAGE = join(ROOT, 'jail-image')
 const POT_STANDIN_BIN = join(ROOT, 'test/fixtures/bin')
 const JAIL_STANDIN_BIN = join(ROOT, 'test/fixtures/jail-bin')
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
-const POT = potName({ arch: freebsdArch(machine()), freebsd: '14.2' })
+const POT = potName({ arch: freebsdArch(machine()), freebsd: DEFAULT_FREEBSD })
 
 /** Runs the builder as `npm run image` does, in a child process. */
 async function image(args: string[], env: Record<string, string> = {}, user?: string) {
@@ -90,8 +92,8 @@ t.test('pot names, architectures and export files', async (t) => {
   t.equal(freebsdArch('amd64'), 'amd64')
   t.equal(freebsdArch('aarch64'), 'arm64')
   t.equal(freebsdArch('arm64'), 'arm64')
-  t.equal(potName({ arch: 'amd64', freebsd: '14.2' }), 'patroni-postgresql-amd64-14_2')
-  t.equal(potName({ arch: 'arm64', freebsd: '13.4' }), 'patroni-postgresql-arm64-13_4')
+  t.equal(potName({ arch: 'amd64', freebsd: '15.1' }), 'patroni-postgresql-amd64-15_1')
+  t.equal(potName({ arch: 'arm64', freebsd: '14.4' }), 'patroni-postgresql-arm64-14_4')
   t.same(exportFiles('p', '1.2.3'), ['p_1.2.3.xz', 'p_1.2.3.xz.meta', 'p_1.2.3.xz.skein'])
   t.ok(versionAtLeast('0.16.0', '0.16.0'))
   t.ok(versionAtLeast('0.16.1', '0.16.0'))
@@ -99,7 +101,12 @@ t.test('pot names, architectures and export files', async (t) => {
   t.notOk(versionAtLeast('0.15.6', '0.16.0'))
   t.notOk(versionAtLeast('0.9.2', '0.16.0'))
   t.notOk(versionAtLeast('', '0.16.0'))
-  t.same(checkOptions({ freebsd: '14.2', pg: 16, version: '0.1.0' }), [])
+  t.equal(
+    DEFAULT_FREEBSD,
+    '15.1',
+    'the default names a supported release (README, "Supported FreeBSD releases")',
+  )
+  t.same(checkOptions({ freebsd: '14.3', pg: 16, version: '0.1.0' }), [])
   const bad = checkOptions({ freebsd: '14', pg: 9, version: '1' })
   t.same(
     bad.map((p) => p.split(':')[0]),
@@ -240,7 +247,7 @@ t.test('--dry-run prints every command, one per line, and needs neither pot nor 
   const lines = r.stdout.split('\n')
   const potLines = lines.filter((l) => / pot |^pot /.test(l))
   t.same(potLines, [
-    `cd ${bench.flavours} && pot create -b 14.2 -p ${POT} -t single -N public-bridge -f fbsd-update -f patroni-postgresql`,
+    `cd ${bench.flavours} && pot create -b ${DEFAULT_FREEBSD} -p ${POT} -t single -N public-bridge -f fbsd-update -f patroni-postgresql`,
     `pot snapshot -p ${POT}`,
     `pot export -c -l 0 -p ${POT} -t ${VERSION} -D ${bench.out}`,
   ])
@@ -268,7 +275,7 @@ t.test('the builder issues the pot commands in order and checks and reports the 
   t.same(bench.calls(), [
     'version -q',
     `info -q -p ${POT}`,
-    `create -b 14.2 -p ${POT} -t single -N public-bridge -f fbsd-update -f patroni-postgresql`,
+    `create -b ${DEFAULT_FREEBSD} -p ${POT} -t single -N public-bridge -f fbsd-update -f patroni-postgresql`,
     `snapshot -p ${POT}`,
     `export -c -l 0 -p ${POT} -t ${VERSION} -D ${bench.out}`,
   ])
@@ -317,7 +324,7 @@ t.test('a failing step destroys the half-built pot', async (t) => {
   t.equal(r.exitCode, 1)
   t.match(r.stderr, `image: pot snapshot -p ${POT} failed: exit code 1`)
   t.same(bench.calls().slice(2), [
-    `create -b 14.2 -p ${POT} -t single -N public-bridge -f fbsd-update -f patroni-postgresql`,
+    `create -b ${DEFAULT_FREEBSD} -p ${POT} -t single -N public-bridge -f fbsd-update -f patroni-postgresql`,
     `snapshot -p ${POT}`,
     `info -q -p ${POT}`,
     `destroy -p ${POT} -F`,
@@ -366,8 +373,36 @@ t.test('the builder refuses where it cannot build, and names why', async (t) => 
   t.equal(badOptions.exitCode, 78)
   t.match(
     badOptions.stderr,
-    /--freebsd: want a release such as 14.2[^]*--pg: want auto or a PostgreSQL major/,
+    /--freebsd: want a release such as 15\.1[^]*--pg: want auto or a PostgreSQL major/,
   )
+})
+
+t.test('releases that cannot carry the image are refused, each with its reason', async (t) => {
+  for (const ok of ['14.3', '14.4', '14.5', '15.0', '15.1', '15.2', '16.0'])
+    t.equal(freebsdReleaseProblem(ok), undefined, `${ok} is accepted`)
+  for (const eol of ['12.4', '13.0', '13.2', '13.5'])
+    t.match(
+      freebsdReleaseProblem(eol),
+      /end-of-life \(stable\/13 ended on 2026-04-30\).*exits on SIGTERM/,
+      eol,
+    )
+  for (const lossy of ['14.0', '14.1', '14.2'])
+    t.match(
+      freebsdReleaseProblem(lossy),
+      /can lose a `service patroni stop`.*PR 277959, fixed in 14\.3/,
+      lossy,
+    )
+  t.match(freebsdReleaseProblem('14'), /want a release such as 15\.1, got "14"/)
+
+  // The builder says so before it touches anything, with the configuration error's exit status.
+  const bench = potBench(t)
+  const old = await image(['--dry-run', '--freebsd', '13.5', ...bench.args()], bench.env())
+  t.equal(old.exitCode, 78, old.all)
+  t.match(old.stderr, /--freebsd: FreeBSD 13\.5 is end-of-life/)
+  t.same(bench.calls(), [], 'pot was not called')
+  const lossy = await image(['--dry-run', '--freebsd', '14.2', ...bench.args()], bench.env())
+  t.equal(lossy.exitCode, 78, lossy.all)
+  t.match(lossy.stderr, /--freebsd: FreeBSD 14\.2's daemon\(8\) can lose/)
 })
 
 /** A jail-like root: the flavour staged by the builder and copied in as the flavour file's copy-in does. */

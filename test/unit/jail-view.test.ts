@@ -3,7 +3,7 @@
 // exec.stop (the caller's environment, a poor PATH, a cwd of its own), in a FreeBSD-shaped view of this
 // machine (test/jailview.ts) whose stand-ins copy the FreeBSD sources they name (test/jail-standins.ts).
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { poll } from '../../cook/wait.js'
@@ -85,7 +85,7 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
       t.match(view.read('/etc/rc.conf'), /^patroni_enable=YES$/m)
       t.match(
         view.calls().join('\n'),
-        /^daemon -f -H -R 2 .* -P \/var\/run\/patroni_daemon\.pid -p \/var\/run\/patroni\.pid -o \/var\/log\/patroni\.out -u postgres \/usr\/local\/bin\/patroni \/usr\/local\/etc\/patroni\/patroni\.yml$/m,
+        /^daemon -f -R 2 .* -P \/var\/run\/patroni_daemon\.pid -p \/var\/run\/patroni\.pid -u postgres \/bin\/sh -c .* patroni-start \/var\/log\/patroni\/patroni\.out \/usr\/local\/bin\/patroni \/usr\/local\/etc\/patroni\/patroni\.yml$/m,
       )
       // postgres_exporter through the package's rc script: its environment comes from the env file
       // (postgres_exporter_env_file), the password only as a file name, nothing secret in argv.
@@ -113,13 +113,28 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
   })
 
   await t.test(
-    "Patroni's own output lands in /var/log/patroni.out (no syslogd in a Nomad jail)",
+    "Patroni's output lands in /var/log/patroni/patroni.out, written by Patroni itself, not daemon(8)",
     async (t) => {
       const out = await until('patroni.out', () => {
-        const text = view.read('/var/log/patroni.out')
+        const text = existsSync(view.at('/var/log/patroni/patroni.out'))
+          ? view.read('/var/log/patroni/patroni.out')
+          : ''
         return /REST API on/.test(text) ? text : undefined
       })
       t.match(out, /patroni stand-in: REST API on/)
+      // Patroni's stdout and stderr are that file, not daemon(8)'s pipe: what Patroni starts inherits it.
+      const pid = await until('Patroni', () => {
+        const p = existsSync(view.at('/var/run/patroni.pid'))
+          ? Number(view.read('/var/run/patroni.pid'))
+          : NaN
+        return p > 0 && alive(p) ? p : undefined
+      })
+      for (const fd of [1, 2])
+        t.match(
+          readlinkSync(`/proc/${pid}/fd/${fd}`),
+          /\/var\/log\/patroni\/patroni\.out$/,
+          `fd ${fd}: the file, no pipe`,
+        )
     },
   )
 

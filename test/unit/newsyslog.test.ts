@@ -1,7 +1,7 @@
 // The jail's log rotation, /usr/local/etc/newsyslog.conf.d/cook.conf: read back line by line by the rules of
 // FreeBSD's newsyslog.conf(5) (no newsyslog on Debian), and each entry checked against what writes the log:
-// cook.log needs no signal because the cook reopens it for every line; patroni.out is held open by
-// daemon(8), which reopens it on SIGHUP only with -H, so the signal must go to the supervisor's pid file.
+// cook.log needs no signal because the cook reopens it for every line; patroni.out is held open by Patroni
+// and the postmaster, which nothing makes reopen it, so it gets no signal and no compression.
 import { readFileSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -94,7 +94,8 @@ t.test('every line is one newsyslog.conf(5) accepts, and the parser refuses brok
   )
   for (const e of entries) {
     t.ok(e.count >= 1 && e.sizeKb !== '*' && e.sizeKb > 0, `${e.log}: rotated by size, archives kept`)
-    t.match(e.flags, /J/, `${e.log}: archives compressed`)
+    if (e.log === PATHS.patroniOut) t.notMatch(e.flags, /[JZXY]/, `${e.log}: archives not compressed`)
+    else t.match(e.flags, /J/, `${e.log}: archives compressed`)
   }
   t.throws(() => parseNewsyslog('/var/log/x 64O 7 100 * J'), /not octal/)
   t.throws(() => parseNewsyslog('/var/log/x root:wheel 640 7 100'), /mandatory/)
@@ -119,18 +120,17 @@ t.test('cook.log: no signal (N), since the cook opens the file for every line', 
   t.match(readFileSync(file, 'utf8'), /Step 2: after the rotation/)
 })
 
-t.test('patroni.out: SIGHUP to the daemon(8) supervisor, which the rc.d script starts with -H', async (t) => {
+t.test('patroni.out: no signal and no compression; nothing of daemon(8) holds it', async (t) => {
   const pl = planFor()
   const e = entry(parseNewsyslog(conf(pl).content), PATHS.patroniOut)
-  t.notMatch(e?.flags, /N/, 'a process is signalled')
-  t.equal(e?.signal, 1, 'SIGHUP')
-  t.equal(e?.mode, 0o600, 'the mode daemon(8) creates it with: it holds PostgreSQL messages')
+  t.match(e?.flags, /N/, 'no process can be made to reopen it: none is signalled')
+  t.equal(e?.pidFile, undefined)
+  t.notMatch(e?.flags, /[JZXY]/, 'Patroni writes on into the renamed file: compressing it would delete it')
+  t.same([e?.owner, e?.group, e?.mode], [JAIL_LAYOUT.pgUser, JAIL_LAYOUT.pgUser, 0o640], 'postgres writes it')
   const rc = pl.files.find((f) => f.path === PATHS.rcPatroni)?.content ?? ''
-  const supervisor = /^supervisor_pidfile=['"]?([^'"\n]+)['"]?$/m.exec(rc)?.[1]
-  t.equal(e?.pidFile, supervisor, "the pid file is the rc.d script's supervisor_pidfile")
-  t.match(rc, /\/usr\/sbin\/daemon -f -H /, 'daemon -H: reopen the output file on SIGHUP')
-  t.match(rc, /-P "\$supervisor_pidfile" .*-o "\$output_file"/, 'the supervisor writes that pid file')
-  t.match(rc, /^output_file=['"]?\/var\/log\/patroni\.out['"]?$/m, 'and appends to this log')
+  t.match(rc, /^output_file=['"]?\/var\/log\/patroni\/patroni\.out['"]?$/m, "the rc.d script's output_file")
+  t.notMatch(rc, /daemon [^\n]*-[oH] /, 'daemon(8) neither writes nor reopens it')
+  t.equal(PATHS.patroniOut.startsWith(`${PATHS.patroniLogDir}/`), true, "in Patroni's own log folder")
 })
 
 t.test('pgBackRest logs rotate with backups on, and stay writable by postgres', async (t) => {

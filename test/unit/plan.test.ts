@@ -389,8 +389,11 @@ t.test('every shell script passes shellcheck -s sh and sh -n, with paths that ne
   t.match(rc, /^rcvar="patroni_enable"$/m)
   t.match(
     rc,
-    /daemon -f -H -R "\$patroni_restart_delay" [^]*-P "\$supervisor_pidfile" -p "\$pidfile" [^]*-u "\$patroni_user"/,
+    /daemon -f -R "\$patroni_restart_delay" [^]*-P "\$supervisor_pidfile" -p "\$pidfile" [^]*-u "\$patroni_user"/,
   )
+  // No -o and no -H: Patroni's output is a file its own shell opens, never daemon(8)'s pipe.
+  t.notMatch(rc, /daemon [^\n]*-[oH] /)
+  t.match(rc, /exec "\$@" >> "\$out" 2>&1/)
   t.match(rc, /extra_commands="reload configtest list"/)
   t.match(
     content(plan(params({ DCS: 'etcd', ETCDHOSTS: '10.0.0.2' })), PATHS.rcPatroni),

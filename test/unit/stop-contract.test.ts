@@ -86,6 +86,39 @@ t.test('rc.d patroni stop gives up after patroni_stop_timeout and says so', asyn
   t.notOk(p.gone(), 'still running: the jail SIGTERM/SIGKILL ends it')
 })
 
+t.test("rc.d patroni stop waits for Patroni's own pid, not just its supervisor's", async (t) => {
+  // 13.x's daemon(8) forwards SIGTERM to Patroni and exits at once (usr.sbin/daemon/daemon.c before the
+  // kqueue rewrite: `if (terminate) goto exit`); Patroni then still stops PostgreSQL and holds the leader key.
+  const rc = rcScript(t)
+  const patroni = slowToStop(`${rc.pidfile}.patroni`, 1.5)
+  const supervisor = spawn(
+    '/bin/sh',
+    ['-c', `trap 'kill -TERM ${patroni.child.pid}; exit 0' TERM; while :; do sleep 0.1; done`],
+    {
+      stdio: 'ignore',
+    },
+  )
+  writeFileSync(rc.pidfile, `${supervisor.pid}\n`)
+  t.teardown(() => {
+    patroni.child.kill('SIGKILL')
+    supervisor.kill('SIGKILL')
+  })
+  await new Promise((r) => setTimeout(r, 200))
+  const r = await rc.stop(20)
+  await new Promise((r) => setImmediate(r))
+  t.equal(r.exitCode, 0, r.stderr)
+  t.ok(patroni.gone(), 'Patroni had exited when stop returned, though its supervisor left at once')
+
+  // Without a supervisor (killed, or gone) stop signals Patroni itself, and says what is left at the timeout.
+  const orphan = rcScript(t)
+  const p = slowToStop(`${orphan.pidfile}.patroni`, 'never')
+  t.teardown(() => p.child.kill('SIGKILL'))
+  await new Promise((r) => setTimeout(r, 200))
+  const late = await orphan.stop(2)
+  t.equal(late.exitCode, 1)
+  t.match(late.stderr, /patroni did not exit within 2s; still running: Patroni \(pid \d+\)\./)
+})
+
 t.test('the Consul agent does not leave on SIGTERM: cook stop leaves after Patroni', async (t) => {
   const agent = await hcl2json(rendered(PATHS.consulAgent))
   t.equal(agent.leave_on_terminate, false)
