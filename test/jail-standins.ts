@@ -2,7 +2,7 @@
 // FreeBSD paths inside the jail view (test/jailview.ts). Each copies the behaviour of the real program
 // that the image depends on, and names the source it copies; what it leaves out is said too. Each body
 // starts with #!/bin/sh; the view inserts the stand-in mark and STANDIN_LOG (where every call is recorded).
-import { SYSRC_BODY } from './standins.js'
+import { SYSRC_STANDIN } from './standins.js'
 
 /** FreeBSD usr.sbin/service/service.sh: finds the script in /etc/rc.d, then the local startup directory,
  *  and runs it with a clean environment (env -i HOME=/ PATH=...), from /. */
@@ -24,11 +24,9 @@ echo "$script does not exist in /etc/rc.d or the local startup directories (/usr
 exit 1
 `
 
-/** FreeBSD usr.sbin/sysrc: the same stand-in as the unit tests', on the jail's /etc/rc.conf. */
-const SYSRC = `#!/bin/sh
-LOG=$STANDIN_LOG
-STATE=/etc
-${SYSRC_BODY}`
+/** FreeBSD usr.sbin/sysrc: the one stand-in (test/fixtures/jail-bin/sysrc names what it copies), on the
+ *  jail's /etc/defaults/rc.conf and /etc/rc.conf. */
+const SYSRC = SYSRC_STANDIN
 
 /**
  * FreeBSD usr.sbin/daemon/daemon.c (14.x), where the jail depends on it:
