@@ -15,7 +15,11 @@ export const COMMANDS = {
 
 export type CommandName = keyof typeof COMMANDS
 
-/** The PATH every command gets: FreeBSD's service(8) gives rc scripts the same one. */
+/**
+ * The PATH every command the cook runs gets. service(8) itself runs an rc script with the base system's only
+ * (usr.sbin/service/service.sh: `env -i ... PATH=/sbin:/bin:/usr/sbin:/usr/bin`), so an rc script names
+ * /usr/local's programs by their paths.
+ */
 export const JAIL_PATH = '/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin'
 
 export type ServiceAction =

@@ -89,4 +89,4 @@ export function snapshot(root: string, skip = [statePaths('/').cookLog]): Record
 
 /** The calls that change something: sysrc writes and service actions other than status. */
 export const actions = (calls: string[]) =>
-  calls.filter((c) => !c.startsWith('sysrc -q -n ') && !/^service \S+ onestatus$/.test(c))
+  calls.filter((c) => !c.startsWith('sysrc -q -n ') && !/^service \S+ (one)?status$/.test(c))

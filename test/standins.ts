@@ -91,7 +91,7 @@ fi
  * sysutils/node_exporter/files/node_exporter.in (commit 834413067178ec0f2d3aa30cc0a6eb26c3938eab),
  * databases/postgres_exporter's rc script (the shape test/jail-standins.ts copies), freebsd/freebsd-src
  * libexec/rc/rc.d/cron (commit d28066d8954abdb40fd85d92c65b3780b41b7dd8) and libexec/rc/rc.d/syslogd (commit
- * 90dac7dfe7b9c49e28df45dbee8b4811cd5fb293); Patroni's from the template the cook renders (templates/rc.d).
+ * 90dac7dfe7b9c49e28df45dbee8b4811cd5fb293). Patroni's is the one the cook renders into the jail's root.
  */
 export const PACKAGED_RC_HEADS: Record<string, string> = {
   consul:
@@ -102,12 +102,14 @@ export const PACKAGED_RC_HEADS: Record<string, string> = {
     'name=postgres_exporter\nrcvar=postgres_exporter_enable\ncommand="/usr/sbin/daemon"\nprocname="/usr/local/bin/postgres_exporter"\n',
   cron: 'name="cron"\nrcvar="cron_enable"\ncommand="/usr/sbin/${name}"\n',
   syslogd: 'name="syslogd"\nrcvar="syslogd_enable"\ncommand="/usr/sbin/${name}"\nextra_commands="reload"\n',
-  patroni: readFileSync(new URL('../templates/rc.d/patroni.hbs', import.meta.url), 'utf8')
-    .split('\n')
-    .filter((l) => /^(name|rcvar|extra_commands|status_cmd|procname|command)=/.test(l))
-    .map((l) => `${l}\n`)
-    .join(''),
 }
+
+/** Patroni's declarations, from the template the cook renders (for stand-ins without a rendered jail). */
+const PATRONI_RC_HEAD = readFileSync(new URL('../templates/rc.d/patroni.hbs', import.meta.url), 'utf8')
+  .split('\n')
+  .filter((l) => /^(name|rcvar|extra_commands|status_cmd|procname|command)=/.test(l))
+  .map((l) => `${l}\n`)
+  .join('')
 
 const SERVICE = `
 # Stand-in for FreeBSD's service(8) and the part of rc.subr's run_rc_command it reaches, for the unit tests.
@@ -309,6 +311,14 @@ export function standIns(dir0: string, opts: { root?: string } = {}): StandIns {
   mkdirSync(join(state, 'rc.d'), { recursive: true })
   for (const [name, text] of Object.entries(PACKAGED_RC_HEADS))
     writeFileSync(join(state, 'rc.d', name), `#!/bin/sh\n${text}`, { mode: 0o755 })
+  // Without a jail root of the test's, a jail the cook configured before: its rc.d/patroni is there. A test's
+  // root has one only once the cook has rendered it, as in a new jail.
+  if (opts.root === undefined) {
+    mkdirSync(join(jailRoot, 'usr/local/etc/rc.d'), { recursive: true })
+    writeFileSync(join(jailRoot, 'usr/local/etc/rc.d/patroni'), `#!/bin/sh\n${PATRONI_RC_HEAD}`, {
+      mode: 0o755,
+    })
+  }
   const head = (name: string) =>
     `#!/bin/sh\n# ${STAND_IN_MARK}: the ${name} stand-in of the cook's tests\n` +
     `LOG=${sh(log)}\nSTANDIN_LOG=${sh(log)}\nSTATE=${sh(state)}\nROOT=${sh(jailRoot)}\n` +

@@ -100,7 +100,7 @@ t.test('consul leave: the command with a timeout; its failure is a result, never
 })
 
 t.test(
-  'commands are called by their absolute FreeBSD paths, with the PATH service(8) gives rc scripts',
+  'commands are called by their absolute FreeBSD paths, with a PATH that holds /usr/local too',
   async (t) => {
     t.same(COMMANDS, {
       sysrc: '/usr/sbin/sysrc',

@@ -82,7 +82,7 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
       })
       t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`)
       t.match(view.read('/var/log/cook.log'), /seasoned: .* written/)
-      t.match(view.read('/etc/rc.conf'), /^patroni_enable=YES$/m)
+      t.match(view.read('/etc/rc.conf'), /^patroni_enable="YES"$/m)
       t.match(
         view.calls().join('\n'),
         /^daemon -f -H -R 2 .* -P \/var\/run\/patroni_daemon\.pid -p \/var\/run\/patroni\.pid -o \/var\/log\/patroni\.out -u postgres \/usr\/local\/bin\/patroni \/usr\/local\/etc\/patroni\/patroni\.yml$/m,
