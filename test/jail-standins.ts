@@ -277,8 +277,9 @@ run_rc_command() {
 			[ -x "$command" ] || { warn "run_rc_command: cannot run $command"; return 1; }
 			if [ -n "$_precmd" ]; then eval "$_precmd" || { warn "failed precmd routine for $name"; return 1; }; fi
 			echo "Starting $name."
-			# shellcheck disable=SC2086 # rc.subr splits command_args into words too
-			$command $command_args || { warn "failed to start $name"; return 1; }
+			# shellcheck disable=SC2086 # rc.subr splits rc_flags and command_args into words too
+			eval "rc_flags=\\$\${name}_flags"
+			$command $rc_flags $command_args || { warn "failed to start $name"; return 1; }
 			;;
 		stop)
 			[ -n "$rc_pid" ] || { echo "$name not running? (check $pidfile)." >&2; return 1; }
@@ -396,6 +397,56 @@ while True:
 ' "$@"
 `
 
+/** FreeBSD libexec/rc/rc.d/cron (freebsd/freebsd-src, commit d28066d8954abdb40fd85d92c65b3780b41b7dd8), as it is. */
+const CRON_RC = `#!/bin/sh
+# PROVIDE: cron
+# REQUIRE: LOGIN FILESYSTEMS
+# BEFORE: securelevel
+# KEYWORD: shutdown
+
+. /etc/rc.subr
+
+name="cron"
+desc="Daemon to execute scheduled commands"
+rcvar="cron_enable"
+command="/usr/sbin/\${name}"
+pidfile="/var/run/\${name}.pid"
+
+load_rc_config $name
+if checkyesno cron_dst
+then
+	cron_flags="$cron_flags -s"
+fi
+run_rc_command "$1"
+`
+
+/** FreeBSD libexec/rc/rc.d/syslogd (commit 90dac7dfe7b9c49e28df45dbee8b4811cd5fb293): its declarations; left
+ *  out: syslogd_precmd (the /dev/log link and the socket lists of chrooted programs and jails). */
+const SYSLOGD_RC = `#!/bin/sh
+# PROVIDE: syslogd
+# REQUIRE: mountcritremote FILESYSTEMS newsyslog netif
+# BEFORE:  SERVERS
+
+. /etc/rc.subr
+
+name="syslogd"
+desc="System log daemon"
+rcvar="syslogd_enable"
+pidfile="/var/run/syslog.pid"
+command="/usr/sbin/\${name}"
+required_files="/etc/syslog.conf"
+extra_commands="reload"
+load_rc_config $name
+run_rc_command "$1"
+`
+
+/** A daemon that detaches and writes its pid file, as cron(8) and syslogd(8) do; argv[0] is its path. */
+const detaching = (path: string, pidfile: string) => `#!/bin/sh
+printf '%s %s\\n' "${path.split('/').pop()}" "$*" >> "$STANDIN_LOG"
+setsid /bin/bash -c 'echo $$ > ${pidfile}; exec -a ${path} sleep 100000' < /dev/null > /dev/null 2>&1 &
+exit 0
+`
+
 /** Jail path -> stand-in text. */
 export const JAIL_STANDINS: Record<string, string> = {
   '/usr/sbin/service': SERVICE,
@@ -403,6 +454,11 @@ export const JAIL_STANDINS: Record<string, string> = {
   '/usr/sbin/daemon': DAEMON,
   '/etc/rc.subr': RC_SUBR,
   '/etc/defaults/rc.conf': DEFAULTS_RC_CONF,
+  '/etc/rc.d/cron': CRON_RC,
+  '/usr/sbin/cron': detaching('/usr/sbin/cron', '/var/run/cron.pid'),
+  '/etc/rc.d/syslogd': SYSLOGD_RC,
+  '/usr/sbin/syslogd': detaching('/usr/sbin/syslogd', '/var/run/syslog.pid'),
+  '/etc/syslog.conf': '#!/bin/sh\n# A stand-in: syslogd reads it; its content is not copied.\n',
   '/usr/local/etc/rc.d/node_exporter': NODE_EXPORTER_RC,
   '/usr/local/bin/node_exporter': NODE_EXPORTER,
   '/usr/local/etc/rc.d/postgres_exporter': POSTGRES_EXPORTER_RC,
