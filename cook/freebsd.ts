@@ -3,6 +3,7 @@
 // runs exec.stop with the environment of whoever ran pot (pot's stop.sh sets no exec.clean), and under
 // Nomad started at boot that PATH lacks /usr/local/bin. Tests name their stand-ins in `commands`.
 import { closeSync, openSync, readSync } from 'node:fs'
+import { CookError } from './errors.js'
 import { commandError, run as runCommand, type RunOptions, type RunResult } from './shell.js'
 
 /** Where FreeBSD (base and packages) installs the commands the cook runs. */
@@ -14,15 +15,23 @@ export const COMMANDS = {
 
 export type CommandName = keyof typeof COMMANDS
 
-/** The PATH every command gets: FreeBSD's service(8) gives rc scripts the same one. */
+/**
+ * The PATH every command the cook runs gets. service(8) itself runs an rc script with the base system's only
+ * (usr.sbin/service/service.sh: `env -i ... PATH=/sbin:/bin:/usr/sbin:/usr/bin`), so an rc script names
+ * /usr/local's programs by their paths.
+ */
 export const JAIL_PATH = '/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin'
 
-export type ServiceAction = 'start' | 'stop' | 'restart' | 'reload' | 'status' | 'onestart' | 'onestop'
+export type ServiceAction =
+  'start' | 'stop' | 'restart' | 'reload' | 'status' | 'onestart' | 'onestop' | 'onestatus'
 
 export interface FreeBsd {
   /** The value rc.conf gives NAME, or undefined when it is not set. */
   sysrcGet(name: string): Promise<string | undefined>
-  /** Sets NAME only when its value differs, so a second run writes nothing. True when it changed. */
+  /**
+   * Sets NAME only when its value differs, so a second run writes nothing. True when it changed. Refuses a
+   * value sysrc cannot carry (see sysrcRefusal), writing nothing.
+   */
   sysrcEnsure(name: string, value: string): Promise<boolean>
   /** `service NAME ACTION`; throws with the command's stderr unless `allowFailure`. */
   service(
@@ -30,7 +39,12 @@ export interface FreeBsd {
     action: ServiceAction,
     opts?: { timeoutMs?: number; allowFailure?: boolean },
   ): Promise<RunResult>
-  /** True when the service's rc script reports it running (`service NAME status` exits 0). */
+  /**
+   * True when the service's rc script reports it running (`service NAME onestatus` exits 0). `onestatus`, not
+   * `status`: rc.subr answers a `status` of a service whose rcvar is not YES with "Cannot 'status' NAME" and
+   * exit 0 (every release whose run_rc_command predates the service-jail rework), so a service that was never
+   * enabled would count as running.
+   */
   running(name: string): Promise<boolean>
   /** `consul leave`: the local agent leaves the cluster gracefully and exits. */
   consulLeave(timeoutMs: number): Promise<RunResult>
@@ -71,6 +85,22 @@ function refusal(path: string, platform: NodeJS.Platform): string | undefined {
     : `refused to run ${path}: this is ${platform}, not FreeBSD, and it is not a cook stand-in`
 }
 
+/**
+ * Why sysrc(8) cannot store `value` so that it comes back unchanged, or undefined. sysrc writes NAME="VALUE"
+ * without escaping and reads it back by sourcing rc.conf with sh (usr.sbin/bsdconfig/share/sysrc.subr:
+ * f_sysrc_set, f_sysrc_get), and rc.subr reads it the same way: inside double quotes sh expands `$` and
+ * backquotes and removes backslashes, a `"` ends the value (or breaks the file for every later sysrc and rc
+ * script), and a newline would become a line of its own. Such a value would differ at every read, so the cook
+ * would rewrite it at every start; none of the cook's values can hold one today (paths, addresses, numbers,
+ * fixed names), and this keeps it so.
+ */
+export function sysrcRefusal(value: string): string | undefined {
+  const bad = [...new Set(value.match(/["$`\\\n]/g) ?? [])]
+  if (bad.length === 0) return undefined
+  const shown = bad.map((c) => (c === '\n' ? 'a newline' : c)).join(' ')
+  return `holds ${shown}, which rc.conf cannot carry: sysrc writes NAME="VALUE" unescaped and sh reads it back`
+}
+
 export function freebsd(opts: FreeBsdOptions = {}): FreeBsd {
   const env = opts.env ?? { ...process.env, PATH: JAIL_PATH }
   const cmd = { ...COMMANDS, ...opts.commands }
@@ -92,6 +122,9 @@ export function freebsd(opts: FreeBsdOptions = {}): FreeBsd {
       return r.exitCode === 0 ? r.stdout.replace(/\n$/, '') : undefined
     },
     async sysrcEnsure(name, value) {
+      const why = sysrcRefusal(value)
+      if (why !== undefined)
+        throw new CookError('SERVICE_FAILED', `rc.conf variable ${name}: ${why}`, [{ name, message: why }])
       if ((await this.sysrcGet(name)) === value) return false
       await must([cmd.sysrc, `${name}=${value}`])
       return true
@@ -103,7 +136,7 @@ export function freebsd(opts: FreeBsdOptions = {}): FreeBsd {
       return r
     },
     async running(name) {
-      return (await run([cmd.service, name, 'status'])).exitCode === 0
+      return (await run([cmd.service, name, 'onestatus'])).exitCode === 0
     },
     async consulLeave(timeoutMs) {
       return run([cmd.consul, 'leave'], { timeoutMs })

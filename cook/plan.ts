@@ -11,13 +11,7 @@ import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
 import { certMetricsFiles, textfileRcConf } from './cert-metrics.js'
 import { consulMetricsView, exporterFiles, exporterRcConf, MONITOR_ROLE } from './monitoring.js'
 import { renderTemplate } from './render.js'
-import {
-  backupFiles,
-  backupsOn,
-  patroniBackupView,
-  stanzaCreateView,
-  standbyRestoreCommand,
-} from './backup.js'
+import { backupFiles, patroniBackupView, stanzaCreateView, standbyRestoreCommand } from './backup.js'
 import { NEWSYSLOG_CONF, newsyslogFile } from './newsyslog.js'
 import { scramMatches, scramVerifier } from './secrets.js'
 import { PORTS } from './ports.js'
@@ -47,7 +41,7 @@ export interface FileEntry {
   secret?: boolean
 }
 
-export type ServiceName = 'consul' | 'patroni' | 'node_exporter' | 'postgres_exporter' | 'cron'
+export type ServiceName = 'syslogd' | 'consul' | 'patroni' | 'node_exporter' | 'postgres_exporter' | 'cron'
 
 export interface Plan {
   dirs: DirEntry[]
@@ -181,11 +175,15 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifi
       format: f.format,
       ...(f.secretLines ? { secretLines: f.secretLines } : {}),
     })
-  if (backupsOn(p)) {
-    // The scheduled backups; normal mode's /etc/rc starts cron anyway, Nomad mode (no rc) needs it started.
-    rcConf.cron_enable = 'YES'
-    services.push('cron')
-  }
+  // The base system's daemons that normal mode's /etc/rc starts (both are YES in /etc/defaults/rc.conf) and
+  // Nomad mode (no rc) would not: cron runs newsyslog hourly from /etc/crontab (the rotation of every log in
+  // NEWSYSLOG_CONF) and the scheduled backups; syslogd takes what cron and daemon(8) -T send to syslog, and
+  // starts first, so that the daemons after it can log. Set in rc.conf too, so that an operator's NO elsewhere
+  // does not turn them off unnoticed.
+  rcConf.syslogd_enable = 'YES'
+  rcConf.cron_enable = 'YES'
+  services.unshift('syslogd')
+  services.push('cron')
 
   if (p.DCS === 'consul') {
     const consul = layout.consulUser
@@ -204,8 +202,10 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifi
       secretLines: HCL_SECRET,
     })
     rcConf.consul_enable = 'YES'
-    rcConf.consul_dir = L(PATHS.consulDataDir)
-    services.unshift('consul')
+    // The port's rc script (sysutils/consul/files/consul.in) passes -data-dir=${consul_datadir} (consul_dir
+    // is its older name, still honoured) and -config-dir=/usr/local/etc/consul.d, where agent.hcl is.
+    rcConf.consul_datadir = L(PATHS.consulDataDir)
+    services.splice(1, 0, 'consul')
   }
   const tls = tlsDirsAndFiles(p, layout)
   dirs.push(...tls.dirs)

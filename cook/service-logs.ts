@@ -7,5 +7,6 @@ export const LOGS: Record<ServiceName, string> = {
   patroni: `${PATHS.patroniLogDir}/patroni.log`,
   node_exporter: '/var/log/messages',
   cron: '/var/log/cron',
+  syslogd: '/var/log/messages',
   postgres_exporter: '/var/log/messages',
 }

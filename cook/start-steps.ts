@@ -19,6 +19,8 @@ export const REFRESH: Record<ServiceName, 'reload' | 'restart'> = {
   node_exporter: 'restart',
   // cron notices changed files in /usr/local/etc/cron.d by itself; a restart is harmless.
   cron: 'restart',
+  // Its configuration is the base system's; the cook gives it only syslogd_enable.
+  syslogd: 'restart',
   // It reads its environment and password file only at start.
   postgres_exporter: 'restart',
 }

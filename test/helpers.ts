@@ -46,3 +46,17 @@ export function tempDir(t: { teardown: (fn: () => void) => void }, prefix = 'coo
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   return dir
 }
+
+/**
+ * Why a test that needs root here cannot run, or false when it can. CI runs as root: there (`CI` set, as
+ * .ci/run exports it and GitHub Actions and most CI services do) a test that would skip for want of root is
+ * a failure instead, so a CI machine that lost root cannot pass by skipping the jail view.
+ */
+export function rootSkip(reason: string | false, env = process.env): string | false {
+  if (reason === false) return false
+  if ((env.CI ?? '') !== '' && env.CI !== 'false')
+    throw new Error(
+      `CI is set (CI=${env.CI}) but ${reason}: CI runs as root, so this is a failure, not a skip`,
+    )
+  return reason
+}

@@ -34,7 +34,7 @@ export interface Jail {
 /** A jail root, stand-ins, and a Consul stand-in that knows a leader; MYIP is a loopback address of its own. */
 export async function jail(t: Test, over: Record<string, string> = {}): Promise<Jail> {
   const root = tempDir(t, 'cook-jail-')
-  const s = standIns(tempDir(t, 'cook-standins-'))
+  const s = standIns(tempDir(t, 'cook-standins-'), { root })
   const consul = await consulStandIn()
   t.teardown(async () => {
     s.killAll()
@@ -89,4 +89,4 @@ export function snapshot(root: string, skip = [statePaths('/').cookLog]): Record
 
 /** The calls that change something: sysrc writes and service actions other than status. */
 export const actions = (calls: string[]) =>
-  calls.filter((c) => !c.startsWith('sysrc -q -n ') && !/^service \S+ status$/.test(c))
+  calls.filter((c) => !c.startsWith('sysrc -q -n ') && !/^service \S+ (one)?status$/.test(c))

@@ -119,7 +119,11 @@ export async function jailView(dir: string): Promise<JailView> {
       '#!/bin/sh\n',
       `#!/bin/sh\n# ${STAND_IN_MARK}: the ${path} stand-in of the cook's tests\nSTANDIN_LOG=${log}\n`,
     )
-    put(path, text, path.startsWith('/etc/rc.subr') ? 0o644 : 0o755)
+    put(
+      path,
+      text,
+      ['/etc/rc.subr', '/etc/defaults/rc.conf', '/etc/syslog.conf'].includes(path) ? 0o644 : 0o755,
+    )
   }
   put(log, '')
   mkdirSync(at('/var/db'), { recursive: true })

@@ -25,6 +25,9 @@ export interface StandIns {
   calls(): string[]
   /** Calls of one command (`sysrc`, `service`, `consul`...). */
   callsOf(command: string): string[]
+  /** The jail's rc.conf (under its root), as sysrc(8) writes it. */
+  rcConfPath: string
+  /** Its name="value" lines: the text between the quotes, as stored (sh reads it back, see sysrc). */
   rcConf(): Record<string, string>
   running(name: string): boolean
   /**
@@ -38,53 +41,159 @@ export interface StandIns {
   killAll(): void
 }
 
-export const SYSRC_BODY = `
-# Stand-in for FreeBSD's sysrc(8): rc.conf is $STATE/rc.conf, one NAME=value line per variable.
-printf 'sysrc %s\\n' "$*" >> "$LOG"
-conf="$STATE/rc.conf"
-touch "$conf"
-quiet=
-value_only=
-while getopts qn opt; do
-	case $opt in
-	q) quiet=1 ;;
-	n) value_only=1 ;;
-	*) exit 2 ;;
-	esac
-done
-shift $((OPTIND - 1))
-for arg; do
-	case $arg in
-	*=*)
-		name=\${arg%%=*}
-		value=\${arg#*=}
-		old=$(grep "^$name=" "$conf" | cut -d= -f2-)
-		grep -v "^$name=" "$conf" > "$conf.new"
-		printf '%s=%s\\n' "$name" "$value" >> "$conf.new"
-		mv "$conf.new" "$conf"
-		echo "$name: $old -> $value"
-		;;
-	*)
-		if ! line=$(grep "^$arg=" "$conf"); then
-			[ -n "$quiet" ] || echo "sysrc: unknown variable '$arg'" >&2
-			exit 1
-		fi
-		if [ -n "$value_only" ]; then printf '%s\\n' "\${line#*=}"; else printf '%s: %s\\n' "$arg" "\${line#*=}"; fi
-		;;
-	esac
-done
+/** The one sysrc(8) stand-in (its header names the FreeBSD source it copies); every test installs this file. */
+export const SYSRC_STANDIN = readFileSync(new URL('./fixtures/jail-bin/sysrc', import.meta.url), 'utf8')
+
+/**
+ * /etc/defaults/rc.conf, the lines of FreeBSD's libexec/rc/rc.conf (freebsd/freebsd-src, commit
+ * 0216ab4d7364eac583febfc6b956a5acd05a1aeb) that the jail's services and sysrc(8) read, and its
+ * source_rc_confs; `rcConfFiles` is rc_conf_files (the jail's /etc/rc.conf, rebased for a unit test).
+ */
+export function defaultsRcConf(rcConfFiles: string): string {
+  return `#!/bin/sh
+# A stand-in: the part of FreeBSD's /etc/defaults/rc.conf the jail relies on.
+local_startup="/usr/local/etc/rc.d"
+rc_conf_files="${rcConfFiles}"
+syslogd_enable="YES"
+syslogd_program="/usr/sbin/syslogd"
+syslogd_flags="-s"
+cron_enable="YES"
+cron_program="/usr/sbin/cron"
+cron_dst="YES"
+cron_flags=""
+newsyslog_enable="YES"
+newsyslog_flags="-CN"
+if [ -z "\${source_rc_confs_defined}" ]; then
+	source_rc_confs_defined=yes
+	source_rc_confs() {
+		local i sourced_files
+		for i in \${rc_conf_files}; do
+			case \${sourced_files} in
+			*:$i:*)
+				;;
+			*)
+				sourced_files="\${sourced_files}:$i:"
+				if [ -r $i ]; then
+					. $i
+				fi
+				;;
+			esac
+		done
+	}
+fi
 `
+}
+
+/**
+ * What the packages and the base system install in rc.d, as far as service(8) and rc.subr read it before
+ * acting: the declarations of each script (name, rcvar, extra_commands, procname/command, status_cmd),
+ * copied from freebsd/freebsd-ports sysutils/consul/files/consul.in (commit f695497dc405c24abfc1cebb5b5e84d988134d1b),
+ * sysutils/node_exporter/files/node_exporter.in (commit 834413067178ec0f2d3aa30cc0a6eb26c3938eab),
+ * databases/postgres_exporter's rc script (the shape test/jail-standins.ts copies), freebsd/freebsd-src
+ * libexec/rc/rc.d/cron (commit d28066d8954abdb40fd85d92c65b3780b41b7dd8) and libexec/rc/rc.d/syslogd (commit
+ * 90dac7dfe7b9c49e28df45dbee8b4811cd5fb293). Patroni's is the one the cook renders into the jail's root.
+ */
+export const PACKAGED_RC_HEADS: Record<string, string> = {
+  consul:
+    'name=consul\nrcvar=consul_enable\nextra_commands="reload"\nprocname="/usr/local/bin/consul"\ncommand="/usr/sbin/daemon"\n',
+  node_exporter:
+    'name=node_exporter\nrcvar=node_exporter_enable\ncommand="/usr/sbin/daemon"\nprocname="/usr/local/bin/node_exporter"\n',
+  postgres_exporter:
+    'name=postgres_exporter\nrcvar=postgres_exporter_enable\ncommand="/usr/sbin/daemon"\nprocname="/usr/local/bin/postgres_exporter"\n',
+  cron: 'name="cron"\nrcvar="cron_enable"\ncommand="/usr/sbin/${name}"\n',
+  syslogd: 'name="syslogd"\nrcvar="syslogd_enable"\ncommand="/usr/sbin/${name}"\nextra_commands="reload"\n',
+}
+
+/** Patroni's declarations, from the template the cook renders (for stand-ins without a rendered jail). */
+const PATRONI_RC_HEAD = readFileSync(new URL('../templates/rc.d/patroni.hbs', import.meta.url), 'utf8')
+  .split('\n')
+  .filter((l) => /^(name|rcvar|extra_commands|status_cmd|procname|command)=/.test(l))
+  .map((l) => `${l}\n`)
+  .join('')
 
 const SERVICE = `
-# Stand-in for FreeBSD's service(8). A started service is a process in its own session (as daemon(8)
-# makes it): for patroni a loopback HTTP responder on the address in $STATE/patroni.listen that answers
-# /liveness, for the others a sleep. rc.subr's answers: start of a running service and stop of a stopped
-# one fail; our patroni rc script answers "is not running." with status 0.
-printf 'service %s\\n' "$*" >> "$LOG"
-name=$1
+# Stand-in for FreeBSD's service(8) and the part of rc.subr's run_rc_command it reaches, for the unit tests.
+# service.sh (freebsd/freebsd-src usr.sbin/service/service.sh, commit 023fc80ee38a117fa65b2ccb2abf8bdc7dbd6fd9):
+# the script is looked up in /etc/rc.d, then /usr/local/etc/rc.d (here: under the jail root, then
+# $STATE/rc.d, what the packages install); none found: a message and exit 1. rc.subr (libexec/rc/rc.subr,
+# commit ea40e879eac63a1c077eb06292b9a1237e5c41d5): load_rc_config reads the defaults and rc.conf through sh;
+# the keywords are start stop restart rcvar enabled ... $extra_commands, plus status when the script has
+# procname/command or a status_cmd: anything else is "unknown directive" and exit 1 (so reload only where the
+# script declares it); the one- prefix sets the rcvar to YES; every directive but rcvar/stop/describe (stop
+# only without a running pid) on a service whose rcvar is not YES prints "Cannot '...' NAME. Set ..." and
+# exits 0 with nothing done (status too: releases before the svcj rework check it, commit 0227451 no longer
+# does; the stricter one here). A started service is a process in its own session (as daemon(8) makes it):
+# for patroni a loopback HTTP responder on the address in $STATE/patroni.listen that answers /liveness, for
+# the others a sleep. Start of a running service and stop of a stopped one fail as rc.subr's defaults do;
+# patroni's own stop_cmd answers "is not running." with status 0. Left out: rc.conf.d, _user/su, limits,
+# check_pidfile's process-name match (the jail view's rc.subr has it).
+printf 'service %s\\n' "$*" >> "$STANDIN_LOG"
+if [ $# -lt 2 ]; then
+	echo "usage: service <rc.d script> start|stop|etc." >&2
+	exit 1
+fi
+script=
+for dir in "$ROOT/etc/rc.d" "$ROOT/usr/local/etc/rc.d" "$STATE/rc.d"; do
+	if [ -x "$dir/$1" ]; then
+		script=$dir/$1
+		break
+	fi
+done
+if [ -z "$script" ]; then
+	echo "$1 does not exist in /etc/rc.d or the local startup"
+	echo "directories (/usr/local/etc/rc.d), or is not executable"
+	exit 1
+fi
+name= rcvar= extra_commands= procname= command= status_cmd=
+eval "$(grep -E '^(name|rcvar|extra_commands|procname|command|status_cmd)=' "$script")"
+# load_rc_config: the defaults, then rc_conf_files, read by sh.
+. "$RC_DEFAULTS"
+source_rc_confs
+# Every script's own default after load_rc_config (: \${NAME_enable:="NO"}).
+[ -z "$rcvar" ] || eval ": \\\${$rcvar:=NO}"
+warn() { echo "/usr/local/etc/rc.d/$name: WARNING: $*" >&2; }
+checkyesno() {
+	eval _value=\\$$1
+	case $_value in
+	[Yy][Ee][Ss] | [Tt][Rr][Uu][Ee] | [Oo][Nn] | 1) return 0 ;;
+	[Nn][Oo] | [Ff][Aa][Ll][Ss][Ee] | [Oo][Ff][Ff] | 0) return 1 ;;
+	*) warn "\\$$1 is not set properly - see rc.conf(5)."; return 1 ;;
+	esac
+}
 action=$2
+prefix=
+case $action in
+one*)
+	prefix=one
+	action=\${action#one}
+	[ -z "$rcvar" ] || eval "$rcvar=YES"
+	;;
+esac
+keywords="start stop restart rcvar enable disable delete enabled describe extracommands $extra_commands"
+if [ -n "\${procname:-$command}" ]; then keywords="$keywords status poll"; elif [ -n "$status_cmd" ]; then keywords="$keywords status"; fi
 pidf="$STATE/$name.pid"
 is_running() { [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; }
+known=
+for k in $keywords; do [ "$k" = "$action" ] && known=1; done
+if [ -z "$known" ]; then
+	echo "/usr/local/etc/rc.d/$name: unknown directive '$action'." >&2
+	echo "Usage: /usr/local/etc/rc.d/$name [fast|force|one|quiet]($(echo $keywords | tr ' ' '|'))" >&2
+	exit 1
+fi
+if [ "$action" = enabled ]; then checkyesno "$rcvar"; exit $?; fi
+if [ -n "$rcvar" ]; then
+	case $action in
+	rcvar | describe | enable | delete) ;;
+	*)
+		if [ "$action" != stop ] || ! is_running; then
+			if ! checkyesno "$rcvar"; then
+				echo "Cannot '$action' $name. Set $rcvar to YES in /etc/rc.conf or use 'one$action' instead of '$action'."
+				exit 0
+			fi
+		fi
+		;;
+	esac
+fi
 if [ -e "$STATE/fail-$name-$action" ]; then
 	echo "$name: $action failed (stand-in told to fail)" >&2
 	exit 1
@@ -104,7 +213,7 @@ launch() {
 }
 halt() { kill "$(cat "$pidf")"; rm -f "$pidf"; }
 case $action in
-start | onestart)
+start)
 	if is_running; then
 		echo "$name already running? (pid=$(cat "$pidf"))." >&2
 		exit 1
@@ -112,23 +221,24 @@ start | onestart)
 	echo "Starting $name."
 	launch
 	;;
-stop | onestop)
+stop)
 	if ! is_running; then
 		if [ "$name" = patroni ]; then echo "$name is not running."; exit 0; fi
-		echo "$name not running? (check $pidf)." >&2
+		echo "$name not running? (check /var/run/$name.pid)." >&2
 		exit 1
 	fi
 	echo "Stopping $name."
 	halt
 	;;
 restart)
-	if is_running; then halt; fi
+	if is_running; then echo "Stopping $name."; halt; fi
 	echo "Starting $name."
 	launch
 	;;
 reload)
 	if ! is_running; then
-		echo "$name not running? (check $pidf)." >&2
+		if [ "$name" = patroni ]; then echo "$name is not running." >&2; exit 1; fi
+		echo "$name not running? (check /var/run/$name.pid)." >&2
 		exit 1
 	fi
 	echo "Reloading $name."
@@ -137,7 +247,7 @@ status)
 	if is_running; then echo "$name is running as pid $(cat "$pidf")."; else echo "$name is not running."; exit 1; fi
 	;;
 *)
-	echo "$name: unknown action $action" >&2
+	echo "$name: $action: not copied by the stand-in" >&2
 	exit 1
 	;;
 esac
@@ -163,20 +273,59 @@ printf '%s %s\\n' "$(basename "$0")" "$*" >> "$LOG"
 `
 
 /** What the stand-in scripts themselves call (`kill`, `printf`, `echo` and `read` are sh builtins). */
-const STANDIN_TOOLS = ['grep', 'cut', 'mv', 'cat', 'rm', 'touch', 'sleep', 'setsid', 'basename']
+const STANDIN_TOOLS = [
+  'grep',
+  'cut',
+  'mv',
+  'cp',
+  'cat',
+  'rm',
+  'touch',
+  'sleep',
+  'setsid',
+  'basename',
+  'awk',
+  'tac',
+  'tr',
+  'env',
+]
 
-export function standIns(root: string): StandIns {
-  const dir = join(root, 'standin-bin')
-  const state = join(root, 'standin-state')
+/**
+ * Stand-ins in `dir`. `root` is the jail's root: rc.conf is its etc/rc.conf (as sysrc(8) writes the jail's
+ * /etc/rc.conf), and service(8) finds the rc.d scripts the cook renders there; without one, a root of
+ * their own.
+ */
+export function standIns(dir0: string, opts: { root?: string } = {}): StandIns {
+  const dir = join(dir0, 'standin-bin')
+  const state = join(dir0, 'standin-state')
+  const jailRoot = opts.root ?? join(dir0, 'standin-root')
   mkdirSync(dir, { recursive: true })
   mkdirSync(join(state, 'www'), { recursive: true })
+  mkdirSync(join(jailRoot, 'etc'), { recursive: true })
   writeFileSync(join(state, 'www', 'liveness'), 'ok\n')
   const log = join(state, 'calls.log')
   writeFileSync(log, '')
+  const rcConfPath = join(jailRoot, 'etc/rc.conf')
+  const defaults = join(state, 'defaults.rc.conf')
+  writeFileSync(defaults, defaultsRcConf(`${rcConfPath} ${rcConfPath}.local`))
+  mkdirSync(join(state, 'rc.d'), { recursive: true })
+  for (const [name, text] of Object.entries(PACKAGED_RC_HEADS))
+    writeFileSync(join(state, 'rc.d', name), `#!/bin/sh\n${text}`, { mode: 0o755 })
+  // Without a jail root of the test's, a jail the cook configured before: its rc.d/patroni is there. A test's
+  // root has one only once the cook has rendered it, as in a new jail.
+  if (opts.root === undefined) {
+    mkdirSync(join(jailRoot, 'usr/local/etc/rc.d'), { recursive: true })
+    writeFileSync(join(jailRoot, 'usr/local/etc/rc.d/patroni'), `#!/bin/sh\n${PATRONI_RC_HEAD}`, {
+      mode: 0o755,
+    })
+  }
   const head = (name: string) =>
-    `#!/bin/sh\n# ${STAND_IN_MARK}: the ${name} stand-in of the cook's tests\nLOG=${sh(log)}\nSTATE=${sh(state)}\n`
+    `#!/bin/sh\n# ${STAND_IN_MARK}: the ${name} stand-in of the cook's tests\n` +
+    `LOG=${sh(log)}\nSTANDIN_LOG=${sh(log)}\nSTATE=${sh(state)}\nROOT=${sh(jailRoot)}\n` +
+    `RC_DEFAULTS=\${RC_DEFAULTS:-${sh(defaults)}}\n`
   const scripts: Record<string, string> = {
-    sysrc: SYSRC_BODY,
+    // The file's own first line gives way to the head (which carries the mark and the test's files).
+    sysrc: SYSRC_STANDIN.replace(/^#!\/bin\/sh\n/, ''),
     service: SERVICE,
     consul: CONSUL,
     pw: RECORD_ONLY,
@@ -190,7 +339,7 @@ export function standIns(root: string): StandIns {
   const commands = { sysrc: join(dir, 'sysrc'), service: join(dir, 'service'), consul: join(dir, 'consul') }
   // Sealed (test/sealed.ts): the stand-ins and the tools their scripts use, nothing of the machine's own.
   markStandIns(dir)
-  const env = sealedEnv([dir, toolsDir(join(root, 'standin-tools'), STANDIN_TOOLS)])
+  const env = sealedEnv([dir, toolsDir(join(dir0, 'standin-tools'), STANDIN_TOOLS)])
   const calls = () =>
     readFileSync(log, 'utf8')
       .split('\n')
@@ -210,14 +359,16 @@ export function standIns(root: string): StandIns {
     sys: freebsd({ env, commands }),
     calls,
     callsOf: (command) => calls().filter((l) => l.startsWith(`${command} `)),
+    rcConfPath,
     rcConf: () => {
-      const path = join(state, 'rc.conf')
-      if (!existsSync(path)) return {}
+      if (!existsSync(rcConfPath)) return {}
+      // The text between the quotes of each name="value" line, as sysrc(8) wrote it.
       return Object.fromEntries(
-        readFileSync(path, 'utf8')
+        readFileSync(rcConfPath, 'utf8')
           .split('\n')
-          .filter((l) => l.includes('='))
-          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+          .map((l) => /^([A-Za-z_][A-Za-z0-9_]*)="(.*)"$/.exec(l))
+          .filter((m) => m !== null)
+          .map((m) => [m[1], m[2]]),
       )
     },
     running: (name) => {

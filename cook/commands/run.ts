@@ -20,7 +20,7 @@ export function isNomadMode(values: Record<string, unknown>, env: Io['env']): bo
 export default defineCommand({
   summary:
     "The jail's start: configures the jail on first start (or when its parameters changed) and starts " +
-    'consul (DCS=consul), patroni, node_exporter and postgres_exporter in order, and cron with backups on; ' +
+    'syslogd, consul (DCS=consul), patroni, node_exporter, postgres_exporter and cron in order; ' +
     'with --nomad (or NOMAD_ALLOC_ID set) it then stays in the ' +
     'foreground. A bare `cook`, as the rc.d service and pot.cmd run it, is `cook run`.',
   usage: `cook run [--nomad] [--root DIR] [--owners apply|record] ${PARAM_USAGE}`,

@@ -23,7 +23,7 @@ import { plan, type Plan } from '../../cook/plan.js'
 import { verifierIn, readPriorVerifiers } from '../../cook/prior.js'
 import { yaml } from '../../cook/quote.js'
 import { lookupUser } from '../../cook/users.js'
-import { basicEnv, cook, tempDir } from '../helpers.js'
+import { basicEnv, cook, rootSkip, tempDir } from '../helpers.js'
 import { emptySealedPath } from '../sealed.js'
 
 /** Path -> [mode, uid, mtime, content] for everything under root, temp files included. */
@@ -99,7 +99,7 @@ t.test('owner and mode drift is repaired, content left alone', async (t) => {
 
 t.test(
   'as root, owners are applied and owner drift is repaired',
-  { skip: process.getuid?.() !== 0 },
+  { skip: rootSkip(process.getuid?.() !== 0 && 'needs root (chown)') },
   async (t) => {
     const root = join(tempDir(t), 'jail')
     // Consul's user does not exist on this machine; an etcd member needs only postgres, root and the

@@ -111,13 +111,18 @@ t.test('points in time and cron schedules', async (t) => {
   t.ok('why' in checkCron('off', false), 'full backups cannot be turned off on their own')
 })
 
-t.test('backups off: no archive, no pgBackRest files, no cron; `cook check` says so', async (t) => {
+t.test('backups off: no archive, no pgBackRest files, no cron job; `cook check` says so', async (t) => {
   const pl = plan(params())
   t.notOk(
     pl.files.some((f) => f.section === 'backup'),
     'no backup files',
   )
-  t.notOk(pl.services.includes('cron'))
+  // cron itself runs anyway: it runs newsyslog from /etc/crontab.
+  t.ok(pl.services.includes('cron'))
+  t.notOk(
+    pl.files.some((f) => f.path.includes('cron')),
+    'no cron file',
+  )
   const yml = pyyaml([file(pl, PATHS.patroniYml).content])[0] as Record<string, Record<string, unknown>>
   t.notOk((yml.postgresql?.parameters as Record<string, unknown>).archive_mode, 'no archive_mode')
   t.notOk(yml.postgresql?.create_replica_methods)

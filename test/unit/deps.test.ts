@@ -1,6 +1,6 @@
 import t from 'tap'
 import { missingDeps } from '../../scripts/lib/deps.js'
-import { tempDir } from '../helpers.js'
+import { rootSkip, tempDir } from '../helpers.js'
 
 t.test('missing programs are named with their package and the install commands', async (t) => {
   const saved = process.env.PATH
@@ -18,7 +18,7 @@ t.test('missing programs are named with their package and the install commands',
 
 t.test(
   'on this machine (root, packages installed) nothing is missing',
-  { skip: process.getuid?.() !== 0 && 'not root' },
+  { skip: rootSkip(process.getuid?.() !== 0 && 'not root') },
   async (t) => {
     t.same(missingDeps(), [])
   },

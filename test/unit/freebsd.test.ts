@@ -4,9 +4,11 @@ import t from 'tap'
 import { chmodSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CookError } from '../../cook/errors.js'
-import { COMMANDS, freebsd, JAIL_PATH } from '../../cook/freebsd.js'
+import { COMMANDS, freebsd, JAIL_PATH, sysrcRefusal } from '../../cook/freebsd.js'
+import { validate, type RawParams } from '../../cook/params.js'
+import { plan } from '../../cook/plan.js'
 import { run } from '../../cook/shell.js'
-import { tempDir } from '../helpers.js'
+import { basicEnv, tempDir } from '../helpers.js'
 import { standIns } from '../standins.js'
 
 t.test('sysrc: reads back, writes only a value that differs', async (t) => {
@@ -22,16 +24,55 @@ t.test('sysrc: reads back, writes only a value that differs', async (t) => {
     'sysrc -q -n consul_enable',
     'sysrc -q -n consul_enable',
   ])
-  // A value with spaces and quotes arrives as one argument.
-  const odd = `a b 'c' "d" $e`
+  // A value with spaces and single quotes arrives as one argument and comes back as it went in.
+  const odd = `a b 'c' d`
   t.equal(await s.sys.sysrcEnsure('node_exporter_args', odd), true)
   t.equal(await s.sys.sysrcGet('node_exporter_args'), odd)
+  t.equal(await s.sys.sysrcEnsure('node_exporter_args', odd), false)
 })
+
+t.test('sysrc: a value rc.conf cannot carry is refused, nothing written', async (t) => {
+  // sysrc(8) writes NAME="VALUE" unescaped and reads it back through sh: each of these would come back
+  // changed (or break rc.conf), so the cook would rewrite it at every start.
+  const s = standIns(tempDir(t))
+  for (const value of ['pa$$word', 'say "hi"', 'C:\\dir', 'a`id`b', 'two\nlines']) {
+    const e = await s.sys.sysrcEnsure('x_flags', value).catch((err: unknown) => err)
+    t.ok(e instanceof CookError, JSON.stringify(value))
+    t.match((e as CookError).message, /^rc\.conf variable x_flags: holds .*, which rc\.conf cannot carry/)
+  }
+  t.same(s.callsOf('sysrc'), [], 'sysrc never ran')
+  t.same(s.rcConf(), {})
+})
+
+t.test(
+  'every rc.conf variable the plan sets comes back from sysrc as set: a second start writes none',
+  async (t) => {
+    const variants: Record<string, string>[] = [
+      {},
+      { DCS: 'etcd', ETCDHOSTS: '10.0.0.2,10.0.0.3,10.0.0.4' },
+      { MYIP: '2001:db8::7', BACKUPREPO: '/mnt/backups' },
+    ]
+    for (const v of variants) {
+      const s = standIns(tempDir(t))
+      const rc = plan(validate({ ...basicEnv(), ...v } as RawParams)).rcConf
+      for (const [name, value] of Object.entries(rc)) {
+        t.equal(sysrcRefusal(value), undefined, `${name}=${value}`)
+        // cron_enable is YES in /etc/defaults/rc.conf already: sysrc reads it there and nothing is written.
+        t.equal(await s.sys.sysrcEnsure(name, value), name !== 'cron_enable', `${name} set`)
+      }
+      for (const [name, value] of Object.entries(rc)) {
+        t.equal(await s.sys.sysrcGet(name), value, `${name} reads back`)
+        t.equal(await s.sys.sysrcEnsure(name, value), false, `${name} is not written again`)
+      }
+    }
+  },
+)
 
 t.test('service: start, status, stop; failures carry stderr', async (t) => {
   const s = standIns(tempDir(t))
   t.teardown(() => s.killAll())
   t.equal(await s.sys.running('node_exporter'), false)
+  await s.sys.sysrcEnsure('node_exporter_enable', 'YES')
   await s.sys.service('node_exporter', 'start')
   t.equal(await s.sys.running('node_exporter'), true)
   // A failure carries the command, its exit code and whatever it said on stderr (as run directly).
@@ -59,7 +100,7 @@ t.test('consul leave: the command with a timeout; its failure is a result, never
 })
 
 t.test(
-  'commands are called by their absolute FreeBSD paths, with the PATH service(8) gives rc scripts',
+  'commands are called by their absolute FreeBSD paths, with a PATH that holds /usr/local too',
   async (t) => {
     t.same(COMMANDS, {
       sysrc: '/usr/sbin/sysrc',

@@ -8,13 +8,16 @@ import { join } from 'node:path'
 import t from 'tap'
 import { poll } from '../../cook/wait.js'
 import { freeBlock } from '../../scripts/lib/netblock.js'
-import { tempDir } from '../helpers.js'
+import { rootSkip, tempDir } from '../helpers.js'
 import { canMakeJailView, copyIn, jailView, MINIMAL_ENV, type JailView } from '../jailview.js'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 const IMAGE_BIN = join(ROOT, 'jail-image/patroni-postgresql.d/bin')
 
-const unavailable = canMakeJailView() ? false : 'needs root on Linux (a mount namespace with overlays)'
+// Under CI (which runs as root) rootSkip throws instead: the file fails rather than skip.
+const unavailable = rootSkip(
+  canMakeJailView() ? false : 'needs root on Linux (a mount namespace with overlays)',
+)
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
@@ -34,6 +37,17 @@ const alive = (pid: number) => {
     return false
   }
 }
+
+t.test('without root the jail view is skipped, under CI that is a failure', async (t) => {
+  t.equal(rootSkip(false, { CI: '1' }), false, 'root: nothing to skip')
+  t.equal(rootSkip('needs root', {}), 'needs root', 'a developer machine skips')
+  t.equal(rootSkip('needs root', { CI: 'false' }), 'needs root')
+  t.throws(
+    () => rootSkip('needs root', { CI: '1' }),
+    /CI is set \(CI=1\) but needs root: .* a failure, not a skip/,
+  )
+  t.throws(() => rootSkip('needs root', { CI: 'true' }), /CI is set/)
+})
 
 t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
   const dir = tempDir(t, 'jail-view-')
@@ -82,7 +96,7 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
       })
       t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`)
       t.match(view.read('/var/log/cook.log'), /seasoned: .* written/)
-      t.match(view.read('/etc/rc.conf'), /^patroni_enable=YES$/m)
+      t.match(view.read('/etc/rc.conf'), /^patroni_enable="YES"$/m)
       t.match(
         view.calls().join('\n'),
         /^daemon -f -R 2 .* -P \/var\/run\/patroni_daemon\.pid -p \/var\/run\/patroni\.pid -u postgres \/bin\/sh -c .* patroni-start \/var\/log\/patroni\/patroni\.out \/usr\/local\/bin\/patroni \/usr\/local\/etc\/patroni\/patroni\.yml$/m,

@@ -156,6 +156,8 @@ t.test('Nomad mode: --nomad or NOMAD_ALLOC_ID', async (t) => {
 /** A cook in the foreground over a running patroni stand-in; signals come from the returned emitter. */
 async function foreground(t: Test, stopBoundMs: number) {
   const j = await jail(t)
+  // As the start left it: rc.subr starts no service whose rcvar is not YES.
+  await j.s.sys.sysrcEnsure('patroni_enable', 'YES')
   await j.s.sys.service('patroni', 'start')
   const signals = new EventEmitter()
   const stopping = statePaths(j.root).stopping

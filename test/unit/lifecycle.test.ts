@@ -16,11 +16,13 @@ t.test(
     const j = await jail(t)
     const r = await startJail(j.params(), j.opts())
     t.equal(r.kind, 'first')
-    t.same(r.started, ['consul', 'patroni', 'node_exporter', 'postgres_exporter'])
+    t.same(r.started, ['syslogd', 'consul', 'patroni', 'node_exporter', 'postgres_exporter', 'cron'])
     const myip = j.raw.MYIP
     t.same(actions(j.s.calls()), [
+      // syslogd_enable and cron_enable are YES in /etc/defaults/rc.conf: sysrc reads them there, writes nothing.
+      'service syslogd start',
       'sysrc consul_enable=YES',
-      'sysrc consul_dir=/var/db/consul',
+      'sysrc consul_datadir=/var/db/consul',
       'service consul start',
       'sysrc patroni_enable=YES',
       'sysrc patroni_config=/usr/local/etc/patroni/patroni.yml',
@@ -36,6 +38,7 @@ t.test(
       `sysrc postgres_exporter_listen_address=${myip}:9187`,
       'sysrc postgres_exporter_env_file=/usr/local/etc/postgres_exporter/env',
       'service postgres_exporter start',
+      'service cron start',
     ])
     t.notOk('postgresql_enable' in j.s.rcConf(), 'Patroni starts PostgreSQL, rc.conf never does')
     t.ok(j.consul.requests.includes('GET /v1/status/leader'), 'waited for the Consul leader')
@@ -46,7 +49,14 @@ t.test(
     t.equal(marker.format, 1)
     t.match(marker.params, /^[0-9a-f]{64}$/)
     t.match(marker.secrets, /^[0-9a-f]{64}$/)
-    t.same(Object.keys(marker.services), ['consul', 'patroni', 'node_exporter', 'postgres_exporter'])
+    t.same(Object.keys(marker.services), [
+      'syslogd',
+      'consul',
+      'patroni',
+      'node_exporter',
+      'postgres_exporter',
+      'cron',
+    ])
     t.equal(statSync(join(j.root, 'var/db/cook/digest.key')).mode & 0o777, 0o600)
 
     const log = j.logText()
@@ -145,7 +155,7 @@ t.test('a marker without what each service was given is rewritten after one refr
   t.equal(r.kind, 'unchanged')
   t.same(
     r.refreshed,
-    ['consul', 'patroni', 'node_exporter', 'postgres_exporter'],
+    ['syslogd', 'consul', 'patroni', 'node_exporter', 'postgres_exporter', 'cron'],
     'each running service gets its configuration',
   )
   t.same(Object.keys(JSON.parse(readFileSync(markerPath, 'utf8')).services), r.refreshed, 'marker rewritten')

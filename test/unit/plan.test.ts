@@ -49,7 +49,7 @@ t.test('files, owners and modes', async (t) => {
     pl.dirs.find((d) => d.path === PATHS.dataDir),
     { path: '/mnt/postgres/data', mode: 0o700, owner: 'postgres' },
   )
-  t.same(pl.services, ['consul', 'patroni', 'node_exporter', 'postgres_exporter'])
+  t.same(pl.services, ['syslogd', 'consul', 'patroni', 'node_exporter', 'postgres_exporter', 'cron'])
   t.same(pl.rcConf, {
     patroni_enable: 'YES',
     patroni_config: PATHS.patroniYml,
@@ -63,8 +63,12 @@ t.test('files, owners and modes', async (t) => {
     postgres_exporter_group: 'pgmonitor',
     postgres_exporter_listen_address: '10.0.0.11:9187',
     postgres_exporter_env_file: '/usr/local/etc/postgres_exporter/env',
+    // The base system's: cron runs newsyslog (and the backups), syslogd takes what cron logs.
+    syslogd_enable: 'YES',
+    cron_enable: 'YES',
     consul_enable: 'YES',
-    consul_dir: '/var/db/consul',
+    // sysutils/consul's rc script: -data-dir=${consul_datadir}, the agent.hcl's data_dir too.
+    consul_datadir: '/var/db/consul',
   })
   const etcd = plan(params({ DCS: 'etcd', ETCDHOSTS: '10.0.0.2,10.0.0.3,10.0.0.4' }))
   t.notOk(
@@ -72,7 +76,7 @@ t.test('files, owners and modes', async (t) => {
     'no Consul agent with etcd',
   )
   t.notOk(etcd.dirs.some((d) => d.owner === 'consul'))
-  t.same(etcd.services, ['patroni', 'node_exporter', 'postgres_exporter'])
+  t.same(etcd.services, ['syslogd', 'patroni', 'node_exporter', 'postgres_exporter', 'cron'])
   t.notOk('consul_enable' in etcd.rcConf)
   for (const pl2 of [pl, etcd]) t.notOk('postgresql_enable' in pl2.rcConf, 'Patroni starts PostgreSQL')
 })

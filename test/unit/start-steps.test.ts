@@ -10,7 +10,7 @@ import { basicEnv } from '../helpers.js'
 
 const KEY = 'a per-jail key of the tests'
 const SINCE = '2026-01-02T03:04:05.000Z'
-const ALL: ServiceName[] = ['consul', 'patroni', 'node_exporter', 'postgres_exporter']
+const ALL: ServiceName[] = ['syslogd', 'consul', 'patroni', 'node_exporter', 'postgres_exporter', 'cron']
 const ON_DISK = { BACKUPREPO: '/mnt/backups' }
 
 const params = (over: Record<string, string> = {}) => validate({ ...basicEnv(), ...over } as RawParams)
@@ -74,7 +74,7 @@ const REST_STARTED = [
   'write-marker',
 ]
 
-const rows: { rule: string; given: Given; want: string[] }[] = [
+const rows: { rule: string; given: Given; want: string[]; base?: 'restart' }[] = [
   {
     rule: 'first start: keep the old superuser, render, then each service in order, roles before Patroni, marker last',
     given: { before: 'none', running: [] },
@@ -172,6 +172,7 @@ const rows: { rule: string; given: Given; want: string[] }[] = [
   {
     rule: 'a marker without service digests (an older cook): every running service refreshed once, marker rewritten',
     given: { edit: (m) => ({ ...m, services: {} }) },
+    base: 'restart',
     want: [
       'unchanged',
       ...svc('consul', 'restart', false),
@@ -227,7 +228,7 @@ const rows: { rule: string; given: Given; want: string[] }[] = [
     want: [...FIRST, 'rotate-roles', ...REST_STARTED],
   },
   {
-    rule: 'backups on: cron is enabled and started last; Patroni reloads for its archive_command',
+    rule: 'backups on: cron (started always) needs nothing; Patroni reloads for its archive_command',
     given: { now: ON_DISK, before: {}, running: ALL },
     want: [
       'reseason (BACKUPREPO)',
@@ -235,26 +236,42 @@ const rows: { rule: string; given: Given; want: string[] }[] = [
       ...svc('consul', 'runs'),
       ...svc('patroni', 'reload'),
       ...EXPORTERS_RUN,
-      ...svc('cron', 'start'),
       'write-marker',
     ],
   },
   {
     rule: 'a new backup schedule: cron notices its file, nothing is restarted',
-    given: { now: { ...ON_DISK, BACKUPFULL: '30 2 * * 0' }, before: ON_DISK, running: [...ALL, 'cron'] },
+    given: { now: { ...ON_DISK, BACKUPFULL: '30 2 * * 0' }, before: ON_DISK, running: ALL },
     want: [
       'reseason (BACKUPFULL)',
       'render (reseason)',
       ...svc('consul', 'runs'),
       ...svc('patroni', 'runs'),
       ...EXPORTERS_RUN,
-      ...svc('cron', 'runs'),
       'write-marker',
     ],
   },
+  {
+    rule: 'a Nomad start (a new jail, nothing runs): syslogd first, then the image, cron last',
+    given: { before: 'none', running: [] },
+    want: [...FIRST, ...svc('consul', 'start'), 'rotate-roles', ...REST_STARTED],
+  },
 ]
 
-for (const row of rows) t.test(row.rule, async (t) => t.same(steps(row.given), row.want))
+/**
+ * The base system's daemons every start also looks after (cook/plan.ts): syslogd first, cron last; their
+ * rc.conf on a (re)season, started unless they run. The rows above list the services of the image.
+ */
+function withBase(g: Given, want: string[], refresh?: 'restart'): string[] {
+  const rc = want[0] !== 'unchanged'
+  const running = g.running ?? ALL
+  const base = (name: ServiceName) => svc(name, running.includes(name) ? (refresh ?? 'runs') : 'start', rc)
+  const at = want.findIndex((w) => w.startsWith('render')) + 1 || 1
+  return [...want.slice(0, at), ...base('syslogd'), ...want.slice(at, -1), ...base('cron'), ...want.slice(-1)]
+}
+
+for (const row of rows)
+  t.test(row.rule, async (t) => t.same(steps(row.given), withBase(row.given, row.want, row.base)))
 
 t.test('the marker written is the one this start wants, and says what each service was given', async (t) => {
   const p = params({ TTL: '40' })

@@ -17,6 +17,9 @@ async function running(
   const s = standIns(tempDir(t, 'cook-standins-'))
   t.teardown(() => s.killAll())
   for (const [k, v] of Object.entries(rc)) await s.sys.sysrcEnsure(k, v)
+  // The services the start enabled (rc.subr starts nothing whose rcvar is not YES); consul only as given.
+  await s.sys.sysrcEnsure('patroni_enable', 'YES')
+  await s.sys.sysrcEnsure('node_exporter_enable', 'YES')
   const out: string[] = []
   return { s, root, out, log: new StepLog({ out: (l) => out.push(l), file: statePaths(root).cookLog }) }
 }
@@ -71,7 +74,9 @@ t.test('with DCS=etcd there is no consul to leave', async (t) => {
 
 t.test('rc.conf unreadable: the DCS is unknown, so consul leave is still tried', async (t) => {
   const j = await running(t, {})
-  for (const svc of ['consul', 'patroni', 'node_exporter']) await j.s.sys.service(svc, 'start')
+  // An agent that runs although rc.conf does not say so (started by hand: rc.subr's onestart).
+  await j.s.sys.service('consul', 'onestart')
+  for (const svc of ['patroni', 'node_exporter']) await j.s.sys.service(svc, 'start')
   const report = await stopJail({ sys: j.s.sys, log: j.log, stopping: statePaths(j.root).stopping })
   t.same(actions(j.s.calls()).slice(-3), [
     'service patroni stop',
