@@ -7,6 +7,7 @@
 // changes a file through a path: the walk to each parent directory goes one component at a time with the
 // process's working directory (lstat, chdir, then check that `.` is the inode that lstat saw: a component
 // swapped in between is refused), and every later call names an entry relative to that pinned directory.
+// A symlink on the way is followed only in a directory that only root can change (Linux's /var/run).
 // Owners and modes are set with fchown/fchmod on a descriptor opened with O_NOFOLLOW (O_DIRECTORY for
 // directories); a file with more than one link is never changed in place but replaced by rename, which
 // leaves the other link's file alone.
@@ -123,14 +124,26 @@ function pinDir(root: string, dir: string, create: boolean): boolean {
       mkdirSync(name, { mode: 0o755 })
       st = lstatSync(name)
     }
+    if (st.isSymbolicLink() && rootOnly(statSync('.'))) {
+      // Only root can have put it there (Linux's /var/run -> /run): followed, to where it points now.
+      st = statSync(name)
+    }
     if (!st.isDirectory())
-      throw new CookError('APPLY_FAILED', `${here} exists and is not a directory (a symlink is not followed)`)
+      throw new CookError(
+        'APPLY_FAILED',
+        `${here} exists and is not a directory (a symlink is followed only where only root can place it)`,
+      )
     process.chdir(name)
     const entered = statSync('.')
     if (entered.dev !== st.dev || entered.ino !== st.ino)
       throw new CookError('APPLY_FAILED', `${here} was replaced while cook entered it; nothing written there`)
   }
   return true
+}
+
+/** A directory whose entries only root can change: owned by root, writable by nobody else. */
+function rootOnly(st: Stats): boolean {
+  return st.uid === 0 && (st.mode & 0o022) === 0
 }
 
 /** Opens an existing entry without following a symlink; undefined when there is none. */

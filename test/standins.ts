@@ -39,7 +39,8 @@ export interface StandIns {
 }
 
 export const SYSRC_BODY = `
-# Stand-in for FreeBSD's sysrc(8): rc.conf is $STATE/rc.conf, one NAME=value line per variable.
+# Stand-in for FreeBSD's sysrc(8): rc.conf is $STATE/rc.conf, one NAME="value" line per variable, quoted
+# as sysrc writes it (rc.subr sources the file: a value with blanks must stay one word).
 printf 'sysrc %s\\n' "$*" >> "$LOG"
 conf="$STATE/rc.conf"
 touch "$conf"
@@ -58,9 +59,9 @@ for arg; do
 	*=*)
 		name=\${arg%%=*}
 		value=\${arg#*=}
-		old=$(grep "^$name=" "$conf" | cut -d= -f2-)
+		old=$(grep "^$name=" "$conf" | cut -d= -f2- | sed 's/^"//; s/"$//')
 		grep -v "^$name=" "$conf" > "$conf.new"
-		printf '%s=%s\\n' "$name" "$value" >> "$conf.new"
+		printf '%s="%s"\\n' "$name" "$value" >> "$conf.new"
 		mv "$conf.new" "$conf"
 		echo "$name: $old -> $value"
 		;;
@@ -69,7 +70,10 @@ for arg; do
 			[ -n "$quiet" ] || echo "sysrc: unknown variable '$arg'" >&2
 			exit 1
 		fi
-		if [ -n "$value_only" ]; then printf '%s\\n' "\${line#*=}"; else printf '%s: %s\\n' "$arg" "\${line#*=}"; fi
+		value=\${line#*=}
+		value=\${value#\\"}
+		value=\${value%\\"}
+		if [ -n "$value_only" ]; then printf '%s\\n' "$value"; else printf '%s: %s\\n' "$arg" "$value"; fi
 		;;
 	esac
 done

@@ -4,6 +4,7 @@
 // the real lstat of the chosen entry the wrapper renames the entry away and puts a symlink to a victim in
 // its place. Whatever cook does then, the victim keeps its mode, content and directory listing.
 import fs, {
+  chownSync,
   linkSync,
   mkdirSync,
   readdirSync,
@@ -118,33 +119,58 @@ t.test('a directory swapped for a symlink after lstat: the target keeps its mode
   t.match(String(error), /raft exists and is not a directory/)
 })
 
-t.test('a parent directory swapped for a symlink: nothing is written where it points', async (t) => {
+t.test(
+  'a parent directory swapped for a symlink: nothing is written where it points',
+  { skip: process.getuid?.() !== 0 && 'needs root (chown)' },
+  async (t) => {
+    const dir = tempDir(t, 'apply-swap-')
+    const root = join(dir, 'jail')
+    const victim = join(dir, 'etc')
+    mkdirSync(victim)
+    const pl: Plan = {
+      dirs: [{ path: '/usr/local/etc/patroni', mode: 0o750, owner: 'postgres' }],
+      files: [file('/usr/local/etc/patroni/tls/member.key', 'key\n', 0o600)],
+      rcConf: {},
+      services: [],
+    }
+    apply(pl, { root, owners: 'record' })
+    // patroni/ belongs to another user (as postgres owns it in the jail), who replaces tls/, its own entry,
+    // by a symlink to a directory cook writes nothing to.
+    chownSync(join(root, '/usr/local/etc/patroni'), 65534, 65534)
+    const entry = join(root, '/usr/local/etc/patroni/tls')
+    fs.writeFileSync(join(entry, 'member.key'), 'old key\n', { mode: 0o600 })
+    const hook = afterLstatOf(entry, swapForSymlink(entry, victim))
+    let error: unknown
+    try {
+      apply(pl, { root, owners: 'record' })
+    } catch (e) {
+      error = e
+    } finally {
+      hook.restore()
+    }
+    t.ok(hook.fired())
+    t.same(readdirSync(victim), [], 'no file created in the directory the symlink names')
+    t.match(String(error), /tls was replaced while cook entered it/)
+  },
+)
+
+t.test('a symlink that only root can have placed is followed (Linux: /var/run -> /run)', async (t) => {
   const dir = tempDir(t, 'apply-swap-')
   const root = join(dir, 'jail')
-  const victim = join(dir, 'etc')
-  mkdirSync(victim)
+  mkdirSync(join(root, 'var'), { recursive: true, mode: 0o755 })
+  mkdirSync(join(dir, 'run'), { mode: 0o755 })
+  symlinkSync(join(dir, 'run'), join(root, 'var/run'))
   const pl: Plan = {
-    dirs: [{ path: '/usr/local/etc/patroni', mode: 0o750, owner: 'postgres' }],
-    files: [file('/usr/local/etc/patroni/tls/member.key', 'key\n', 0o600)],
+    dirs: [{ path: '/var/run/node_exporter', mode: 0o750, owner: 'nodeexport' }],
+    files: [],
     rcConf: {},
     services: [],
   }
   apply(pl, { root, owners: 'record' })
-  // The owner of patroni/ replaces tls/ (its own entry) by a symlink to a directory root writes nowhere else.
-  const entry = join(root, '/usr/local/etc/patroni/tls')
-  fs.writeFileSync(join(entry, 'member.key'), 'old key\n', { mode: 0o600 })
-  const hook = afterLstatOf(entry, swapForSymlink(entry, victim))
-  let error: unknown
-  try {
-    apply(pl, { root, owners: 'record' })
-  } catch (e) {
-    error = e
-  } finally {
-    hook.restore()
-  }
-  t.ok(hook.fired())
-  t.same(readdirSync(victim), [], 'no file created in the directory the symlink names')
-  t.match(String(error), /tls was replaced while cook entered it/)
+  t.equal(mode(join(dir, 'run/node_exporter')), 0o750)
+  // The same link in a directory another user can write is refused.
+  fs.chmodSync(join(root, 'var'), 0o777)
+  t.throws(() => apply(pl, { root, owners: 'record' }), /var\/run exists and is not a directory/)
 })
 
 t.test('a hard link to another file is replaced, never changed in place', async (t) => {
