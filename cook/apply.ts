@@ -1,19 +1,32 @@
 // Carries a plan out under a root directory: directories first, then atomic file writes
 // (temp file in the same directory, owner and mode set before the content lands, fsync, rename).
 // A run killed at any point leaves every file either old or new, never half written.
+//
+// Root works inside directories that other users own (postgres, consul, the exporters' users), and such an
+// owner can swap an entry for a symlink or a hard link at any moment. So nothing here follows a symlink or
+// changes a file through a path: the walk to each parent directory goes one component at a time with the
+// process's working directory (lstat, chdir, then check that `.` is the inode that lstat saw: a component
+// swapped in between is refused), and every later call names an entry relative to that pinned directory.
+// A symlink on the way is followed only in a directory that only root can change (Linux's /var/run).
+// Owners and modes are set with fchown/fchmod on a descriptor opened with O_NOFOLLOW (O_DIRECTORY for
+// directories); a file with more than one link is never changed in place but replaced by rename, which
+// leaves the other link's file alone.
 import {
   closeSync,
   constants,
+  fstatSync,
   fsyncSync,
   lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
   renameSync,
-  rmSync,
+  statSync,
+  unlinkSync,
+  type Stats,
 } from 'node:fs'
-import { chmodSync, chownSync, fchmodSync, fchownSync, readdirSync, writeSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { fchmodSync, fchownSync, readdirSync, writeSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { createTwoFilesPatch } from 'diff'
 import { CookError } from './errors.js'
 import type { DirEntry, FileEntry, Plan } from './plan.js'
@@ -45,18 +58,18 @@ export interface ApplyOptions {
 }
 
 const TEMP_PREFIX = '.cook-tmp-'
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY } = constants
 
 export function apply(plan: Plan, opts: ApplyOptions): Change[] {
   const accounts = resolveOwners(plan, opts)
   const changes: Change[] = []
-  for (const dir of plan.dirs) changes.push(ensureDir(dir, opts, accounts))
-  for (const file of plan.files) {
-    const full = join(opts.root, file.path)
-    if (!opts.dryRun) {
-      ensureParents(dirname(full), opts.root)
-      removeStaleTemps(dirname(full))
-    }
-    changes.push(writeFile(file, full, opts, accounts.get(file.owner)))
+  const cwd = process.cwd()
+  try {
+    if (!opts.dryRun) mkdirSync(opts.root, { recursive: true, mode: 0o755 })
+    for (const dir of plan.dirs) changes.push(ensureDir(dir, opts, accounts.get(dir.owner)))
+    for (const file of plan.files) changes.push(writeFile(file, opts, accounts.get(file.owner)))
+  } finally {
+    process.chdir(cwd)
   }
   return changes
 }
@@ -79,9 +92,10 @@ function resolveOwners(plan: Plan, opts: ApplyOptions): Map<string, Account | un
   return map
 }
 
-function stat(path: string) {
+/** lstat of an entry (relative to the pinned directory), undefined when there is none. */
+function stat(name: string): Stats | undefined {
   try {
-    return lstatSync(path)
+    return lstatSync(name)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw e
@@ -92,72 +106,148 @@ function ownerDrift(st: { uid: number; gid: number }, account: Account | undefin
   return account !== undefined && (st.uid !== account.uid || st.gid !== account.gid)
 }
 
-function ensureDir(dir: DirEntry, opts: ApplyOptions, accounts: Map<string, Account | undefined>): Change {
-  const full = join(opts.root, dir.path)
-  const account = accounts.get(dir.owner)
-  const st = stat(full)
-  const base = { path: dir.path, kind: 'dir' as const, owner: dir.owner, mode: dir.mode }
-  if (st && !st.isDirectory()) throw new CookError('APPLY_FAILED', `${full} exists and is not a directory`)
-  const modeDrift = st !== undefined && (st.mode & 0o7777) !== dir.mode
-  const drift = st !== undefined && (modeDrift || ownerDrift(st, account))
-  if (!opts.dryRun) {
+/**
+ * Makes the process's working directory the plan directory `dir` under root, one component at a time,
+ * never through a symlink. Missing components are created root-owned 0755, like install -d (unless
+ * `create` is false: then false says the directory does not exist yet). The root itself is trusted.
+ */
+function pinDir(root: string, dir: string, create: boolean): boolean {
+  if (!create && !stat(root)) return false
+  process.chdir(root)
+  let here = root
+  for (const name of dir.split('/').filter((c) => c !== '')) {
+    here = join(here, name)
+    if (name === '.' || name === '..') throw new CookError('APPLY_FAILED', `${here}: not a plain path`)
+    let st = stat(name)
     if (!st) {
-      ensureParents(dirname(full), opts.root)
-      mkdirSync(full, { mode: 0o700 })
+      if (!create) return false
+      mkdirSync(name, { mode: 0o755 })
+      st = lstatSync(name)
     }
-    if (!st || drift) {
-      if (account) chownSync(full, account.uid, account.gid)
-      chmodSync(full, dir.mode)
+    if (st.isSymbolicLink() && rootOnly(statSync('.'))) {
+      // Only root can have put it there (Linux's /var/run -> /run): followed, to where it points now.
+      st = statSync(name)
     }
+    if (!st.isDirectory())
+      throw new CookError(
+        'APPLY_FAILED',
+        `${here} exists and is not a directory (a symlink is followed only where only root can place it)`,
+      )
+    process.chdir(name)
+    const entered = statSync('.')
+    if (entered.dev !== st.dev || entered.ino !== st.ino)
+      throw new CookError('APPLY_FAILED', `${here} was replaced while cook entered it; nothing written there`)
   }
-  if (!st) return { ...base, status: 'created' }
-  return drift ? { ...base, status: 'changed', detail: 'owner or mode' } : { ...base, status: 'unchanged' }
+  return true
 }
 
-/** Parent directories that the plan does not list are created root-owned 0755, like install -d. */
-function ensureParents(dir: string, root: string): void {
-  if (stat(dir)) return
-  if (dir.length <= root.length) {
-    mkdirSync(dir, { recursive: true, mode: 0o755 })
-    return
+/** A directory whose entries only root can change: owned by root, writable by nobody else. */
+function rootOnly(st: Stats): boolean {
+  return st.uid === 0 && (st.mode & 0o022) === 0
+}
+
+/** Opens an existing entry without following a symlink; undefined when there is none. */
+function openNoFollow(name: string, flags: number, full: string, kind: string): number | undefined {
+  try {
+    return openSync(name, flags | O_NOFOLLOW | O_NONBLOCK)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return undefined
+    // ELOOP (FreeBSD: EMLINK) is O_NOFOLLOW meeting a symlink; ENOTDIR is O_DIRECTORY meeting a file.
+    if (code === 'ELOOP' || code === 'EMLINK' || code === 'ENOTDIR')
+      throw new CookError('APPLY_FAILED', `${full} exists and is not a ${kind} (a symlink is not followed)`)
+    throw e
   }
-  ensureParents(dirname(dir), root)
-  mkdirSync(dir, { mode: 0o755 })
 }
 
-/** Temp files of a run that was killed midway: the next run removes them. */
-function removeStaleTemps(dir: string): void {
-  for (const name of readdirSync(dir))
-    if (name.startsWith(TEMP_PREFIX)) rmSync(join(dir, name), { force: true })
-}
-
-function writeFile(file: FileEntry, full: string, opts: ApplyOptions, account: Account | undefined): Change {
-  const st = stat(full)
-  const base = { path: file.path, kind: 'file' as const, owner: file.owner, mode: file.mode }
-  if (st && !st.isFile()) throw new CookError('APPLY_FAILED', `${full} exists and is not a regular file`)
-  const old = st ? readFileSync(full, 'utf8') : undefined
-  const sameContent = old === file.content
-  const drift = st !== undefined && ((st.mode & 0o7777) !== file.mode || ownerDrift(st, account))
-  const status: Status = !st ? 'created' : sameContent && !drift ? 'unchanged' : 'changed'
-  const change: Change = { ...base, status }
-  if (status === 'changed' && sameContent) change.detail = 'owner or mode'
+function ensureDir(dir: DirEntry, opts: ApplyOptions, account: Account | undefined): Change {
+  const full = join(opts.root, dir.path)
+  const base = { path: dir.path, kind: 'dir' as const, owner: dir.owner, mode: dir.mode }
+  const name = basename(dir.path)
+  if (!pinDir(opts.root, dirname(dir.path), !opts.dryRun)) return { ...base, status: 'created' }
+  const st = stat(name)
+  if (st && !st.isDirectory()) throw new CookError('APPLY_FAILED', `${full} exists and is not a directory`)
+  const drifted = (s: Stats) => (s.mode & 0o7777) !== dir.mode || ownerDrift(s, account)
   if (opts.dryRun) {
-    if (!sameContent) {
-      const diff = redactedDiff(file, old ?? '')
-      if (diff.includes('\n@@')) change.diff = diff
-      else change.detail = 'secret values only'
+    if (!st) return { ...base, status: 'created' }
+    return drifted(st)
+      ? { ...base, status: 'changed', detail: 'owner or mode' }
+      : { ...base, status: 'unchanged' }
+  }
+  if (!st) mkdirSync(name, { mode: 0o700 })
+  const fd = openNoFollow(name, O_RDONLY | O_DIRECTORY, full, 'directory')
+  if (fd === undefined) throw new CookError('APPLY_FAILED', `${full} disappeared while cook set it up`)
+  try {
+    const fst = fstatSync(fd)
+    if (!st || drifted(fst)) {
+      if (account) fchownSync(fd, account.uid, account.gid)
+      fchmodSync(fd, dir.mode)
     }
-    return change
+    if (!st) return { ...base, status: 'created' }
+    return drifted(fst)
+      ? { ...base, status: 'changed', detail: 'owner or mode' }
+      : { ...base, status: 'unchanged' }
+  } finally {
+    closeSync(fd)
   }
-  if (status === 'unchanged') return change
-  if (sameContent) {
-    // Only owner or mode drifted: fix them in place, the content is already right.
-    if (account) chownSync(full, account.uid, account.gid)
-    chmodSync(full, file.mode)
+}
+
+/** Temp files of a run that was killed midway (in the pinned directory): this run removes them. */
+function removeStaleTemps(): void {
+  for (const name of readdirSync('.'))
+    if (name.startsWith(TEMP_PREFIX))
+      try {
+        unlinkSync(name)
+      } catch {
+        // Not a file (someone else's entry of that name): the O_EXCL create below refuses to reuse it.
+      }
+}
+
+function writeFile(file: FileEntry, opts: ApplyOptions, account: Account | undefined): Change {
+  const full = join(opts.root, file.path)
+  const name = basename(file.path)
+  const base = { path: file.path, kind: 'file' as const, owner: file.owner, mode: file.mode }
+  const exists = pinDir(opts.root, dirname(file.path), !opts.dryRun)
+  const st = exists ? stat(name) : undefined
+  if (st && !st.isFile()) throw new CookError('APPLY_FAILED', `${full} exists and is not a regular file`)
+  const fd = st ? openNoFollow(name, O_RDONLY, full, 'regular file') : undefined
+  try {
+    const fst = fd === undefined ? undefined : fstatSync(fd)
+    if (fst && !fst.isFile()) throw new CookError('APPLY_FAILED', `${full} exists and is not a regular file`)
+    const old = fd === undefined ? undefined : readFileSync(fd, 'utf8')
+    const sameContent = old === file.content
+    const drift = fst !== undefined && ((fst.mode & 0o7777) !== file.mode || ownerDrift(fst, account))
+    const status: Status = !fst ? 'created' : sameContent && !drift ? 'unchanged' : 'changed'
+    const change: Change = { ...base, status }
+    if (status === 'changed' && sameContent) change.detail = 'owner or mode'
+    if (opts.dryRun) {
+      if (!sameContent) {
+        const diff = redactedDiff(file, old ?? '')
+        if (diff.includes('\n@@')) change.diff = diff
+        else change.detail = 'secret values only'
+      }
+      return change
+    }
+    if (status === 'unchanged') return change
+    if (fd !== undefined && fst !== undefined && sameContent && fst.nlink === 1) {
+      // Only owner or mode drifted: fix them on the open file, the content is already right. A file with
+      // another link (one that names, say, /etc/master.passwd) is replaced below instead.
+      if (account) fchownSync(fd, account.uid, account.gid)
+      fchmodSync(fd, file.mode)
+      return change
+    }
+    replaceFile(file, name, opts, account)
     return change
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
-  const temp = join(dirname(full), `${TEMP_PREFIX}${process.pid}-${file.path.split('/').pop() ?? 'file'}`)
-  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
+}
+
+/** Temp file (O_EXCL, O_NOFOLLOW) in the pinned directory, owner and mode on its descriptor, fsync, rename. */
+function replaceFile(file: FileEntry, name: string, opts: ApplyOptions, account: Account | undefined): void {
+  removeStaleTemps()
+  const temp = `${TEMP_PREFIX}${process.pid}-${name}`
+  const fd = openSync(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
   try {
     if (account) fchownSync(fd, account.uid, account.gid)
     fchmodSync(fd, file.mode)
@@ -165,18 +255,17 @@ function writeFile(file: FileEntry, full: string, opts: ApplyOptions, account: A
     fsyncSync(fd)
   } catch (e) {
     closeSync(fd)
-    rmSync(temp, { force: true })
+    unlinkSync(temp)
     throw e
   }
   closeSync(fd)
   opts.beforeRename?.(file.path)
-  renameSync(temp, full)
-  syncDir(dirname(full))
-  return change
+  renameSync(temp, name)
+  syncDir()
 }
 
-function syncDir(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY)
+function syncDir(): void {
+  const fd = openSync('.', O_RDONLY | O_DIRECTORY)
   try {
     fsyncSync(fd)
   } finally {

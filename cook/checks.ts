@@ -247,6 +247,17 @@ export function exporterPassword(text: string, o: CheckOptions): Checked<string>
   return checked
 }
 
+/** METRICSPASS: a basic-auth password Prometheus reads from its (trimmed) password_file, hashed with bcrypt. */
+export function metricsPassword(text: string, o: CheckOptions): Checked<string> {
+  const checked = password('nothing', false)(text, o)
+  if (!('value' in checked)) return checked
+  if (/[\r\n]/.test(text)) return bad("contains a line break, which Prometheus's password_file cannot hold")
+  if (text.trim() !== text)
+    return bad('begins or ends with white space, which Prometheus trims from its password_file')
+  if (Buffer.byteLength(text, 'utf8') > 72) return bad('is longer than 72 bytes, where bcrypt stops reading')
+  return checked
+}
+
 /**
  * A Consul ACL token. Consul reads agent.hcl as HCL 1, where `${` cannot be escaped in a string; a token
  * never needs such characters, so the schema keeps them out of every file the token lands in.

@@ -13,6 +13,8 @@ export interface Layout {
   consulUser: string
   /** The user postgres_exporter runs as: it alone may read the monitor role's password file. */
   exporterUser: string
+  /** The user node_exporter runs as (not the port's `nobody`): it alone may read its web config and key. */
+  nodeExporterUser: string
 }
 
 export const JAIL_LAYOUT: Layout = {
@@ -22,6 +24,7 @@ export const JAIL_LAYOUT: Layout = {
   pgUser: 'postgres',
   consulUser: 'consul',
   exporterUser: 'pgmonitor',
+  nodeExporterUser: 'nodeexport',
 }
 
 /** Jail paths; `at` adds the layout's base for use inside file contents. */
@@ -63,6 +66,24 @@ export const PATHS = {
   exporterDir: '/usr/local/etc/postgres_exporter',
   exporterEnv: '/usr/local/etc/postgres_exporter/env',
   exporterPass: '/usr/local/etc/postgres_exporter/monitor.pass',
+  /** exporter-toolkit's --web.config.file of each exporter (TLS and basic auth), with its own key copy. */
+  exporterWeb: '/usr/local/etc/postgres_exporter/web.yml',
+  exporterCert: '/usr/local/etc/postgres_exporter/member.crt',
+  exporterKey: '/usr/local/etc/postgres_exporter/member.key',
+  /** The jail's own rc script for postgres_exporter, in place of the package's (README, Monitoring). */
+  rcPgExporter: '/usr/local/etc/rc.d/postgres_exporter',
+  /** postgres_exporter's output, appended by daemon(8) as root; its supervisor's pid for newsyslog. */
+  pgExporterOut: '/var/log/postgres_exporter.log',
+  pgExporterSupervisorPid: '/var/run/postgres_exporter_daemon.pid',
+  nodeExporterDir: '/usr/local/etc/node_exporter',
+  nodeExporterWeb: '/usr/local/etc/node_exporter/web.yml',
+  nodeExporterCert: '/usr/local/etc/node_exporter/member.crt',
+  nodeExporterKey: '/usr/local/etc/node_exporter/member.key',
+  /** node_exporter's output (daemon -o, as node_exporter's user: rc.subr runs the port's daemon(8) with su). */
+  nodeExporterLogDir: '/var/log/node_exporter',
+  nodeExporterOut: '/var/log/node_exporter/node_exporter.log',
+  nodeExporterRunDir: '/var/run/node_exporter',
+  nodeExporterSupervisorPid: '/var/run/node_exporter/daemon.pid',
   seasoned: '/usr/local/etc/pot-is-seasoned',
   cookLog: '/var/log/cook.log',
   digestKey: '/var/db/cook/digest.key',

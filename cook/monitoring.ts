@@ -4,6 +4,7 @@
 import { at, PATHS, type Layout } from './layout.js'
 import { authority } from './net.js'
 import type { Params } from './params.js'
+import { metricsScheme } from './exporter-web.js'
 import { PORTS } from './ports.js'
 import type { FileEntry } from './plan.js'
 import { patroniUrl } from './probes.js'
@@ -14,22 +15,24 @@ export const MONITOR_ROLE = 'monitor'
 
 /** Where postgres_exporter serves /metrics. */
 export function exporterUrl(p: Params): string {
-  return `http://${authority(p.MYIP, PORTS.pgExporter)}`
+  return `${metricsScheme(p)}://${authority(p.MYIP, PORTS.pgExporter)}`
 }
 
 /**
- * The FreeBSD package's rc script (databases/postgres_exporter) runs the exporter under daemon(8) with
- * these variables. No password goes into rc.conf (world-readable) or argv: rc.subr sources
- * postgres_exporter_env_file as root before it starts the command, and that file only names the password
- * file, which the exporter itself reads (DATA_SOURCE_PASS_FILE) as its own user.
+ * The jail's own rc script (templates/rc.d/postgres_exporter, in place of the package's) reads these. The
+ * package's script composes DATA_SOURCE_NAME from postgres_exporter_pg_user, _pg_pass, _pg_host and
+ * _pg_port and puts it on daemon's command line, where it overrides the env file and wins over the
+ * variables below: a password in rc.conf and argv, or a login that cannot work. No password goes into
+ * rc.conf (world-readable) or argv here: the script sources postgres_exporter_env_file as root, and that
+ * file only names the password file, which the exporter itself reads (DATA_SOURCE_PASS_FILE) as its own user.
  */
 export function exporterRcConf(p: Params, layout: Layout): Record<string, string> {
   return {
     postgres_exporter_enable: 'YES',
     postgres_exporter_user: layout.exporterUser,
-    postgres_exporter_group: layout.exporterUser,
     postgres_exporter_listen_address: authority(p.MYIP, PORTS.pgExporter),
     postgres_exporter_env_file: at(layout, PATHS.exporterEnv),
+    postgres_exporter_web_config: at(layout, PATHS.exporterWeb),
   }
 }
 
@@ -53,6 +56,22 @@ export function exporterFiles(p: Params, layout: Layout): FileEntry[] {
       path: PATHS.exporterEnv,
       content: renderTemplate('postgres-exporter.env', exporterEnvView(layout)),
       mode: 0o644,
+      owner: 'root',
+      section: 'postgres_exporter',
+      format: 'sh',
+    },
+    {
+      path: PATHS.rcPgExporter,
+      content: renderTemplate('rc.d/postgres_exporter', {
+        user: layout.exporterUser,
+        listenAddress: authority(p.MYIP, PORTS.pgExporter),
+        envFile: at(layout, PATHS.exporterEnv),
+        webConfig: at(layout, PATHS.exporterWeb),
+        outputFile: at(layout, PATHS.pgExporterOut),
+        supervisorPidfile: at(layout, PATHS.pgExporterSupervisorPid),
+        exporterBin: '/usr/local/bin/postgres_exporter',
+      }),
+      mode: 0o755,
       owner: 'root',
       section: 'postgres_exporter',
       format: 'sh',

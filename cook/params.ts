@@ -22,6 +22,7 @@ import {
   databaseName,
   etcdProxy,
   exporterPassword,
+  metricsPassword,
   gossipKey,
   hostPort,
   hostPorts,
@@ -275,6 +276,15 @@ class ParamTable {
     secret: true,
     defaultDoc: 'none',
     check: password('nothing', false),
+  })
+  METRICSPASS = param({
+    doc: 'password of user "prometheus" that Prometheus scrapes node_exporter and postgres_exporter with (HTTP basic auth, over TLS with TLS=on); the same on every member; the exporters keep only its bcrypt hash',
+    want: 'a non-empty password of at most 72 bytes (bcrypt reads no further) without line breaks or spaces at either end',
+    example: SECRET_EXAMPLE,
+    secret: true,
+    defaultDoc: 'derived from KEKPASS and SCOPE (set it to scrape: Prometheus needs it in its password_file)',
+    fallback: from(['KEKPASS', 'SCOPE'], (p): string => derivePassword(p.KEKPASS, p.SCOPE, 'metrics')),
+    check: metricsPassword,
   })
   MONPASS = param({
     doc: 'password of the "monitor" role (pg_monitor, not a superuser) that postgres_exporter logs in with',

@@ -10,6 +10,7 @@ import { effectivePgParams, paramsAt } from './pgparams.js'
 import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
 import { certMetricsFiles, textfileRcConf } from './cert-metrics.js'
 import { consulMetricsView, exporterFiles, exporterRcConf, MONITOR_ROLE } from './monitoring.js'
+import { exporterWebFiles, nodeExporterRcConf } from './exporter-web.js'
 import { renderTemplate } from './render.js'
 import { backupFiles, patroniBackupView, stanzaCreateView, standbyRestoreCommand } from './backup.js'
 import { NEWSYSLOG_CONF, newsyslogFile } from './newsyslog.js'
@@ -19,7 +20,15 @@ import { consulTls, patroniTls, tlsDirsAndFiles } from './tls-files.js'
 
 // metrics: files node_exporter reads at every scrape, which no service needs restarting for.
 export type Section =
-  'patroni' | 'postgres' | 'consul' | 'rc' | 'backup' | 'postgres_exporter' | 'logs' | 'metrics'
+  | 'patroni'
+  | 'postgres'
+  | 'consul'
+  | 'rc'
+  | 'backup'
+  | 'postgres_exporter'
+  | 'node_exporter'
+  | 'logs'
+  | 'metrics'
 export type Format = 'yaml' | 'hcl' | 'sh' | 'sql' | 'ini' | 'text' | 'pem'
 
 export interface DirEntry {
@@ -150,8 +159,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifi
     patroni_enable: 'YES',
     patroni_config: L(PATHS.patroniYml),
     patroni_stop_timeout: String(p.STOPTIMEOUT),
-    node_exporter_enable: 'YES',
-    node_exporter_listen_address: authority(p.MYIP, PORTS.nodeExporter),
+    ...nodeExporterRcConf(p, layout),
     ...textfileRcConf(layout),
     ...exporterRcConf(p, layout),
   }
@@ -159,6 +167,9 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifi
   const services: ServiceName[] = ['patroni', 'node_exporter', 'postgres_exporter']
   dirs.push({ path: PATHS.exporterDir, mode: 0o755, owner: 'root' })
   files.push(...exporterFiles(p, layout))
+  const web = exporterWebFiles(p, layout)
+  dirs.push(...web.dirs)
+  files.push(...web.files)
   const certMetrics = certMetricsFiles(p)
   dirs.push(...certMetrics.dirs)
   files.push(...certMetrics.files)
@@ -234,7 +245,8 @@ export function consulView(p: Params, layout: Layout) {
     token: p.CONSULTOKEN ?? null,
     exporterTags: [p.SCOPE, p.NODENAME],
     exporterPort: PORTS.nodeExporter,
-    exporterCheck: `http://${authority(p.MYIP, PORTS.nodeExporter)}/metrics`,
+    // A TCP check: every HTTP path needs METRICSPASS, which does not belong in Consul's catalog.
+    exporterCheck: authority(p.MYIP, PORTS.nodeExporter),
     tls: consulTls(p, layout),
     ...consulMetricsView(p),
   }

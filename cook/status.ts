@@ -5,9 +5,8 @@ import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { backupScriptArgv, backupsOn, backupState, type BackupState } from './backup.js'
 import { httpCall, type TlsClient } from './https.js'
-import { PORTS } from './ports.js'
 import { exporterUrl } from './monitoring.js'
-import { authority } from './net.js'
+import { metricsAuthHeader, nodeExporterUrl } from './exporter-web.js'
 import type { Params } from './params.js'
 import { clusterView, memberState, type MemberView } from './patroni-api.js'
 import { plan, type ServiceName } from './plan.js'
@@ -103,7 +102,8 @@ export function parseMetrics(text: string): Map<string, number> {
 }
 
 /** One GET; https URLs (Patroni's REST API with TLS) are verified against the cluster's CA. */
-const get = (url: string, tls?: TlsClient) => httpCall(url, { tls, timeoutMs: 3000 })
+const get = (url: string, tls?: TlsClient, headers?: Record<string, string>) =>
+  httpCall(url, { tls, timeoutMs: 3000, ...(headers ? { headers } : {}) })
 
 const DAY_MS = 86_400_000
 
@@ -173,7 +173,9 @@ export async function memberStatus(p: Params, o: StatusOptions): Promise<StatusR
   // Services, each by what it answers.
   const services: ServiceStatus[] = []
   const planned = plan(p).services
-  const exporter = await settle(() => get(`${exporterUrl(p)}/metrics`))
+  // The exporters answer only Prometheus's user (METRICSPASS), over HTTPS with TLS on.
+  const scrape = (url: string) => get(url, tls, metricsAuthHeader(p))
+  const exporter = await settle(() => scrape(`${exporterUrl(p)}/metrics`))
   const metrics = exporter.value?.status === 200 ? parseMetrics(exporter.value.text) : undefined
   for (const name of planned) {
     if (name === 'consul') {
@@ -190,8 +192,8 @@ export async function memberStatus(p: Params, o: StatusOptions): Promise<StatusR
       services.push({ name, up: r.value === true, where: `${rest}/liveness`, detail: r.error ?? '' })
     }
     if (name === 'node_exporter') {
-      const url = `http://${authority(p.MYIP, PORTS.nodeExporter)}/metrics`
-      const r = await settle(() => get(url))
+      const url = `${nodeExporterUrl(p)}/metrics`
+      const r = await settle(() => scrape(url))
       services.push({ name, up: r.value?.status === 200, where: url, detail: r.error ?? '' })
     }
     if (name === 'postgres_exporter') {

@@ -167,6 +167,10 @@ pw usershow consul >/dev/null || fail "the consul package did not create the con
 pw usershow pgmonitor >/dev/null 2>&1 ||
 	pw useradd pgmonitor -c "postgres_exporter (patroni-postgresql image)" -d /nonexistent -s /usr/sbin/nologin ||
 	fail "cannot create the pgmonitor user for postgres_exporter"
+# node_exporter too (not the port's shared `nobody`): only it may read its web config and key copy.
+pw usershow nodeexport >/dev/null 2>&1 ||
+	pw useradd nodeexport -c "node_exporter (patroni-postgresql image)" -d /nonexistent -s /usr/sbin/nologin ||
+	fail "cannot create the nodeexport user for node_exporter"
 
 step "Install the cook to /usr/local/share/cook"
 [ -s "$STAGE/cook/dist/cook.mjs" ] || fail "the cook bundle $STAGE/cook/dist/cook.mjs is missing"

@@ -8,10 +8,9 @@ import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { httpCall, type TlsClient } from '../cook/https.js'
-import { PORTS } from '../cook/ports.js'
 import { commandLine } from '../cook/shell.js'
 import { exporterUrl } from '../cook/monitoring.js'
-import { authority } from '../cook/net.js'
+import { metricsAuthHeader, nodeExporterUrl } from '../cook/exporter-web.js'
 import type { RawParams } from '../cook/params.js'
 import { patroniUrl } from '../cook/probes.js'
 import { DEVELOPMENT, withBenchTable } from './docs.js'
@@ -522,9 +521,9 @@ function rssKb(pid: number): number {
 }
 
 /** Milliseconds for one whole GET of a metrics endpoint, body read; HTTPS (Patroni with TLS) with a handshake. */
-async function scrapeMs(url: string, tls?: TlsClient): Promise<number> {
+async function scrapeMs(url: string, tls?: TlsClient, headers?: Record<string, string>): Promise<number> {
   const t0 = performance.now()
-  const res = await httpCall(url, { tls, timeoutMs: 10000 })
+  const res = await httpCall(url, { tls, timeoutMs: 10000, ...(headers ? { headers } : {}) })
   if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`)
   return performance.now() - t0
 }
@@ -545,9 +544,10 @@ async function benchMonitoring(): Promise<void> {
         await c.start()
         await c.waitFormed(120000)
         // A first scrape of each, so the exporters have connected and warmed up, as under Prometheus.
-        for (const m of c.members)
-          for (const url of [`${patroniUrl(m.params)}/metrics`, `${exporterUrl(m.params)}/metrics`])
-            await scrapeMs(url, c.tls?.client)
+        for (const m of c.members) {
+          await scrapeMs(`${patroniUrl(m.params)}/metrics`, c.tls?.client)
+          await scrapeMs(`${exporterUrl(m.params)}/metrics`, c.tls?.client, metricsAuthHeader(m.params))
+        }
         await new Promise((r) => setTimeout(r, 3000))
         for (const m of c.members) {
           const pg = m.exporter?.pid
@@ -558,10 +558,10 @@ async function benchMonitoring(): Promise<void> {
           rss.push((rssKb(pg) + rssKb(node)) / 1024)
           for (let k = 0; k < 5; k++) {
             scrapes.patroni?.push(await scrapeMs(`${patroniUrl(m.params)}/metrics`, c.tls?.client))
-            scrapes.postgres?.push(await scrapeMs(`${exporterUrl(m.params)}/metrics`))
-            scrapes.node?.push(
-              await scrapeMs(`http://${authority(m.params.MYIP, PORTS.nodeExporter)}/metrics`),
-            )
+            // The exporters over HTTPS with basic auth (METRICSPASS), as Prometheus scrapes them.
+            const auth = metricsAuthHeader(m.params)
+            scrapes.postgres?.push(await scrapeMs(`${exporterUrl(m.params)}/metrics`, c.tls?.client, auth))
+            scrapes.node?.push(await scrapeMs(`${nodeExporterUrl(m.params)}/metrics`, c.tls?.client, auth))
           }
         }
       },

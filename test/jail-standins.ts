@@ -65,7 +65,8 @@ exec /usr/bin/python3 ${DAEMON_PY} "$@"
  * "basename:", "(basename)" or "[basename]", or with command_interpreter "interpreter procname"), the
  * ${name}_env_file, required_files before start, custom *_cmd and *_precmd, and the default
  * start/stop/status/reload (SIGTERM and wait_for_pids; sig_reload, default HUP). Left out: _user/su,
- * chroot, limits, nice, fast/force/quiet prefixes, service jails.
+ * chroot, limits, nice, fast/force/quiet prefixes, service jails. `${name}_flags` goes between command and
+ * command_args (rc_flags).
  */
 const RC_SUBR = `#!/bin/sh
 warn() { echo "$0: WARNING: $*" >&2; }
@@ -144,6 +145,8 @@ run_rc_command() {
 	esac
 	_keywords="start stop restart rcvar enable disable delete enabled describe extracommands $extra_commands"
 	_procname=\${procname:-$command}
+	# rc.subr: rc_flags is \${name}_flags, put between command and command_args by the default start.
+	eval rc_flags=\\$\${name}_flags
 	rc_pid=
 	if [ -n "$_procname" ]; then
 		[ -z "$pidfile" ] || rc_pid=$(check_pidfile "$pidfile" "$_procname" "$command_interpreter")
@@ -193,7 +196,6 @@ run_rc_command() {
 			if [ -n "$_precmd" ]; then eval "$_precmd" || { warn "failed precmd routine for $name"; return 1; }; fi
 			echo "Starting $name."
 			# shellcheck disable=SC2086 # rc.subr splits rc_flags and command_args into words too
-			eval "rc_flags=\\$\${name}_flags"
 			$command $rc_flags $command_args || { warn "failed to start $name"; return 1; }
 			;;
 		stop)
@@ -224,38 +226,135 @@ run_rc_command() {
 /** FreeBSD's /etc/defaults/rc.conf, the part the jail reads (test/standins.ts names the source). */
 const DEFAULTS_RC_CONF = defaultsRcConf('/etc/rc.conf /etc/rc.conf.local')
 
-/** The shape of the package's rc script (sysutils/node_exporter/files/node_exporter.in): daemon -f -p
- *  pidfile -T name, command=/usr/sbin/daemon, procname the exporter. Left out: the user switch. */
+/**
+ * The package's rc script, copied: freebsd/freebsd-ports sysutils/node_exporter/files/node_exporter.in at
+ * 876a404647b4fa150bc28c65d6f532e3e9be318f (%%PREFIX%% is /usr/local). rc.subr puts node_exporter_flags
+ * between `command` (daemon) and command_args, and runs it all as node_exporter_user (su; left out by the
+ * rc.subr stand-in). Its -T sends the exporter's output to syslog, which no Nomad jail runs.
+ */
 const NODE_EXPORTER_RC = `#!/bin/sh
+
 # PROVIDE: node_exporter
+# REQUIRE: LOGIN
+# KEYWORD: shutdown
+#
+# Add the following lines to /etc/rc.conf.local or /etc/rc.conf
+# to enable this service:
+#
+# node_exporter_enable (bool):          Set to NO by default.
+#               Set it to YES to enable node_exporter.
+# node_exporter_user (string):          Set user that node_exporter will run under
+#               Default is "nobody".
+# node_exporter_group (string):         Set group that node_exporter will run under
+#               Default is "nobody".
+# node_exporter_args (string):          Set extra arguments to pass to node_exporter
+#               Default is "".
+# node_exporter_listen_address (string):Set ip:port that node_exporter will listen on
+#               Default is ":9100".
+# node_exporter_textfile_dir (string):  Set directory that node_exporter will watch
+#               Default is "/var/tmp/node_exporter".
+
 . /etc/rc.subr
+
 name=node_exporter
 rcvar=node_exporter_enable
+
 load_rc_config $name
-: "\${node_exporter_enable:=NO}"
-: "\${node_exporter_listen_address:=:9100}"
-: "\${node_exporter_textfile_dir:=/var/tmp/node_exporter}"
+
+: \${node_exporter_enable:="NO"}
+: \${node_exporter_user:="nobody"}
+: \${node_exporter_group:="nobody"}
+: \${node_exporter_args:=""}
+: \${node_exporter_listen_address:=":9100"}
+: \${node_exporter_textfile_dir:="/var/tmp/node_exporter"}
+
+
 pidfile=/var/run/node_exporter.pid
-command=/usr/sbin/daemon
-procname=/usr/local/bin/node_exporter
-command_args="-f -p \${pidfile} -T \${name} /usr/bin/env \${procname} --web.listen-address=\${node_exporter_listen_address} --collector.textfile.directory=\${node_exporter_textfile_dir}"
+command="/usr/sbin/daemon"
+procname="/usr/local/bin/node_exporter"
+command_args="-f -p \${pidfile} -T \${name} \\
+    /usr/bin/env \${procname} \\
+    --web.listen-address=\${node_exporter_listen_address} \\
+    --collector.textfile.directory=\${node_exporter_textfile_dir} \\
+    \${node_exporter_args}"
+
+start_precmd=node_exporter_startprecmd
+
+node_exporter_startprecmd()
+{
+    if [ ! -e \${pidfile} ]; then
+        install \\
+            -o \${node_exporter_user} \\
+            -g \${node_exporter_group} \\
+            /dev/null \${pidfile};
+    fi
+    if [ ! -d \${node_exporter_textfile_dir} ]; then
+        install \\
+            -d \\
+            -o \${node_exporter_user} \\
+            -g \${node_exporter_group} \\
+            -m 1755 \\
+            \${node_exporter_textfile_dir}
+    fi
+}
+
+load_rc_config $name
 run_rc_command "$1"
 `
 
-/** The shape of the package's rc script (databases/postgres_exporter): the same daemon(8) pattern as
- *  node_exporter's. Left out: the user switch and the DATA_SOURCE_NAME it composes from rc.conf. */
+/**
+ * The package's rc script (databases/postgres_exporter, files/postgres_exporter.in), which the jail
+ * replaces with its own (templates/rc.d/postgres_exporter). NOT copied from a fetched file: neither the
+ * index nor a snapshot of freebsd/freebsd-ports (2.5 GB, over the fetch limit) holds the current revision
+ * here. It is rebuilt from what the second reading (issue #26.3, /work/shared/REFERENCE.md) read in it and
+ * from how potluck's images drive it (bsdpot/potluck postgres-single: postgres_exporter_pg_host, _pg_user,
+ * _pg_pass, _env in rc.conf): DATA_SOURCE_NAME composed from postgres_exporter_pg_user, _pg_pass, _pg_host
+ * and _pg_port, put on daemon's command line with /usr/bin/env, where it overrides anything an env file set.
+ * The defaults (postgres_exporter, localhost, 5432, nobody) are what that composition is known to use.
+ */
 const POSTGRES_EXPORTER_RC = `#!/bin/sh
+
 # PROVIDE: postgres_exporter
+# REQUIRE: LOGIN
+# KEYWORD: shutdown
+
 . /etc/rc.subr
+
 name=postgres_exporter
 rcvar=postgres_exporter_enable
+
 load_rc_config $name
-: "\${postgres_exporter_enable:=NO}"
-: "\${postgres_exporter_listen_address:=:9187}"
+
+: \${postgres_exporter_enable:="NO"}
+: \${postgres_exporter_user:="nobody"}
+: \${postgres_exporter_group:="nobody"}
+: \${postgres_exporter_args:=""}
+: \${postgres_exporter_listen_address:=":9187"}
+: \${postgres_exporter_pg_user:="postgres_exporter"}
+: \${postgres_exporter_pg_pass:=""}
+: \${postgres_exporter_pg_host:="localhost"}
+: \${postgres_exporter_pg_port:="5432"}
+
+postgres_exporter_data_source="DATA_SOURCE_NAME=postgresql://\${postgres_exporter_pg_user}:\${postgres_exporter_pg_pass}@\${postgres_exporter_pg_host}:\${postgres_exporter_pg_port}/postgres?sslmode=disable"
+
 pidfile=/var/run/postgres_exporter.pid
-command=/usr/sbin/daemon
-procname=/usr/local/bin/postgres_exporter
-command_args="-f -p \${pidfile} -T \${name} /usr/bin/env \${procname} --web.listen-address=\${postgres_exporter_listen_address}"
+command="/usr/sbin/daemon"
+procname="/usr/local/bin/postgres_exporter"
+command_args="-f -p \${pidfile} -T \${name} \\
+    /usr/bin/env \${postgres_exporter_data_source} \${procname} \\
+    --web.listen-address=\${postgres_exporter_listen_address} \\
+    \${postgres_exporter_args}"
+
+start_precmd=postgres_exporter_startprecmd
+
+postgres_exporter_startprecmd()
+{
+    if [ ! -e \${pidfile} ]; then
+        install -o \${postgres_exporter_user} -g \${postgres_exporter_group} /dev/null \${pidfile};
+    fi
+}
+
+load_rc_config $name
 run_rc_command "$1"
 `
 
@@ -266,9 +365,10 @@ printf 'postgres_exporter %s env %s\\n' "$*" "$(env | grep '^DATA_SOURCE_' | sor
 exec /bin/bash -c 'exec -a "$0" sleep 100000' /usr/local/bin/postgres_exporter
 `
 
-/** The exporter itself: lives until SIGTERM. */
+/** The exporter itself: its first log line on stderr (what daemon(8) carries to -o or syslog), then lives until SIGTERM. */
 const NODE_EXPORTER = `#!/bin/sh
 printf 'node_exporter %s\\n' "$*" >> "$STANDIN_LOG"
+echo 'node_exporter stand-in: msg="Listening on"' >&2
 # argv[0] is the program's path, as for the real binary: rc.subr's check_pidfile matches it against procname.
 exec /bin/bash -c 'exec -a "$0" sleep 100000' /usr/local/bin/node_exporter
 `

@@ -125,16 +125,18 @@ export async function jailView(dir: string): Promise<JailView> {
       ['/etc/rc.subr', '/etc/defaults/rc.conf', '/etc/syslog.conf'].includes(path) ? 0o644 : 0o755,
     )
   }
-  put(log, '')
+  // World-writable: stand-ins that daemon(8) runs as another user (-u) record their calls too.
+  put(log, '', 0o666)
   mkdirSync(at('/var/db'), { recursive: true })
   mkdirSync(at('/etc/rc.d'), { recursive: true })
   mkdirSync(at('/usr/local/etc/rc.d'), { recursive: true })
   put('/etc/rc.conf', '')
-  // The user the image creates for postgres_exporter (jail-image/patroni-postgresql.sh).
+  // The users the image creates for postgres_exporter and node_exporter (jail-image/patroni-postgresql.sh).
   put(
     '/etc/passwd',
-    `${readFileSync('/etc/passwd', 'utf8')}pgmonitor:*:990:990:postgres_exporter:/nonexistent:/usr/sbin/nologin\n`,
+    `${readFileSync('/etc/passwd', 'utf8')}pgmonitor:*:990:990:postgres_exporter:/nonexistent:/usr/sbin/nologin\nnodeexport:*:991:991:node_exporter:/nonexistent:/usr/sbin/nologin\n`,
   )
+  put('/etc/group', `${readFileSync('/etc/group', 'utf8')}pgmonitor:*:990:\nnodeexport:*:991:\n`)
   // The jail's node is /usr/local/bin/node, as FreeBSD's package installs it.
   if (!existsSync(at('/usr/local/bin/node'))) symlinkSync(process.execPath, at('/usr/local/bin/node'))
 

@@ -147,15 +147,20 @@ export class ClusterProcesses extends ClusterFiles {
     if (this.opts.exporters && (!m.exporter || m.exporter.done)) m.exporter = this.startExporter(m)
     if (this.opts.exporters && (!m.nodeExporter || m.nodeExporter.done)) {
       const rc = plan(m.params, this.layout(m)).rcConf
-      // The flags the port's rc script builds from node_exporter_listen_address and node_exporter_textfile_dir.
+      // The arguments the port's rc script builds from node_exporter_listen_address,
+      // node_exporter_textfile_dir and node_exporter_args (the web config: TLS and basic auth).
       m.nodeExporter = this.procs.start(
         `${m.name}-node-exporter`,
         [
           NODE_EXPORTER_BIN,
           `--web.listen-address=${rc.node_exporter_listen_address ?? ''}`,
           `--collector.textfile.directory=${rc.node_exporter_textfile_dir ?? ''}`,
+          ...(rc.node_exporter_args ?? '').split(' ').filter((a) => a !== ''),
         ],
-        { user: 'prometheus', log: join(this.logDir, `${m.name}-node-exporter.log`) },
+        {
+          user: rc.node_exporter_user ?? 'prometheus',
+          log: join(this.logDir, `${m.name}-node-exporter.log`),
+        },
       )
     }
     m.up = true
@@ -165,12 +170,12 @@ export class ClusterProcesses extends ClusterFiles {
   /**
    * postgres_exporter as the jail's rc.d starts it: the environment file the cook rendered is sourced (what
    * rc.subr does with postgres_exporter_env_file), the exporter runs as its own user and reads the monitor
-   * role's password from the file named there. argv holds no secret.
+   * role's password from the file named there, and its web config (TLS, basic auth). argv holds no secret.
    */
   private startExporter(m: Member): Proc {
     const rc = plan(m.params, this.layout(m)).rcConf
     const envFile = rc.postgres_exporter_env_file ?? ''
-    const script = `set -a; . ${sh(envFile)}; set +a; exec ${sh(PG_EXPORTER_BIN)} --web.listen-address=${sh(rc.postgres_exporter_listen_address ?? '')}`
+    const script = `set -a; . ${sh(envFile)}; set +a; exec ${sh(PG_EXPORTER_BIN)} --web.listen-address=${sh(rc.postgres_exporter_listen_address ?? '')} --web.config.file=${sh(rc.postgres_exporter_web_config ?? '')}`
     return this.procs.start(`${m.name}-exporter`, ['/bin/sh', '-c', script], {
       user: rc.postgres_exporter_user ?? 'prometheus',
       log: join(this.logDir, `${m.name}-exporter.log`),

@@ -19,6 +19,8 @@ export function debianLayout(base: string): Layout {
     consulUser: 'consul',
     // The user Debian's prometheus-postgres-exporter package creates.
     exporterUser: 'prometheus',
+    // Debian's prometheus-node-exporter runs as prometheus too.
+    nodeExporterUser: 'prometheus',
   }
 }
 

@@ -4,9 +4,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
-import { PORTS } from '../../cook/ports.js'
+import { METRICS_USER, nodeExporterUrl } from '../../cook/exporter-web.js'
 import { exporterUrl } from '../../cook/monitoring.js'
-import { authority } from '../../cook/net.js'
 import { patroniUrl } from '../../cook/probes.js'
 import type { Cluster } from './cluster.js'
 import type { Proc } from './procs.js'
@@ -32,9 +31,16 @@ export interface Prometheus {
 
 const host = (url: string) => new URL(url).host
 
-/** The scrape configuration: the static equivalent of the README's consul_sd jobs. */
-export function scrapeConfig(c: Cluster, interval: string): object {
+/**
+ * The scrape configuration: the static equivalent of the README's consul_sd jobs. The exporters admit only
+ * the user `prometheus` with METRICSPASS (read from `passwordFile`), over HTTPS verified against the CA.
+ */
+export function scrapeConfig(c: Cluster, interval: string, passwordFile: string): object {
   const target = (url: string, labels: Record<string, string>) => ({ targets: [host(url)], labels })
+  const exporterAuth = {
+    ...(c.tls ? { scheme: 'https', tls_config: { ca_file: c.tls.ca.cert } } : {}),
+    basic_auth: { username: METRICS_USER, password_file: passwordFile },
+  }
   return {
     global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval },
     rule_files: ['alerts.yml'],
@@ -56,8 +62,9 @@ export function scrapeConfig(c: Cluster, interval: string): object {
       },
       {
         job_name: 'node',
+        ...exporterAuth,
         static_configs: c.members.map((m) =>
-          target(`http://${authority(m.params.MYIP, PORTS.nodeExporter)}`, {
+          target(nodeExporterUrl(m.params), {
             scope: m.params.SCOPE,
             member: m.name,
           }),
@@ -65,6 +72,7 @@ export function scrapeConfig(c: Cluster, interval: string): object {
       },
       {
         job_name: 'postgres',
+        ...exporterAuth,
         static_configs: c.members.map((m) =>
           target(exporterUrl(m.params), { scope: m.params.SCOPE, member: m.name }),
         ),
@@ -77,7 +85,10 @@ export async function startPrometheus(c: Cluster, opts: PrometheusOptions): Prom
   const dir = join(c.opts.dir, 'prometheus')
   mkdirSync(join(dir, 'data'), { recursive: true })
   const interval = opts.interval ?? '15s'
-  writeFileSync(join(dir, 'prometheus.yml'), stringify(scrapeConfig(c, interval)))
+  // Every member has the same METRICSPASS (derived from the shared KEKPASS and SCOPE, or given).
+  const passwordFile = join(dir, 'metrics.pass')
+  writeFileSync(passwordFile, `${c.members[0]?.params.METRICSPASS ?? ''}\n`, { mode: 0o600 })
+  writeFileSync(join(dir, 'prometheus.yml'), stringify(scrapeConfig(c, interval, passwordFile)))
   writeFileSync(join(dir, 'alerts.yml'), withDurations(readRules(), opts.durations ?? {}))
   const proc = c.procs.start(
     'prometheus',

@@ -8,6 +8,10 @@ import { X509Certificate } from 'node:crypto'
 import { join } from 'node:path'
 import t from 'tap'
 import type { StatusReport } from '../../cook/status.js'
+import { metricsAuthHeader, nodeExporterUrl } from '../../cook/exporter-web.js'
+import { httpCall } from '../../cook/https.js'
+import { exporterUrl } from '../../cook/monitoring.js'
+import { patroniUrl } from '../../cook/probes.js'
 import { backupScript } from '../../scripts/lib/backup.js'
 import type { Member } from '../../scripts/lib/cluster.js'
 import { activeAlerts, instantQuery, startPrometheus } from '../../scripts/lib/prometheus.js'
@@ -79,6 +83,19 @@ t.test('monitoring: exporters, Prometheus alerts on a killed leader, cook status
     { timeout: 60000, interval: 500 },
   )
   t.comment(`Prometheus scrapes 9 targets (patroni, postgres, node x 3) ${since(t0)} after its start`)
+  // Prometheus got in with METRICSPASS over HTTPS (the job's basic_auth and CA); nobody else gets in.
+  for (const m of c.members) {
+    for (const url of [`${exporterUrl(m.params)}/metrics`, `${nodeExporterUrl(m.params)}/metrics`]) {
+      t.match(url, /^https:/)
+      t.equal((await httpCall(url, { tls: c.tls?.client })).status, 401, `${url}: no password, no metrics`)
+      const plain = await httpCall(url.replace(/^https:/, 'http:'), { headers: metricsAuthHeader(m.params) })
+      t.equal(plain.status, 400, `${url}: plain HTTP is refused, even with the password`)
+    }
+    // The decision in README's Security section: Patroni's GET API stays open (HAProxy's and Consul's
+    // checks, the members' leader race); only its unsafe methods ask for RESTPASS.
+    const open = await httpCall(`${patroniUrl(m.params)}/patroni`, { tls: c.tls?.client })
+    t.equal(open.status, 200, `${m.name}: GET /patroni needs no credentials`)
+  }
   // The metrics the shipped rules are written against exist under these names.
   for (const metric of [
     'patroni_primary',

@@ -107,6 +107,7 @@ t.test(
     const pl = plan(validate({ ...basicEnv(), DCS: 'etcd', ETCDHOSTS: '10.0.0.2' }), {
       ...JAIL_LAYOUT,
       exporterUser: 'prometheus',
+      nodeExporterUser: 'prometheus',
     })
     const pg = lookupUser('postgres')
     t.ok(pg, 'the postgres user exists (scripts/install-deps)')

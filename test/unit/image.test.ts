@@ -464,6 +464,10 @@ t.test('the in-jail build script installs the packages, the cook and its service
     calls.some((c) => c.startsWith('pw useradd pgmonitor ')),
     "postgres_exporter's own user is created",
   )
+  t.ok(
+    calls.some((c) => c.startsWith('pw useradd nodeexport ')),
+    "node_exporter's own user is created",
+  )
   t.equal(calls.at(-1), 'pkg clean -a -y')
   t.match(r.stdout, 'pkg repository configuration: /etc/pkg/FreeBSD.conf /usr/local/etc/pkg/repos/mine.conf')
   t.equal(

@@ -3,7 +3,7 @@
 // exec.stop (the caller's environment, a poor PATH, a cwd of its own), in a FreeBSD-shaped view of this
 // machine (test/jailview.ts) whose stand-ins copy the FreeBSD sources they name (test/jail-standins.ts).
 import { execFileSync } from 'node:child_process'
-import { existsSync, readlinkSync } from 'node:fs'
+import { existsSync, readlinkSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { poll } from '../../cook/wait.js'
@@ -108,14 +108,88 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
         timeoutMs: 10000,
         intervalMs: 100,
       })
+      // The jail's own rc.d/postgres_exporter (over the package's, which composes DATA_SOURCE_NAME from
+      // rc.conf and puts it on daemon's command line): the env file's settings, the web config.
       t.match(
         exporter.ok ? exporter.value : '',
-        /^postgres_exporter --web\.listen-address=\S+:9187 env DATA_SOURCE_NAME= DATA_SOURCE_PASS_FILE=\/usr\/local\/etc\/postgres_exporter\/monitor\.pass DATA_SOURCE_URI=\/postgres\?host=%2Ftmp&port=5432&sslmode=disable DATA_SOURCE_USER=monitor $/,
-        'postgres_exporter starts with the DATA_SOURCE_* settings of its env file',
+        /^postgres_exporter --web\.listen-address=\S+:9187 --web\.config\.file=\/usr\/local\/etc\/postgres_exporter\/web\.yml env DATA_SOURCE_NAME= DATA_SOURCE_PASS_FILE=\/usr\/local\/etc\/postgres_exporter\/monitor\.pass DATA_SOURCE_URI=\/postgres\?host=%2Ftmp&port=5432&sslmode=disable DATA_SOURCE_USER=monitor $/,
+        'postgres_exporter starts with the DATA_SOURCE_* settings of its env file and its web config',
       )
       const status = await view.run('service patroni status')
       t.equal(status.code, 0)
       t.match(status.stdout, /patroni is running as pid \d+ \(supervised by daemon\(8\) pid \d+\)/)
+    },
+  )
+
+  await t.test(
+    "the exporters' rc scripts read every rc.conf variable the jail sets as cook means it",
+    async (t) => {
+      const rc = Object.fromEntries(
+        [...view.read('/etc/rc.conf').matchAll(/^((?:node|postgres)_exporter_\w+)="?([^"\n]*)"?$/gm)].map(
+          (m) => [m[1] ?? '', m[2] ?? ''],
+        ),
+      )
+      const line = async (prefix: string) => {
+        const r = await poll(() => view.calls().find((c) => c.startsWith(prefix)), {
+          timeoutMs: 10000,
+          intervalMs: 100,
+        })
+        return r.ok ? r.value : ''
+      }
+      // node_exporter through the package's own script (copied): node_exporter_flags reach daemon(8)
+      // before the script's -f -p -T (rc.subr's rc_flags), node_exporter_args the exporter.
+      const daemon = await line('daemon -H -o /var/log/node_exporter/')
+      t.equal(
+        daemon,
+        `daemon ${rc.node_exporter_flags} -f -p /var/run/node_exporter.pid -T node_exporter /usr/bin/env /usr/local/bin/node_exporter --web.listen-address=${rc.node_exporter_listen_address} --collector.textfile.directory=${rc.node_exporter_textfile_dir} ${rc.node_exporter_args}`,
+      )
+      t.equal(
+        await line('node_exporter '),
+        `node_exporter --web.listen-address=${rc.node_exporter_listen_address} --collector.textfile.directory=${rc.node_exporter_textfile_dir} --web.config.file=/usr/local/etc/node_exporter/web.yml`,
+      )
+      // Its output lands in a file (no syslogd in a Nomad jail), which newsyslog rotates.
+      const out = await until('node_exporter.log', () => {
+        const text = existsSync(view.at('/var/log/node_exporter/node_exporter.log'))
+          ? view.read('/var/log/node_exporter/node_exporter.log')
+          : ''
+        return text.includes('Listening on') ? text : undefined
+      })
+      t.match(out, /node_exporter stand-in: msg="Listening on"/)
+      t.match(
+        view.read('/usr/local/etc/newsyslog.conf.d/cook.conf'),
+        /^\/var\/log\/node_exporter\/node_exporter\.log\s/m,
+      )
+      // node_exporter_user and _group: the script's precmd makes the pid file theirs.
+      t.equal(statSync(view.at('/var/run/node_exporter.pid')).uid, 991, "the pid file is nodeexport's")
+      t.same(Object.keys(rc).sort(), [
+        'node_exporter_args',
+        'node_exporter_enable',
+        'node_exporter_flags',
+        'node_exporter_group',
+        'node_exporter_listen_address',
+        'node_exporter_textfile_dir',
+        'node_exporter_user',
+        'postgres_exporter_enable',
+        'postgres_exporter_env_file',
+        'postgres_exporter_listen_address',
+        'postgres_exporter_user',
+        'postgres_exporter_web_config',
+      ])
+      // postgres_exporter through the jail's own script: user, listen address, web config, env file.
+      t.match(
+        await line('daemon -f -H -P /var/run/postgres_exporter_daemon.pid'),
+        `-u ${rc.postgres_exporter_user} /usr/local/bin/postgres_exporter --web.listen-address=${rc.postgres_exporter_listen_address} --web.config.file=${rc.postgres_exporter_web_config}`,
+      )
+      t.notMatch(
+        view.read('/etc/rc.conf'),
+        /_pg_(user|pass|host|port)=/,
+        "none of the package script's DSN parts",
+      )
+      const status = await view.run('service node_exporter status; service postgres_exporter status')
+      t.match(
+        status.stdout,
+        /node_exporter is running as pid \d+\.\npostgres_exporter is running as pid \d+\./,
+      )
     },
   )
 

@@ -51,13 +51,17 @@ t.test('a start killed midway converges on the next start', async (t) => {
     actions(j.s.calls().slice(n)).filter((c) => c.startsWith('sysrc')),
     [
       'sysrc node_exporter_enable=YES',
+      'sysrc node_exporter_user=nodeexport',
+      'sysrc node_exporter_group=nodeexport',
       `sysrc node_exporter_listen_address=${j.raw.MYIP}:9100`,
+      'sysrc node_exporter_args=--web.config.file=/usr/local/etc/node_exporter/web.yml',
+      'sysrc node_exporter_flags=-H -o /var/log/node_exporter/node_exporter.log -P /var/run/node_exporter/daemon.pid',
       'sysrc node_exporter_textfile_dir=/var/tmp/node_exporter',
       'sysrc postgres_exporter_enable=YES',
       'sysrc postgres_exporter_user=pgmonitor',
-      'sysrc postgres_exporter_group=pgmonitor',
       `sysrc postgres_exporter_listen_address=${j.raw.MYIP}:9187`,
       'sysrc postgres_exporter_env_file=/usr/local/etc/postgres_exporter/env',
+      'sysrc postgres_exporter_web_config=/usr/local/etc/postgres_exporter/web.yml',
     ],
     'only the rc.conf settings the killed start had not reached',
   )

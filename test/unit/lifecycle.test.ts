@@ -29,14 +29,18 @@ t.test(
       'sysrc patroni_stop_timeout=25',
       'service patroni start',
       'sysrc node_exporter_enable=YES',
+      'sysrc node_exporter_user=nodeexport',
+      'sysrc node_exporter_group=nodeexport',
       `sysrc node_exporter_listen_address=${myip}:9100`,
+      'sysrc node_exporter_args=--web.config.file=/usr/local/etc/node_exporter/web.yml',
+      'sysrc node_exporter_flags=-H -o /var/log/node_exporter/node_exporter.log -P /var/run/node_exporter/daemon.pid',
       'sysrc node_exporter_textfile_dir=/var/tmp/node_exporter',
       'service node_exporter start',
       'sysrc postgres_exporter_enable=YES',
       'sysrc postgres_exporter_user=pgmonitor',
-      'sysrc postgres_exporter_group=pgmonitor',
       `sysrc postgres_exporter_listen_address=${myip}:9187`,
       'sysrc postgres_exporter_env_file=/usr/local/etc/postgres_exporter/env',
+      'sysrc postgres_exporter_web_config=/usr/local/etc/postgres_exporter/web.yml',
       'service postgres_exporter start',
       'service cron start',
     ])
@@ -121,8 +125,12 @@ t.test('reseason: only the service whose configuration changed is reloaded or re
   const later = { TTL: '40', DATACENTER: 'dc2', KEKPASS: 'a new superuser password' }
   r = await startJail(j.params(later), j.opts())
   t.equal(r.kind, 'reseason', 'a changed KEKPASS alone is a reseason')
-  // MONPASS is derived from KEKPASS: the exporter reads its new password file only at start.
-  t.same(actions(j.s.calls().slice(n)), ['service patroni reload', 'service postgres_exporter restart'])
+  // MONPASS and METRICSPASS are derived from KEKPASS: the exporters get their new files at a restart.
+  t.same(actions(j.s.calls().slice(n)), [
+    'service patroni reload',
+    'service node_exporter restart',
+    'service postgres_exporter restart',
+  ])
   t.match(readFileSync(join(j.root, 'usr/local/etc/patroni/patroni.yml'), 'utf8'), /a new superuser password/)
 
   n = j.s.calls().length
@@ -176,10 +184,14 @@ t.test(
     t.equal(r.kind, 'reseason', 'KEKPASS is in the secrets digest')
     t.same(
       r.refreshed,
-      ['patroni', 'postgres_exporter'],
-      'patroni.yml carries the new superuser and derived passwords, the exporter its derived MONPASS',
+      ['patroni', 'node_exporter', 'postgres_exporter'],
+      'patroni.yml carries the new superuser and derived passwords, the exporters their derived MONPASS and METRICSPASS hash',
     )
-    t.same(actions(j.s.calls().slice(n)), ['service patroni reload', 'service postgres_exporter restart'])
+    t.same(actions(j.s.calls().slice(n)), [
+      'service patroni reload',
+      'service node_exporter restart',
+      'service postgres_exporter restart',
+    ])
     const log = j.logText().slice(mark)
     const check = log.search(/checking that the leader's roles have this member's passwords/)
     t.ok(check > 0 && check < log.indexOf('reloading patroni'), 'the roles are checked before the reload')
@@ -248,8 +260,16 @@ t.test('a new certificate reseasons with a reload of Patroni, no restart', async
   const n = j.s.calls().length
   const r = await startJail(j.params(certs('pg1-b')), opts)
   t.equal(r.kind, 'reseason')
-  t.same(r.refreshed, ['patroni'], 'Patroni only: the agent gets its certificate by auto_encrypt')
-  t.same(actions(j.s.calls().slice(n)), ['service patroni reload'], 'a reload (SIGHUP), no restart')
+  t.same(
+    r.refreshed,
+    ['patroni', 'node_exporter', 'postgres_exporter'],
+    'Patroni and the exporters (their own certificate copies); the agent gets its certificate by auto_encrypt',
+  )
+  t.same(
+    actions(j.s.calls().slice(n)),
+    ['service patroni reload', 'service node_exporter restart', 'service postgres_exporter restart'],
+    'Patroni: a reload (SIGHUP), no restart; the exporters restart',
+  )
   t.match(j.logText(), /parameters changed since .* \(TLSCERT, a secret parameter\): reseasoning/)
   const key = join(j.root, PATHS.patroniKey)
   t.equal(statSync(key).mode & 0o777, 0o600)

@@ -89,8 +89,8 @@ t.test('every line is one newsyslog.conf(5) accepts, and the parser refuses brok
   const entries = parseNewsyslog(conf(planFor()).content)
   t.same(
     entries.map((e) => e.log),
-    [PATHS.cookLog, PATHS.patroniOut],
-    'cook.log and patroni.out; no pgBackRest logs without backups',
+    [PATHS.cookLog, PATHS.patroniOut, PATHS.nodeExporterOut, PATHS.pgExporterOut],
+    "cook.log, patroni.out and the exporters' output; no pgBackRest logs without backups",
   )
   for (const e of entries) {
     t.ok(e.count >= 1 && e.sizeKb !== '*' && e.sizeKb > 0, `${e.log}: rotated by size, archives kept`)

@@ -40,7 +40,11 @@ t.test('files, owners and modes', async (t) => {
       [PATHS.monitorRoleSql, '600', 'postgres'],
       [PATHS.rcPatroni, '755', 'root'],
       [PATHS.exporterEnv, '644', 'root'],
+      [PATHS.rcPgExporter, '755', 'root'],
       [PATHS.exporterPass, '600', 'pgmonitor'],
+      // Each exporter's web config (bcrypt hash of METRICSPASS) only for its own user (TLS=off here).
+      [PATHS.nodeExporterWeb, '600', 'nodeexport'],
+      [PATHS.exporterWeb, '600', 'pgmonitor'],
       [PATHS.consulAgent, '640', 'consul'],
       [NEWSYSLOG_CONF, '644', 'root'],
     ],
@@ -55,14 +59,21 @@ t.test('files, owners and modes', async (t) => {
     patroni_config: PATHS.patroniYml,
     patroni_stop_timeout: '25',
     node_exporter_enable: 'YES',
+    node_exporter_user: 'nodeexport',
+    node_exporter_group: 'nodeexport',
     node_exporter_listen_address: '10.0.0.11:9100',
+    // The port's script appends node_exporter_args to the exporter's arguments, and rc.subr puts
+    // node_exporter_flags before the script's own daemon(8) flags: output to a file, not to syslog.
+    node_exporter_args: '--web.config.file=/usr/local/etc/node_exporter/web.yml',
+    node_exporter_flags:
+      '-H -o /var/log/node_exporter/node_exporter.log -P /var/run/node_exporter/daemon.pid',
     // The port's rc script passes it as --collector.textfile.directory (the cook's certificate metrics).
     node_exporter_textfile_dir: '/var/tmp/node_exporter',
     postgres_exporter_enable: 'YES',
     postgres_exporter_user: 'pgmonitor',
-    postgres_exporter_group: 'pgmonitor',
     postgres_exporter_listen_address: '10.0.0.11:9187',
     postgres_exporter_env_file: '/usr/local/etc/postgres_exporter/env',
+    postgres_exporter_web_config: '/usr/local/etc/postgres_exporter/web.yml',
     // The base system's: cron runs newsyslog (and the backups), syslogd takes what cron logs.
     syslogd_enable: 'YES',
     cron_enable: 'YES',
@@ -234,7 +245,8 @@ t.test('agent.hcl as an HCL parser reads it', async (t) => {
       address: '10.0.0.11',
       tags: ['postgresql', 'pg1'],
       meta,
-      check: [{ http: 'http://10.0.0.11:9100/metrics', interval: '30s', timeout: '5s' }],
+      // TCP: every HTTP path of the exporter asks for METRICSPASS, which stays out of Consul's catalog.
+      check: [{ tcp: '10.0.0.11:9100', interval: '30s', timeout: '5s' }],
     },
     {
       name: 'patroni-api',
@@ -380,7 +392,11 @@ t.test('every shell script passes shellcheck -s sh and sh -n, with paths that ne
         const syntax = spawnSync('/bin/sh', ['-n', path], { encoding: 'utf8' })
         t.equal(syntax.status, 0, `sh -n ${file.path}: ${syntax.stderr}`)
       }
-  t.equal(n, 12, "post-bootstrap.sh, rc.d/patroni and postgres_exporter's env file, in each layout")
+  t.equal(
+    n,
+    16,
+    "post-bootstrap.sh, rc.d/patroni, rc.d/postgres_exporter and postgres_exporter's env file, in each layout",
+  )
   t.match(
     content(plan(params({ DBNAME: 'app' })), PATHS.postBootstrap),
     /-f '\/usr\/local\/etc\/patroni\/app-database\.sql'$/m,

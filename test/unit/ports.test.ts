@@ -25,7 +25,7 @@ t.test("Patroni listens where the cook's probes and cook haproxy ask", async (t)
 
 t.test('Consul checks node_exporter where rc.conf makes it listen', async (t) => {
   const agent = await hcl2json(file(PATHS.consulAgent))
-  const [service] = agent.service as { port: number; check: { http: string }[] }[]
+  const [service] = agent.service as { port: number; check: { tcp: string }[] }[]
   t.equal(`${p.MYIP}:${service?.port}`, pl.rcConf.node_exporter_listen_address)
-  t.equal(service?.check[0]?.http, `http://${pl.rcConf.node_exporter_listen_address}/metrics`)
+  t.equal(service?.check[0]?.tcp, pl.rcConf.node_exporter_listen_address)
 })

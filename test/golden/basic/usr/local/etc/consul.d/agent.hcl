@@ -28,7 +28,7 @@ service {
     member = "pg1"
   }
   check {
-    http     = "http://10.0.0.11:9100/metrics"
+    tcp      = "10.0.0.11:9100"
     interval = "30s"
     timeout  = "5s"
   }
