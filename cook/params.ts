@@ -468,7 +468,7 @@ class ParamTable {
     example: 'paste the output of openssl rand -base64 48',
     secret: true,
     required: (raw) => (raw.BACKUPREPO ?? 'off') !== 'off' && (raw.BACKUPCIPHER ?? 'aes-256-cbc') !== 'off',
-    requiredDoc: 'with BACKUPREPO, unless BACKUPCIPHER=off',
+    requiredDoc: 'with BACKUPREPO other than off, unless BACKUPCIPHER=off',
     defaultDoc: 'none',
     check: cipherPass,
     rules: [

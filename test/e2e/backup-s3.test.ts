@@ -51,6 +51,7 @@ t.test(
     t.comment(`full backup over HTTPS to s3rver in ${since(t0)}`)
     const info = await backupInfo(leader, SCOPE)
     t.equal(info.backups.length, 1, 'pgbackrest info lists the backup in the bucket')
+    t.equal(info.cipher, 'aes-256-cbc', 'and the bucket is encrypted with BACKUPCIPHERPASS')
     const check = await pgbackrest(leader, SCOPE, ['check'])
     t.equal(check.code, 0, `pgbackrest check: WAL archived into the bucket: ${check.stderr}`)
     // The restore's refusal of a target after the archive reads the newest segment from the bucket.
