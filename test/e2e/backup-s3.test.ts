@@ -56,7 +56,12 @@ t.test(
     t.equal(check.code, 0, `pgbackrest check: WAL archived into the bucket: ${check.stderr}`)
     // The restore's refusal of a target after the archive reads the newest segment from the bucket.
     const archivedBy = Date.now()
-    const late = await runRestorer(t, { ...s3Params, RESTORETIME: utc(archivedBy), RESTORESTANZA: SCOPE })
+    const late = await runRestorer(t, {
+      ...s3Params,
+      BACKUPCIPHERPASS: c.cipherPass,
+      RESTORETIME: utc(archivedBy),
+      RESTORESTANZA: SCOPE,
+    })
     t.equal(late.code, 1, 'a restore to a time after the last archived WAL is refused')
     t.match(
       late.stderr,
