@@ -5,7 +5,7 @@
 import { patroniUrl } from './probes.js'
 import { authority, isHostname, isPlainIP, parseHostPort, shown } from './net.js'
 import type { Params } from './params.js'
-import { at, PATHS, type Layout } from './layout.js'
+import { at, PATHS, PG_CLIENT_ENV, type Layout } from './layout.js'
 import { join } from 'node:path'
 import { pgpass, sh } from './quote.js'
 import { commandLine } from './shell.js'
@@ -55,6 +55,25 @@ export function checkEndpoint(text: string): Checked<string> {
  */
 export function checkS3Credential(text: string): Checked<string> {
   return /^[\x21-\x7e]+$/.test(text) ? ok(text) : bad('has blanks, line breaks or non-ASCII characters')
+}
+
+/**
+ * pgBackRest derives the repository key from the passphrase with one round of SHA-1 (OpenSSL's
+ * EVP_BytesToKey): nothing slows a guesser down, so the passphrase itself must carry the strength.
+ */
+export const MIN_CIPHER_PASS = 32
+
+/**
+ * BACKUPCIPHERPASS. pgbackrest.conf is an INI file with no quoting: pgBackRest trims blanks around a value
+ * and ends it at a line break, so neither may be part of the passphrase; anything else arrives as it is.
+ */
+export function cipherPass(text: string): Checked<string> {
+  if (/\p{Cc}/u.test(text)) return bad('has a line break or another control character')
+  if (text.trim() !== text) return bad('begins or ends with a blank, which pgBackRest would drop')
+  if (/\p{Cs}/u.test(text)) return bad('is not valid Unicode text (a lone surrogate)')
+  if ([...text].length < MIN_CIPHER_PASS)
+    return bad(`is shorter than ${MIN_CIPHER_PASS} characters; nothing slows down guessing it offline`)
+  return ok(text)
 }
 
 const CRON_FIELDS: ReadonlyArray<[string, number, number]> = [
@@ -138,7 +157,7 @@ export const BACKUP_PATHS = {
   cron: '/usr/local/etc/cron.d/pgbackrest',
 } as const
 
-const INI_SECRET = /^\s*repo1-s3-key(-secret)?=/
+const INI_SECRET = /^\s*repo1-(s3-key(-secret)?|cipher-pass)=/
 const PGPASS_SECRET = /./
 
 export const backupsOn = (p: Params) => p.BACKUPREPO.type !== 'off'
@@ -157,18 +176,53 @@ export interface BackupState {
   status: string
   lastBackup: { type: string; stop: string; ageS: number } | null
   walMax: string | null
+  /** The cipher pgBackRest was told to read the repository with (aes-256-cbc or none). */
+  cipher?: string
+  /** Set when the stanza cannot be read: pgBackRest's message, in words an operator can act on. */
+  error?: string
+}
+
+/**
+ * What pgBackRest's message about an unreadable info file means for the operator. pgBackRest answers
+ * `info` with exit 0 and status code 99 and says "cipher header invalid" (an unencrypted repository read
+ * with a passphrase), "unable to flush" (the wrong passphrase) or "key/value found outside of section"
+ * with "Salted__" (an encrypted repository read without one); another passphrase decrypts to garbage.
+ */
+export function cipherProblem(message: string, cipher: string | undefined): string | undefined {
+  if (/cipher header invalid/.test(message))
+    return (
+      'the repository is NOT encrypted, but BACKUPCIPHERPASS is set: pgBackRest cannot add encryption to an ' +
+      'existing stanza; point BACKUPREPO at a new, empty repository (then take a full backup), or set ' +
+      'BACKUPCIPHER=off (and no BACKUPCIPHERPASS) to keep using this one unencrypted'
+    )
+  if (cipher === 'none' && /Salted__|FormatError/.test(message))
+    return 'the repository is encrypted, but BACKUPCIPHER=off: set BACKUPCIPHERPASS to the passphrase it was created with'
+  // Another passphrase decrypts to garbage: a bad padding (CryptoError) or text that is no INI (FormatError).
+  if (cipher !== undefined && cipher !== 'none' && /CryptoError|FormatError/.test(message))
+    return 'BACKUPCIPHERPASS does not open the repository: it was encrypted with another passphrase (it cannot be changed)'
+  return undefined
 }
 
 export function backupState(json: string, stanza: string, now = Date.now()): BackupState {
-  const stanzas = JSON.parse(json) as {
+  // pgBackRest copies the start of an unreadable info file into its message as it is: an encrypted one's
+  // bytes then break the JSON. Control characters are never needed outside strings, nor in what is read.
+  const stanzas = JSON.parse(json.replace(/\p{Cc}/gu, ' ')) as {
     name: string
-    status?: { message?: string }
+    cipher?: string
+    status?: { code?: number; message?: string }
+    repo?: { status?: { code?: number; message?: string } }[]
     backup?: { type: string; timestamp: { stop: number } }[]
     archive?: { max?: string | null }[]
   }[]
   const s = stanzas.find((x) => x.name === stanza)
   if (!s) return { status: `no stanza ${stanza}`, lastBackup: null, walMax: null }
   const last = [...(s.backup ?? [])].sort((a, b) => a.timestamp.stop - b.timestamp.stop).at(-1)
+  // Code 99: the repository could not be read; the reason is in the repository's own status.
+  const repoMessage = (s.repo ?? []).map((r) => r.status?.message ?? '').find((m) => m !== '') ?? ''
+  const unreadable = s.status?.code === 99
+  const error = unreadable
+    ? (cipherProblem(repoMessage, s.cipher) ?? (repoMessage.split('\n')[0] || 'unreadable'))
+    : undefined
   return {
     status: s.status?.message ?? 'unknown',
     lastBackup: last
@@ -179,6 +233,8 @@ export function backupState(json: string, stanza: string, now = Date.now()): Bac
         }
       : null,
     walMax: s.archive?.map((a) => a.max ?? null).find((m) => m !== null) ?? null,
+    ...(s.cipher === undefined ? {} : { cipher: s.cipher }),
+    ...(error === undefined ? {} : { error }),
   }
 }
 
@@ -227,6 +283,9 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
   const conf = {
     repoPath: repo.path,
     s3,
+    // One passphrase for the repository: every stanza in it (this cluster's, a restore's, a standby's
+    // primary's) is read and written with it.
+    cipherPass: p.BACKUPCIPHER === 'off' ? null : (p.BACKUPCIPHERPASS ?? null),
     keep: p.BACKUPKEEP,
     logDir: L(BACKUP_PATHS.logDir),
     lockDir: L(BACKUP_PATHS.lockDir),
@@ -253,10 +312,11 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
       secretLines: INI_SECRET,
     },
     {
-      // pgbackrest backup, check and stanza-create connect to PostgreSQL over its socket as postgres.
+      // pgbackrest backup, check and stanza-create connect to PostgreSQL over its socket as postgres. The
+      // password is for that socket only (libpq names it "localhost" when it is its default directory).
       path: BACKUP_PATHS.pgpass,
       template: 'pgbackrest-pgpass',
-      view: { password: pgpass(p.KEKPASS) },
+      view: { hosts: [pgpass(L(PATHS.pgSocketDir)), 'localhost'], password: pgpass(p.KEKPASS) },
       mode: 0o600,
       owner: pg,
       format: 'text',
@@ -268,6 +328,7 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
       view: {
         pgbackrest: pgbackrestWords(p, layout, p.SCOPE),
         pgpass: L(BACKUP_PATHS.pgpass),
+        requireAuth: PG_CLIENT_ENV.PGREQUIREAUTH,
         primaryUrl: `${patroniUrl(p)}/primary`,
         // With TLS the REST API is HTTPS: curl verifies it against the cluster's CA.
         caFile: p.TLS === 'off' ? null : L(PATHS.patroniCa),
@@ -378,6 +439,10 @@ export function backupSummary(p: Params): string {
   const lines = [
     `backups: pgBackRest, stanza ${p.SCOPE}, repository ${where}; full "${p.BACKUPFULL}", ${diff} (cron, on the leader only); ` +
       `keep ${p.BACKUPKEEP} full; WAL archived at least every ${p.ARCHIVETIMEOUT} s (archive_timeout: the RPO bound)`,
+    p.BACKUPCIPHER === 'off'
+      ? 'encryption: OFF (BACKUPCIPHER=off): whoever reads the repository reads every backup and archived WAL, pg_authid included'
+      : 'encryption: aes-256-cbc with BACKUPCIPHERPASS (pgbackrest.conf only, 0600 postgres); every cluster that restores ' +
+        'from or follows this repository needs the same passphrase, and without it no backup can be read',
   ]
   if (p.RESTORETIME === undefined)
     lines.push(
@@ -394,4 +459,14 @@ export function backupSummary(p: Params): string {
             `by its master member; this member (${p.SERVICETAG}) joins it as a replica`,
     )
   return lines.join('\n')
+}
+
+/** What a start says about backups besides errors: that the repository is not encrypted. */
+export function backupWarnings(p: Pick<Params, 'BACKUPREPO' | 'BACKUPCIPHER'>): string[] {
+  return p.BACKUPREPO.type !== 'off' && p.BACKUPCIPHER === 'off'
+    ? [
+        'BACKUPCIPHER=off: the backup repository is not encrypted; whoever reads it (the shared dataset, the ' +
+          "bucket) reads every backup and archived WAL, the roles' password verifiers (pg_authid) included",
+      ]
+    : []
 }

@@ -1,4 +1,5 @@
 // Resolving and validating parameters from the command line's options: shared by every subcommand.
+import { backupWarnings } from './backup.js'
 import { CookError, ParamError, type Problem } from './errors.js'
 import { JAIL_LAYOUT } from './layout.js'
 import { validate, type Params } from './params.js'
@@ -42,7 +43,7 @@ export function loadConfig(opts: ConfigOptions): Config {
   const problems = [...resolved.problems]
   try {
     params = validate(resolved.raw, { allowLoopback: opts.allowLoopback ?? false, root: opts.root ?? '/' })
-    resolved.warnings.push(...tlsWarnings(params))
+    resolved.warnings.push(...tlsWarnings(params), ...backupWarnings(params))
   } catch (e) {
     if (!(e instanceof ParamError)) throw e
     problems.push(...e.problems)

@@ -50,7 +50,11 @@ export const PATHS = {
   patroniSupervisorPid: '/var/run/patroni_daemon.pid',
   pgHome: '/var/db/postgres',
   pgpass: '/var/db/postgres/.pgpass.patroni',
-  pgSocketDir: '/tmp',
+  /**
+   * PostgreSQL's Unix socket: a directory only postgres (and root) can write, so nobody else can put a
+   * fake server at .s.PGSQL.5432 while PostgreSQL is down (in /tmp anyone could, and collect passwords).
+   */
+  pgSocketDir: '/var/run/postgresql',
   dataParent: '/mnt/postgres',
   dataDir: '/mnt/postgres/data',
   consulDir: '/usr/local/etc/consul.d',
@@ -98,3 +102,11 @@ export const PATHS = {
 export function at(layout: Layout, path: string): string {
   return layout.base === '' ? path : join(layout.base, path)
 }
+
+/**
+ * What every libpq client the cook runs or renders (psql, pgBackRest) gets in its environment: refuse a
+ * server that asks for anything but SCRAM (a cleartext or md5 request would hand a fake server the
+ * password, or something as good as it). libpq reads PGREQUIREAUTH since PostgreSQL 16 (require_auth) and
+ * older libpq ignores it, so it is on wherever the jail's client library can honour it.
+ */
+export const PG_CLIENT_ENV = { PGREQUIREAUTH: 'scram-sha-256' } as const

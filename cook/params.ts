@@ -11,7 +11,9 @@ import {
   checkPointInTime,
   checkRepo,
   checkS3Credential,
+  cipherPass,
   isS3,
+  MIN_CIPHER_PASS,
   type PointInTime,
   type Repo,
 } from './backup.js'
@@ -510,6 +512,33 @@ class ParamTable {
     defaultDoc: "the system's CA certificates",
     check: matching(/^(\/[A-Za-z0-9._@+-]+)+$/, 'is not a plain absolute path'),
     rules: [onlyWithS3('S3CAFILE')],
+  })
+  BACKUPCIPHER = param({
+    doc: 'encryption of the pgBackRest repository: aes-256-cbc (with BACKUPCIPHERPASS) or off, which leaves every backup and archived WAL (pg_authid included) readable to whoever reads the repository and needs saying so',
+    want: 'aes-256-cbc or off',
+    example: 'aes-256-cbc',
+    defaultDoc: 'aes-256-cbc',
+    fallback: () => 'aes-256-cbc',
+    check: oneOf(['aes-256-cbc', 'off']),
+  })
+  BACKUPCIPHERPASS = param({
+    doc: "the passphrase the repository is encrypted with (pgBackRest's repo1-cipher-pass): the same on every member and on any cluster that restores from or follows this repository; lost, every backup in it is unreadable",
+    want: `at least ${MIN_CIPHER_PASS} characters (e.g. \`openssl rand -base64 48\`), no line breaks or control characters, no blanks at either end`,
+    example: 'paste the output of openssl rand -base64 48',
+    secret: true,
+    required: (raw) => (raw.BACKUPREPO ?? 'off') !== 'off' && (raw.BACKUPCIPHER ?? 'aes-256-cbc') !== 'off',
+    requiredDoc: 'with BACKUPREPO other than off, unless BACKUPCIPHER=off',
+    defaultDoc: 'none',
+    check: cipherPass,
+    rules: [
+      rule(['BACKUPCIPHERPASS', 'BACKUPREPO', 'BACKUPCIPHER'], (p): string | undefined =>
+        p.BACKUPREPO.type === 'off'
+          ? 'is set, but BACKUPREPO=off: there is no repository to encrypt; want BACKUPREPO too, or neither'
+          : p.BACKUPCIPHER === 'off'
+            ? 'is set, but BACKUPCIPHER=off; want BACKUPCIPHER=aes-256-cbc with the passphrase, or neither'
+            : undefined,
+      ),
+    ],
   })
   BACKUPKEEP = param({
     doc: 'full backups to keep (older ones and the WAL they need are expired)',

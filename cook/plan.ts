@@ -7,7 +7,7 @@ import { dirname } from 'node:path'
 import { authority, parseHostPort } from './net.js'
 import type { Params } from './params.js'
 import { effectivePgParams, paramsAt } from './pgparams.js'
-import { at, JAIL_LAYOUT, PATHS, type Layout } from './layout.js'
+import { at, JAIL_LAYOUT, PATHS, PG_CLIENT_ENV, type Layout } from './layout.js'
 import { certMetricsFiles, textfileRcConf } from './cert-metrics.js'
 import { consulMetricsView, exporterFiles, exporterRcConf, MONITOR_ROLE } from './monitoring.js'
 import { exporterWebFiles, nodeExporterRcConf } from './exporter-web.js'
@@ -75,9 +75,9 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifi
     { path: PATHS.pgHome, mode: 0o755, owner: pg },
     { path: PATHS.dataParent, mode: 0o750, owner: pg },
     { path: PATHS.dataDir, mode: 0o700, owner: pg },
+    // Its socket: postgres alone may create entries there; everyone may connect (pg_hba asks for SCRAM).
+    { path: PATHS.pgSocketDir, mode: 0o755, owner: pg },
   ]
-  // In the jail /tmp exists already; a rebased tree needs its own socket directory.
-  if (layout.base !== '') dirs.push({ path: PATHS.pgSocketDir, mode: 0o755, owner: pg })
 
   const files: FileEntry[] = [
     {
@@ -93,6 +93,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifi
       path: PATHS.postBootstrap,
       content: renderTemplate('post-bootstrap.sh', {
         psql: `${layout.pgBinDir}/psql`,
+        requireAuth: PG_CLIENT_ENV.PGREQUIREAUTH,
         roleSql: [L(PATHS.adminRoleSql), L(PATHS.monitorRoleSql)],
         stanza: stanzaCreateView(p, layout),
         appDatabaseSql: p.DBNAME === undefined ? null : L(PATHS.appDatabaseSql),

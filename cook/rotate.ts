@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parse } from 'yaml'
 import { CookError } from './errors.js'
-import { at, PATHS, type Layout } from './layout.js'
+import { at, PATHS, PG_CLIENT_ENV, type Layout } from './layout.js'
 import type { StepLog } from './log.js'
 import type { ParamName, Params } from './params.js'
 import { dcsLeader, dcsStandbyCluster, type LeaderAddress } from './probes.js'
@@ -294,7 +294,9 @@ async function psql(
   const dir = mkdtempSync(join(tmpdir(), 'cook-rotate-'))
   try {
     const pgpass = join(dir, 'pgpass')
-    writeFileSync(pgpass, `*:*:*:${SUPERUSER}:${pgpassField(password)}\n`, { mode: 0o600 })
+    // Only for the server this connection goes to: the password is offered to nothing else.
+    const line = [pgpassField(conn.host), String(conn.port), '*', SUPERUSER, pgpassField(password)].join(':')
+    writeFileSync(pgpass, `${line}\n`, { mode: 0o600 })
     const argv = [
       `${layout.pgBinDir}/psql`,
       '-X',
@@ -322,6 +324,7 @@ async function psql(
         PGCONNECT_TIMEOUT: '5',
         PGAPPNAME: 'cook-rotate',
         PGCLIENTENCODING: 'UTF8',
+        ...PG_CLIENT_ENV,
         // As the replicas connect (patroni.yml: verify-full): the leader must prove it is the leader.
         ...(conn.ca === undefined ? {} : { PGSSLMODE: 'verify-full', PGSSLROOTCERT: conn.ca }),
       },

@@ -65,7 +65,7 @@ export interface StatusReport {
   dcs: { reachable: boolean; where: string; error?: string }
   archiving: { on: boolean; archived: number; failed: number; lastArchiveAgeS: number | null } | null
   /** The repository (BACKUPREPO): its newest backup; null when backups are off. */
-  backups: (BackupState & { error?: string }) | null
+  backups: BackupState | null
   /** The member's certificate (TLSCERT) and the CA (TLSCA): subjects and ends, never the PEM; null with TLS=off. */
   certificates: { param: 'TLSCERT' | 'TLSCA'; subject: string; notAfter: string; daysLeft: number }[] | null
   cluster: { name: string; role: string; state: string; timeline: number | null; lagBytes: number | null }[]
@@ -389,7 +389,7 @@ export function statusText(r: StatusReport): string[] {
       r.backups === null
         ? 'off (BACKUPREPO=off)'
         : r.backups.lastBackup
-          ? `newest ${r.backups.lastBackup.type} ended ${r.backups.lastBackup.stop} (${Math.round(r.backups.lastBackup.ageS / 60)} min ago), WAL archived up to ${r.backups.walMax ?? 'none'}`
+          ? `newest ${r.backups.lastBackup.type} ended ${r.backups.lastBackup.stop} (${Math.round(r.backups.lastBackup.ageS / 60)} min ago), WAL archived up to ${r.backups.walMax ?? 'none'}${r.backups.cipher === undefined ? '' : r.backups.cipher === 'none' ? '; NOT encrypted' : `; encrypted (${r.backups.cipher})`}`
           : `none (${r.backups.error ?? r.backups.status})`
     }`,
     `tls         ${

@@ -155,7 +155,7 @@ variable "slots" {
 }
 
 variable "secrets_path" {
-  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY, TLSCA and optionally CONSULTOKEN, REPPASS, REWINDPASS, OLDKEKPASS, S3KEY, S3SECRET; <path>/<member> holds TLSCERT and TLSKEY"
+  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY, TLSCA and optionally CONSULTOKEN, REPPASS, REWINDPASS, OLDKEKPASS, S3KEY, S3SECRET, BACKUPCIPHERPASS (required with backup_repo); <path>/<member> holds TLSCERT and TLSKEY"
   type        = string
   # A task may read nomad/jobs/<job id> without any extra ACL policy; another path needs one.
   default = "nomad/jobs/patroni-postgresql"
@@ -368,6 +368,9 @@ job "patroni-postgresql" {
             {{- end }}
             {{- if .S3SECRET }}
             S3SECRET_B64={{ .S3SECRET.Value | base64Encode }}
+            {{- end }}
+            {{- if .BACKUPCIPHERPASS }}
+            BACKUPCIPHERPASS_B64={{ .BACKUPCIPHERPASS.Value | base64Encode }}
             {{- end }}
             {{- if .REPPASS }}
             REPPASS_B64={{ .REPPASS.Value | base64Encode }}

@@ -79,10 +79,11 @@ export interface BackupInfo {
 export async function backupInfo(
   m: MemberRoot,
   stanza: string,
-): Promise<{ backups: BackupInfo[]; walMax: string | undefined; status: string }> {
+): Promise<{ backups: BackupInfo[]; walMax: string | undefined; status: string; cipher: string }> {
   const r = await pgbackrest(m, stanza, ['--output=json', 'info'])
   if (r.code !== 0) throw new Error(`pgbackrest info: ${r.stderr.trim()}`)
   const [entry] = JSON.parse(r.stdout) as {
+    cipher?: string
     status: { message: string }
     archive?: { max?: string }[]
     backup?: {
@@ -94,6 +95,7 @@ export async function backupInfo(
   }[]
   return {
     status: entry?.status.message ?? 'no answer',
+    cipher: entry?.cipher ?? 'unknown',
     walMax: entry?.archive
       ?.map((a) => a.max)
       .filter(Boolean)

@@ -117,6 +117,8 @@ export class ClusterFiles {
   readonly logDir: string
   /** The default repository (BACKUPREPO, unless the parameters name another). */
   readonly repoDir: string
+  /** The repository's passphrase (BACKUPCIPHERPASS): another cluster that reads the repository needs it. */
+  readonly cipherPass: string
   /** The throwaway CA and certificates; undefined with TLS=off. */
   readonly tls: ClusterTls | undefined
   protected readonly etcdHost: string
@@ -134,6 +136,7 @@ export class ClusterFiles {
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 })
     // The cluster's pgBackRest repository: a directory all members share, as a mounted dataset would be.
     this.repoDir = join(opts.dir, 'repo')
+    this.cipherPass = opts.params?.BACKUPCIPHERPASS ?? randomBytes(36).toString('base64')
     this.tls =
       opts.params?.TLS === 'off'
         ? undefined
@@ -145,6 +148,11 @@ export class ClusterFiles {
           })
     const shared: RawParams = {
       BACKUPREPO: opts.backups === false ? 'off' : this.repoDir,
+      // The repository is encrypted, as in a jail; a cluster that reads another's passes its BACKUPCIPHERPASS.
+      ...((opts.params?.BACKUPREPO ?? (opts.backups === false ? 'off' : '')) !== 'off' &&
+      opts.params?.BACKUPCIPHER !== 'off'
+        ? { BACKUPCIPHERPASS: this.cipherPass }
+        : {}),
       DCS: 'etcd',
       ETCDHOSTS: `${this.etcdHost}:${PORTS.etcdClient}`,
       SCOPE: opts.scope,

@@ -6,7 +6,8 @@
 // cluster is created from the repository as of one second before the DROP, and must hold exactly the rows
 // that existed then. That restore replays WAL from the first backup across the failover: a gap in the
 // archive would fail it.
-import { rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -68,6 +69,24 @@ t.test(
     let info = await backupInfo(first, SCOPE)
     t.equal(info.backups.length, 1, 'the repository holds one backup, none from the replica')
     t.equal(info.backups[0]?.type, 'full')
+    // Encrypted at rest (BACKUPCIPHERPASS): every file of the repository is OpenSSL's salted format, so the
+    // backup's data files, the WAL and the info files are readable only with the passphrase.
+    t.equal(info.cipher, 'aes-256-cbc', 'pgbackrest info: the stanza is encrypted')
+    const repoFiles = filesUnder(c.repoDir)
+    const clear = repoFiles.filter((f) => readFileSync(f).subarray(0, 8).toString('latin1') !== 'Salted__')
+    t.ok(repoFiles.length > 10, `the repository has files (${repoFiles.length})`)
+    t.same(clear, [], 'none of them is unencrypted: backup, WAL, manifest and info files all start Salted__')
+    const backupInfoFile = join(c.repoDir, 'backup', SCOPE, 'backup.info')
+    const opened = spawnSync(
+      'openssl',
+      ['enc', '-d', '-aes-256-cbc', '-md', 'sha1', '-pass', 'env:PASS', '-in', backupInfoFile],
+      { encoding: 'utf8', env: { PATH: process.env.PATH, PASS: c.cipherPass } },
+    )
+    t.match(
+      opened.stdout,
+      /^\[backrest\]$/m,
+      'openssl opens backup.info with BACKUPCIPHERPASS, nothing else does',
+    )
     await sleep(1500)
 
     // An unplanned failover between the two backups, and the killed leader back at once with its data.
@@ -124,7 +143,8 @@ t.test(
     // A target after the newest archived transaction but in the past (the check above archived the DROP):
     // refused by name, instead of a recovery that ends short of its target and a bootstrap Patroni retries.
     const archivedBy = Date.now()
-    const restoreFrom = { BACKUPREPO: c.repoDir, RESTORESTANZA: SCOPE }
+    // The same repository, so the same passphrase.
+    const restoreFrom = { BACKUPREPO: c.repoDir, BACKUPCIPHERPASS: c.cipherPass, RESTORESTANZA: SCOPE }
     const tooLate = await runRestorer(t, { ...restoreFrom, RESTORETIME: utc(archivedBy) })
     t.equal(tooLate.code, 1, 'a target after the last archived WAL is refused')
     t.notOk(tooLate.restored, 'before anything is restored')
@@ -178,6 +198,7 @@ t.test(
       backups: true,
       params: {
         BACKUPREPO: c.repoDir,
+        BACKUPCIPHERPASS: c.cipherPass,
         RESTORETIME: target,
         RESTORESTANZA: SCOPE,
         KEKPASS: c.passwords.postgres,
@@ -208,4 +229,11 @@ async function forkSegment(c: Cluster, leader: Member): Promise<string> {
   const [parent = '', lsn = ''] = lines.at(-1) ?? []
   const [[name = ''] = []] = await c.query(c.memberConn(leader), `SELECT pg_walfile_name('${lsn}'::pg_lsn)`)
   return Number(parent).toString(16).toUpperCase().padStart(8, '0') + name.slice(8)
+}
+
+/** Every regular file under a directory. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
 }

@@ -51,11 +51,17 @@ t.test(
     t.comment(`full backup over HTTPS to s3rver in ${since(t0)}`)
     const info = await backupInfo(leader, SCOPE)
     t.equal(info.backups.length, 1, 'pgbackrest info lists the backup in the bucket')
+    t.equal(info.cipher, 'aes-256-cbc', 'and the bucket is encrypted with BACKUPCIPHERPASS')
     const check = await pgbackrest(leader, SCOPE, ['check'])
     t.equal(check.code, 0, `pgbackrest check: WAL archived into the bucket: ${check.stderr}`)
     // The restore's refusal of a target after the archive reads the newest segment from the bucket.
     const archivedBy = Date.now()
-    const late = await runRestorer(t, { ...s3Params, RESTORETIME: utc(archivedBy), RESTORESTANZA: SCOPE })
+    const late = await runRestorer(t, {
+      ...s3Params,
+      BACKUPCIPHERPASS: c.cipherPass,
+      RESTORETIME: utc(archivedBy),
+      RESTORESTANZA: SCOPE,
+    })
     t.equal(late.code, 1, 'a restore to a time after the last archived WAL is refused')
     t.match(
       late.stderr,

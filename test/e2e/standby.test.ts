@@ -39,8 +39,10 @@ t.test('a standby cluster follows its primary through a permanent slot and survi
       ADMPASS: pw.admin,
       REPPASS: pw.replicator,
       REWINDPASS: pw.rewinder,
-      // The primary cluster's repository, as a dataset both sites mount would be.
+      // The primary cluster's repository, as a dataset both sites mount would be, and its passphrase: one
+      // passphrase per repository, whose stanzas this cluster reads (STANDBYSTANZA) and writes.
       BACKUPREPO: primary.repoDir,
+      BACKUPCIPHERPASS: primary.cipherPass,
     },
     memberParams: [
       {

@@ -1,10 +1,10 @@
 // Backups with pgBackRest: the backup parameters' checks, the files the plan adds (pgbackrest.conf read by
 // the real pgbackrest, the scripts by shellcheck, patroni.yml by a YAML 1.1 parser), and `cook backup`.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { BACKUP_PATHS, checkCron, checkPointInTime } from '../../cook/backup.js'
+import { BACKUP_PATHS, backupState, checkCron, checkPointInTime } from '../../cook/backup.js'
 import { main } from '../../cook/cli.js'
 import { ParamError } from '../../cook/errors.js'
 import { JAIL_LAYOUT, PATHS, type Layout } from '../../cook/layout.js'
@@ -13,6 +13,11 @@ import { plan, type Plan } from '../../cook/plan.js'
 import { basicEnv, cook, tempDir } from '../helpers.js'
 import { pyyaml } from '../hostile.js'
 import { standIns } from '../standins.js'
+import { lookupUser } from '../../cook/users.js'
+import { makeRepoDir, runAsPostgres } from '../../scripts/lib/backup.js'
+import { PGBACKREST_BIN, startPostgres } from '../pg.js'
+
+t.setTimeout(180_000)
 
 const S3 = {
   BACKUPREPO: 's3://pg-backups/prod',
@@ -24,8 +29,18 @@ const S3 = {
   S3CAFILE: '/usr/local/etc/ssl/s3-ca.pem',
 }
 
+/** A passphrase with what INI files, shells, YAML and pgpass files treat specially: it must arrive as it is. */
+const CIPHER = `p#s;s=ph"r'a$e \\ %x [global] ü 😀 ${'k'.repeat(16)}`
+
+/** The parameters with these changes; a repository gets CIPHER unless the test says otherwise. */
 const params = (over: Record<string, string | undefined> = {}): Params =>
-  validate({ ...basicEnv(), ...over } as Record<string, string>)
+  validate({
+    ...basicEnv(),
+    ...(over.BACKUPREPO !== undefined && over.BACKUPREPO !== 'off' && over.BACKUPCIPHER !== 'off'
+      ? { BACKUPCIPHERPASS: CIPHER }
+      : {}),
+    ...over,
+  } as Record<string, string>)
 
 function failing(over: Record<string, string | undefined>): string[] {
   try {
@@ -93,6 +108,47 @@ t.test('the backup parameters: all problems at once, named', async (t) => {
   }
 })
 
+t.test('BACKUPCIPHERPASS: required with a repository unless BACKUPCIPHER=off, and strong', async (t) => {
+  const repo = { BACKUPREPO: '/mnt/backups' }
+  t.same(failing({ ...repo, BACKUPCIPHERPASS: undefined }), ['BACKUPCIPHERPASS'], 'a repository needs one')
+  t.same(failing({ ...S3, BACKUPCIPHERPASS: undefined }), ['BACKUPCIPHERPASS'], 'an S3 one too')
+  t.same(failing({ ...repo, BACKUPCIPHER: 'off' }), [], 'unless encryption is turned off by name')
+  t.same(
+    failing({ ...repo, BACKUPCIPHER: 'off', BACKUPCIPHERPASS: CIPHER }),
+    ['BACKUPCIPHERPASS'],
+    'not both',
+  )
+  t.same(failing({ BACKUPCIPHERPASS: CIPHER }), ['BACKUPCIPHERPASS'], 'a passphrase without a repository')
+  t.same(failing({ ...repo, BACKUPCIPHER: 'aes-128-cbc' }), ['BACKUPCIPHER'])
+  t.same(failing({ ...repo, BACKUPCIPHERPASS: 'k'.repeat(31) }), ['BACKUPCIPHERPASS'], 'shorter than 32')
+  t.same(failing({ ...repo, BACKUPCIPHERPASS: 'k'.repeat(32) }), [])
+  t.same(
+    failing({ ...repo, BACKUPCIPHERPASS: `${CIPHER}\nrepo1-type=s3` }),
+    ['BACKUPCIPHERPASS'],
+    'a line break',
+  )
+  t.same(failing({ ...repo, BACKUPCIPHERPASS: `${CIPHER}\t` }), ['BACKUPCIPHERPASS'], 'a control character')
+  t.same(
+    failing({ ...repo, BACKUPCIPHERPASS: ` ${CIPHER}` }),
+    ['BACKUPCIPHERPASS'],
+    'pgBackRest trims blanks',
+  )
+  t.equal(params(repo).BACKUPCIPHER, 'aes-256-cbc', 'encrypted by default')
+  try {
+    params({ ...repo, BACKUPCIPHERPASS: `${CIPHER}\n` })
+    t.fail('refused')
+  } catch (e) {
+    t.notMatch((e as ParamError).lines().join('\n'), /p#s;s/, 'a refused passphrase is never printed')
+  }
+  // Every start says it, the way TLS=off is said.
+  const r = await cook(['check'], { ...basicEnv(), ...repo, BACKUPCIPHER: 'off' })
+  t.equal(r.code, 0, r.err)
+  t.match(r.err, /warning: BACKUPCIPHER=off: the backup repository is not encrypted/)
+  t.match(r.out, /^encryption: OFF \(BACKUPCIPHER=off\)/m)
+  const on = await cook(['check'], { ...basicEnv(), ...repo, BACKUPCIPHERPASS: CIPHER })
+  t.notMatch(on.err, /BACKUPCIPHER=off/, 'no warning when encrypted')
+})
+
 t.test('points in time and cron schedules', async (t) => {
   t.same(checkPointInTime('2026-11-30 23:10:05+00'), {
     value: { text: '2026-11-30 23:10:05.000000+00', epoch: Date.UTC(2026, 10, 30, 23, 10, 5) / 1000 },
@@ -132,10 +188,17 @@ t.test('backups off: no archive, no pgBackRest files, no cron job; `cook check` 
 })
 
 t.test('`cook check` says how a restore happens, with and without RESTORETIME', async (t) => {
-  const repo = { BACKUPREPO: '/mnt/backups' }
+  const repo = { BACKUPREPO: '/mnt/backups', BACKUPCIPHERPASS: CIPHER }
   let r = await cook(['check'], { ...basicEnv(), ...repo })
   t.equal(r.code, 0, r.err)
   t.match(r.out, /^backups: pgBackRest, stanza postgresql, repository directory \/mnt\/backups/m)
+  t.match(
+    r.out,
+    /^encryption: aes-256-cbc with BACKUPCIPHERPASS/m,
+    '`cook check` says the repository is encrypted',
+  )
+  t.notOk(r.out.includes(CIPHER) || r.err.includes(CIPHER), 'and never shows the passphrase')
+  t.match(r.out, /^BACKUPCIPHERPASS\s+<redacted>/m)
   t.match(
     r.out,
     /^restore: none .* to restore, start a new cluster .*RESTORETIME=.* RESTORESTANZA=postgresql$/m,
@@ -282,6 +345,94 @@ t.test('the real pgbackrest reads the rendered pgbackrest.conf without a warning
     else t.match(r.stdout, /missing stanza path/, 'path: it read the (empty) repository')
   }
 })
+
+t.test(
+  'an encrypted repository: the real pgbackrest writes it with the rendered passphrase, openssl reads it ' +
+    'back with the same one; a repository that does not match the parameters is named',
+  async (t) => {
+    const pg = startPostgres(t)
+    const dir = tempDir(t)
+    const owner = lookupUser('postgres')
+    if (!owner) throw new Error('the postgres user is missing')
+    chownSync(dir, owner.uid, owner.gid)
+    const layout: Layout = { ...JAIL_LAYOUT, base: join(dir, 'root'), pgbackrestBin: PGBACKREST_BIN }
+    for (const d of [BACKUP_PATHS.logDir, BACKUP_PATHS.lockDir]) {
+      mkdirSync(join(layout.base, d), { recursive: true })
+      chownSync(join(layout.base, d), owner.uid, owner.gid)
+    }
+    /** The rendered pgbackrest.conf of these parameters, 0600 postgres, as the jail has it. */
+    const conf = (name: string, over: Record<string, string>) => {
+      const path = join(dir, `${name}.conf`)
+      writeFileSync(path, file(plan(params(over), layout), BACKUP_PATHS.conf).content, { mode: 0o600 })
+      chownSync(path, owner.uid, owner.gid)
+      return path
+    }
+    // This test's PostgreSQL instead of the jail's data directory and socket: options on the command line.
+    const pgbackrest = (config: string, args: string[]) =>
+      runAsPostgres([
+        PGBACKREST_BIN,
+        `--config=${config}`,
+        '--stanza=postgresql',
+        ...(args.includes('info')
+          ? []
+          : [
+              `--pg1-path=${join(pg.socketDir, 'data')}`,
+              `--pg1-socket-path=${pg.socketDir}`,
+              `--pg1-port=${pg.port}`,
+            ]),
+        ...args,
+      ])
+    const state = async (config: string) => {
+      const r = await pgbackrest(config, ['--output=json', 'info'])
+      t.equal(r.code, 0, r.stderr)
+      return backupState(r.stdout, 'postgresql')
+    }
+
+    const repo = join(dir, 'repo')
+    makeRepoDir(repo)
+    const encrypted = conf('encrypted', { BACKUPREPO: repo })
+    const created = await pgbackrest(encrypted, ['stanza-create'])
+    t.equal(created.code, 0, `stanza-create with the rendered configuration: ${created.stderr}`)
+    t.notOk(created.stderr.includes(CIPHER), 'the passphrase is in no message')
+    const info = join(repo, 'backup', 'postgresql', 'backup.info')
+    t.equal(readFileSync(info).subarray(0, 8).toString('latin1'), 'Salted__', 'backup.info is encrypted')
+    // pgBackRest encrypts like `openssl enc -aes-256-cbc -md sha1`: the passphrase it read from the
+    // file is exactly CIPHER, hostile characters and all. openssl gets it from its environment.
+    const decrypt = (pass: string) =>
+      spawnSync('openssl', ['enc', '-d', '-aes-256-cbc', '-md', 'sha1', '-pass', 'env:PASS', '-in', info], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, PASS: pass },
+      })
+    const plain = decrypt(CIPHER)
+    t.equal(plain.status, 0, plain.stderr)
+    t.match(plain.stdout, /^\[backrest\]$/m, 'openssl opens it with BACKUPCIPHERPASS')
+    t.match(plain.stdout, /^cipher-pass=/m, "and finds the repository's own key for the backups inside")
+    t.not(decrypt(`${CIPHER}x`).status, 0, 'and not with another passphrase')
+    const ok = await state(encrypted)
+    t.equal(ok.cipher, 'aes-256-cbc', 'pgbackrest info: the stanza is encrypted')
+    t.equal(ok.error, undefined, 'and readable')
+
+    const wrong = await state(conf('wrong', { BACKUPREPO: repo, BACKUPCIPHERPASS: 'w'.repeat(40) }))
+    t.match(wrong.error, /BACKUPCIPHERPASS does not open the repository/, 'another passphrase, named')
+    const unencrypted = await state(conf('off', { BACKUPREPO: repo, BACKUPCIPHER: 'off' }))
+    t.match(unencrypted.error, /the repository is encrypted, but BACKUPCIPHER=off/, 'no passphrase, named')
+
+    // An existing unencrypted repository, now given a passphrase: pgBackRest cannot read it.
+    const repo2 = join(dir, 'repo2')
+    makeRepoDir(repo2)
+    const made = await pgbackrest(conf('plain', { BACKUPREPO: repo2, BACKUPCIPHER: 'off' }), [
+      'stanza-create',
+    ])
+    t.equal(made.code, 0, made.stderr)
+    t.match(readFileSync(join(repo2, 'backup', 'postgresql', 'backup.info'), 'latin1'), /^\[backrest\]/)
+    const later = await state(conf('later', { BACKUPREPO: repo2 }))
+    t.match(
+      later.error,
+      /the repository is NOT encrypted, but BACKUPCIPHERPASS is set: .* a new, empty repository .* BACKUPCIPHER=off/,
+      'an unencrypted repository with a passphrase set: what to do',
+    )
+  },
+)
 
 t.test('the backup scripts pass shellcheck -s sh, also with paths that need quoting', async (t) => {
   const dir = tempDir(t)

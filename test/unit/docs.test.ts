@@ -98,19 +98,21 @@ t.test('the documented conditions are the ones the schema applies', async (t) =>
       t.equal(spec.requiredDoc, undefined, `${name}: no condition documented`)
       continue
     }
+    // "with KEY=value" or "with KEY other than value"; "unless OTHER is given" or "unless OTHER=value".
     const m =
-      /^with ([A-Z0-9]+)=([a-z0-9-]+(?::\/\/\.\.\.)?)(, the default)?(?:, unless ([A-Z]+) is given)?$/.exec(
+      /^with ([A-Z0-9]+)(=| other than )([a-z0-9-]+(?::\/\/\.\.\.)?)(, the default)?(?:, unless ([A-Z]+)(?: is given|=([a-z0-9-]+)))?$/.exec(
         spec.requiredDoc ?? '',
       )
     t.ok(m, `${name}: the condition is documented`)
-    const [, key = '', value = '', isDefault, unless] = m ?? []
+    const [, key = '', how = '', named = '', isDefault, unless, unlessValue] = m ?? []
+    const [value, otherwise] = how === '=' ? [named, 'something-else'] : ['/something-else', named]
     t.ok(isRequired(name, { [key as ParamName]: value }), `${name} is required with ${key}=${value}`)
     if (unless)
       t.notOk(
-        isRequired(name, { [key as ParamName]: value, [unless as ParamName]: 'x' }),
+        isRequired(name, { [key as ParamName]: value, [unless as ParamName]: unlessValue ?? 'x' }),
         `${name} is not required when ${unless} is given`,
       )
-    t.notOk(isRequired(name, { [key as ParamName]: 'something-else' }), `${name} is not required otherwise`)
+    t.notOk(isRequired(name, { [key as ParamName]: otherwise }), `${name} is not required otherwise`)
     t.equal(isRequired(name, {}), isDefault !== undefined, `${name}: without ${key}`)
   }
 })

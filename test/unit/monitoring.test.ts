@@ -105,7 +105,7 @@ t.test(
     )
     t.same(vars, {
       DATA_SOURCE_NAME: '',
-      DATA_SOURCE_URI: '/postgres?host=%2Ftmp&port=5432&sslmode=disable',
+      DATA_SOURCE_URI: `/postgres?host=${encodeURIComponent(PATHS.pgSocketDir)}&port=5432&sslmode=disable`,
       DATA_SOURCE_USER: 'monitor',
       DATA_SOURCE_PASS_FILE: PATHS.exporterPass,
     })
@@ -198,9 +198,15 @@ t.test(
     )
     t.same(empty, { status: 'no valid backups', lastBackup: null, walMax: null })
     t.equal(backupState('[]', 'postgresql').status, 'no stanza postgresql')
-    t.equal(backupMaxAgeS(params({ BACKUPREPO: '/mnt/backups' })), 2 * 86400, 'daily differential backups')
     t.equal(
-      backupMaxAgeS(params({ BACKUPREPO: '/mnt/backups', BACKUPDIFF: 'off' })),
+      backupMaxAgeS(params({ BACKUPREPO: '/mnt/backups', BACKUPCIPHERPASS: 'k'.repeat(40) })),
+      2 * 86400,
+      'daily differential backups',
+    )
+    t.equal(
+      backupMaxAgeS(
+        params({ BACKUPREPO: '/mnt/backups', BACKUPCIPHERPASS: 'k'.repeat(40), BACKUPDIFF: 'off' }),
+      ),
       8 * 86400,
       'weekly full only',
     )
@@ -245,6 +251,7 @@ t.test('cook status: certificate ends and the repository, read as postgres throu
     TLSCERT: readFileSync(short.cert, 'utf8'),
     TLSKEY: readFileSync(short.key, 'utf8'),
     BACKUPREPO: '/mnt/backups',
+    BACKUPCIPHERPASS: 'k'.repeat(40),
   }
   const json = await cook(['status', '--json', '--dev-allow-loopback', '--root', root], env)
   const r = JSON.parse(json.out) as StatusReport

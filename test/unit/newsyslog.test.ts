@@ -134,7 +134,9 @@ t.test('patroni.out: no signal and no compression; nothing of daemon(8) holds it
 })
 
 t.test('pgBackRest logs rotate with backups on, and stay writable by postgres', async (t) => {
-  const entries = parseNewsyslog(conf(planFor({ BACKUPREPO: '/mnt/backups' })).content)
+  const entries = parseNewsyslog(
+    conf(planFor({ BACKUPREPO: '/mnt/backups', BACKUPCIPHERPASS: 'k'.repeat(40) })).content,
+  )
   const e = entries.find((x) => x.log.startsWith('/var/log/pgbackrest/'))
   t.ok(e, 'an entry for /var/log/pgbackrest')
   t.match(e?.flags, /G/, 'a glob: one file per stanza and command')

@@ -109,7 +109,13 @@ t.test(
     const render = (pgParams: string) =>
       plan(
         validate(
-          { ...basicEnv(), ...tls.raw, BACKUPREPO: '/mnt/backups', PGPARAMS: pgParams },
+          {
+            ...basicEnv(),
+            ...tls.raw,
+            BACKUPREPO: '/mnt/backups',
+            BACKUPCIPHERPASS: 'k'.repeat(40),
+            PGPARAMS: pgParams,
+          },
           { allowLoopback: false, root: tls.root },
         ),
       ).files.find((f) => f.path === PATHS.patroniYml)?.content ?? ''

@@ -41,6 +41,7 @@ const ok = (over: Over, allowLoopback = false): Params => validate(raw(over), { 
 /** An S3 repository with every parameter it needs. */
 const S3: Over = {
   BACKUPREPO: 's3://pg-backups/postgresql',
+  BACKUPCIPHERPASS: 'k'.repeat(40),
   S3ENDPOINT: 's3.example.net',
   S3KEY: 'AKIAEXAMPLE',
   S3SECRET: 'wJalrXUtnFEMI/K7MDENG',
@@ -419,7 +420,12 @@ const TABLE: [string, Over, string[], boolean?][] = [
   ['STANDBYSLOT in capitals', { STANDBYSLOT: 'DR' }, ['STANDBYSLOT']],
   // STANDBYSTANZA: the primary cluster's archive, for a standby cluster that shares its repository
   ...((): [string, Over, string[]][] => {
-    const sb = { SERVICETAG: 'standby-leader', STANDBYHOST: '10.1.0.11', BACKUPREPO: '/mnt/backups' }
+    const sb = {
+      SERVICETAG: 'standby-leader',
+      STANDBYHOST: '10.1.0.11',
+      BACKUPREPO: '/mnt/backups',
+      BACKUPCIPHERPASS: 'k'.repeat(40),
+    }
     return [
       ['STANDBYSTANZA of the primary', { ...sb, SCOPE: 'pg-dr', STANDBYSTANZA: 'postgresql' }, []],
       [
@@ -429,12 +435,23 @@ const TABLE: [string, Over, string[], boolean?][] = [
       ],
       [
         'STANDBYSTANZA without a repository',
-        { ...sb, SCOPE: 'pg-dr', BACKUPREPO: 'off', STANDBYSTANZA: 'postgresql' },
+        {
+          ...sb,
+          SCOPE: 'pg-dr',
+          BACKUPREPO: 'off',
+          BACKUPCIPHERPASS: undefined,
+          STANDBYSTANZA: 'postgresql',
+        },
         ['STANDBYSTANZA'],
       ],
       [
         'STANDBYSTANZA without STANDBYHOST',
-        { BACKUPREPO: '/mnt/backups', SCOPE: 'pg-dr', STANDBYSTANZA: 'postgresql' },
+        {
+          BACKUPREPO: '/mnt/backups',
+          BACKUPCIPHERPASS: 'k'.repeat(40),
+          SCOPE: 'pg-dr',
+          STANDBYSTANZA: 'postgresql',
+        },
         ['STANDBYSTANZA'],
       ],
       ['STANDBYSTANZA its own SCOPE', { ...sb, STANDBYSTANZA: 'postgresql' }, ['STANDBYSTANZA']],
@@ -594,6 +611,7 @@ t.test('a plain value is shown quoted on one line, shortened when long', async (
 t.test('the schema: every parameter documented, secrets marked', async (t) => {
   t.same(SECRET_NAMES.sort(), [
     'ADMPASS',
+    'BACKUPCIPHERPASS',
     'CONSULTOKEN',
     'GOSSIPKEY',
     'KEKPASS',
@@ -618,12 +636,18 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
       ...Object.fromEntries(
         ['BACKUPREPO', 'S3ENDPOINT', 'S3KEY', 'S3SECRET', 'S3CAFILE'].map((n) => [n, S3]),
       ),
-      RESTORETIME: { BACKUPREPO: '/mnt/backups' },
-      RESTORESTANZA: { BACKUPREPO: '/mnt/backups', RESTORETIME: '2026-11-30 23:10:05+00' },
+      RESTORETIME: { BACKUPREPO: '/mnt/backups', BACKUPCIPHERPASS: 'k'.repeat(40) },
+      BACKUPCIPHERPASS: { BACKUPREPO: '/mnt/backups' },
+      RESTORESTANZA: {
+        BACKUPREPO: '/mnt/backups',
+        BACKUPCIPHERPASS: 'k'.repeat(40),
+        RESTORETIME: '2026-11-30 23:10:05+00',
+      },
       STANDBYSTANZA: {
         SERVICETAG: 'standby-leader',
         STANDBYHOST: '10.1.0.11',
         BACKUPREPO: '/mnt/backups',
+        BACKUPCIPHERPASS: 'k'.repeat(40),
         SCOPE: 'pg-dr',
       },
       TLS: tls.raw,

@@ -301,7 +301,9 @@ t.test('check prints every resolved parameter with its source, secrets redacted'
   t.match(r.out, /^MYIP\s+10\.0\.0\.12\s+\(environment\)$/m)
   t.match(r.out, /^SCOPE\s+orders\s+\(arguments\)$/m)
   t.match(r.out, /^TTL\s+30\s+\(default\)$/m)
-  for (const n of SECRET_NAMES.filter((n) => !['CONSULTOKEN', 'S3KEY', 'S3SECRET', 'TLSKEY'].includes(n)))
+  for (const n of SECRET_NAMES.filter(
+    (n) => !['BACKUPCIPHERPASS', 'CONSULTOKEN', 'S3KEY', 'S3SECRET', 'TLSKEY'].includes(n),
+  ))
     t.match(r.out, new RegExp(`^${n}\\s+<redacted>\\s`, 'm'), n)
   t.notMatch(r.out, /kek-Secret-2-basic-env|admin-Secret-1-basic|cg8StVXb|old-kek-Secret-0/)
 })

@@ -7,6 +7,7 @@ import { hkdfSync } from 'node:crypto'
 import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { PATHS } from '../../cook/layout.js'
 import { CookError } from '../../cook/errors.js'
 import { StepLog } from '../../cook/log.js'
 import { validate, type RawParams } from '../../cook/params.js'
@@ -166,10 +167,10 @@ t.test('rotateRoles', async (t) => {
 
   t.test('this member leads: the local socket', async (t) => {
     const local = { ...next, NODENAME: 'pg1', ADMPASS: 'via-socket' }
-    // The jail's socket (/tmp/.s.PGSQL.5432 under the layout's base) is the test server's own.
+    // The jail's socket (PATHS.pgSocketDir/.s.PGSQL.5432 under the layout's base) is the test server's own.
     const base = tempDir(t, 'cook-sock-')
-    mkdirSync(join(base, 'tmp'))
-    symlinkSync(join(pg.socketDir, `.s.PGSQL.${pg.port}`), join(base, 'tmp', '.s.PGSQL.5432'))
+    mkdirSync(join(base, PATHS.pgSocketDir), { recursive: true })
+    symlinkSync(join(pg.socketDir, `.s.PGSQL.${pg.port}`), join(base, PATHS.pgSocketDir, '.s.PGSQL.5432'))
     kv.set('/service/rot/members/pg1', JSON.stringify({ conn_url: 'postgres://192.0.2.1:5432/postgres' }))
     const r = await rotateRoles(local, {
       ...opts(),

@@ -11,7 +11,7 @@ import { basicEnv } from '../helpers.js'
 const KEY = 'a per-jail key of the tests'
 const SINCE = '2026-01-02T03:04:05.000Z'
 const ALL: ServiceName[] = ['syslogd', 'consul', 'patroni', 'node_exporter', 'postgres_exporter', 'cron']
-const ON_DISK = { BACKUPREPO: '/mnt/backups' }
+const ON_DISK = { BACKUPREPO: '/mnt/backups', BACKUPCIPHERPASS: 'k'.repeat(40) }
 
 const params = (over: Record<string, string> = {}) => validate({ ...basicEnv(), ...over } as RawParams)
 
@@ -228,12 +228,15 @@ const rows: { rule: string; given: Given; want: string[]; base?: 'restart' }[] =
     want: [...FIRST, 'rotate-roles', ...REST_STARTED],
   },
   {
+    // The repository's passphrase (BACKUPCIPHERPASS) is a secret: a new one means the role check too.
     rule: 'backups on: cron (started always) needs nothing; Patroni reloads for its archive_command',
     given: { now: ON_DISK, before: {}, running: ALL },
     want: [
-      'reseason (BACKUPREPO)',
+      'reseason (BACKUPREPO, a secret parameter)',
+      'keep-superuser',
       'render (reseason)',
       ...svc('consul', 'runs'),
+      'rotate-roles',
       ...svc('patroni', 'reload'),
       ...EXPORTERS_RUN,
       'write-marker',
