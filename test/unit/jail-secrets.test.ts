@@ -142,7 +142,8 @@ async function startedJail(
   return { view, dir, values, found: async () => readableByNobody(view, await jailFiles(view, dir), values) }
 }
 
-t.test('no jail user but root can read a secret', { skip: unavailable }, async (t) => {
+// Three jails started one after the other: minutes on a loaded two-core machine.
+t.test('no jail user but root can read a secret', { skip: unavailable, timeout: 600_000 }, async (t) => {
   // The real build, as `npm run build` runs it, and the bundle it leaves for the image.
   execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')])
 
