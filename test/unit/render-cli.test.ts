@@ -76,6 +76,7 @@ t.test('no secret, in any encoding, in a world-readable file', async (t) => {
   const root = join(tempDir(t), 'jail')
   const env = {
     ...basicEnv(),
+    CONSULACL: 'on',
     KEKPASS: 'kek "Sécret" 1',
     ADMPASS: "adm 'Sécret' 2",
     CONSULTOKEN: '5f4a1c2e-9b1d-4c7a-8e2f-3a6b7c8d9e0f',
@@ -110,6 +111,7 @@ t.test('no secret, in any encoding, in a world-readable file', async (t) => {
 /** Bad values for every kind of parameter, secrets among them, each with a marker that must not leak. */
 const BAD_ENV = {
   ...basicEnv(),
+  CONSULACL: 'on',
   MYIP: '127.0.0.1',
   CONSULSERVERS: '10.0.0.2,10.0.0.3',
   KEKPASS: 'LEAK-1 kek\nwith a line break',
@@ -226,7 +228,9 @@ t.test('check prints every resolved parameter with its source, secrets redacted'
   t.match(r.out, /^MYIP\s+10\.0\.0\.12\s+\(environment\)$/m)
   t.match(r.out, /^SCOPE\s+orders\s+\(arguments\)$/m)
   t.match(r.out, /^TTL\s+30\s+\(default\)$/m)
-  for (const n of SECRET_NAMES.filter((n) => !['CONSULTOKEN', 'S3KEY', 'S3SECRET', 'TLSKEY'].includes(n)))
+  for (const n of SECRET_NAMES.filter(
+    (n) => !['CONSULTOKEN', 'CONSULAGENTTOKEN', 'S3KEY', 'S3SECRET', 'TLSKEY'].includes(n),
+  ))
     t.match(r.out, new RegExp(`^${n}\\s+<redacted>\\s`, 'm'), n)
   t.notMatch(r.out, /kek-Secret-2|admin-Secret-1|cg8StVXb|old-kek-Secret-0/)
 })
