@@ -43,7 +43,7 @@ export function loadConfig(opts: ConfigOptions): Config {
   const problems = [...resolved.problems]
   try {
     params = validate(resolved.raw, { allowLoopback: opts.allowLoopback ?? false, root: opts.root ?? '/' })
-    resolved.warnings.push(...tlsWarnings(params), ...backupWarnings(params))
+    resolved.warnings.push(...tlsWarnings(params), ...backupWarnings(params), ...consulAclWarnings(params))
   } catch (e) {
     if (!(e instanceof ParamError)) throw e
     problems.push(...e.problems)
@@ -51,6 +51,17 @@ export function loadConfig(opts: ConfigOptions): Config {
   const server = checkPgParams(resolved, opts.postgresBin ?? DEFAULT_POSTGRES_BIN, problems)
   if (problems.length > 0 || !params) throw new ParamError(problems)
   return { params, resolved, server }
+}
+
+/** What a start says when the Consul agent runs without ACLs: logged at every start, as TLS=off is. */
+export function consulAclWarnings(p: Pick<Params, 'DCS' | 'CONSULACL'>): string[] {
+  return p.DCS === 'consul' && p.CONSULACL === 'off'
+    ? [
+        'CONSULACL=off: the Consul agent and Patroni use no ACL token, so anyone who reaches the agent on ' +
+          "127.0.0.1:8500 (under Nomad's host networking, every process of the host) can write Patroni's keys " +
+          '(its configuration, the leader key) and deregister its services',
+      ]
+    : []
 }
 
 /**

@@ -46,8 +46,11 @@ export interface FreeBsd {
    * enabled would count as running.
    */
   running(name: string): Promise<boolean>
-  /** `consul leave`: the local agent leaves the cluster gracefully and exits. */
-  consulLeave(timeoutMs: number): Promise<RunResult>
+  /**
+   * `consul leave`: the local agent leaves the cluster gracefully and exits. The token, if any, is read by
+   * consul itself from `tokenFile` (CONSUL_HTTP_TOKEN_FILE): it is never in argv or an environment.
+   */
+  consulLeave(timeoutMs: number, tokenFile?: string): Promise<RunResult>
 }
 
 export interface FreeBsdOptions {
@@ -138,8 +141,11 @@ export function freebsd(opts: FreeBsdOptions = {}): FreeBsd {
     async running(name) {
       return (await run([cmd.service, name, 'onestatus'])).exitCode === 0
     },
-    async consulLeave(timeoutMs) {
-      return run([cmd.consul, 'leave'], { timeoutMs })
+    async consulLeave(timeoutMs, tokenFile) {
+      // The cook's own environment may hold a token from an operator's shell: consul would prefer it.
+      const { CONSUL_HTTP_TOKEN: _t, CONSUL_HTTP_TOKEN_FILE: _f, ...rest } = env
+      const leaveEnv = tokenFile === undefined ? rest : { ...rest, CONSUL_HTTP_TOKEN_FILE: tokenFile }
+      return run([cmd.consul, 'leave'], { timeoutMs, env: leaveEnv })
     },
   }
 }

@@ -94,6 +94,8 @@ export const PATHS = {
   /** The superuser password a start replaces, kept (0600, root) until the leader's roles have the new one. */
   previousSuperuser: '/var/db/cook/previous-superuser',
   stopping: '/var/run/cook.stopping',
+  /** The Consul agent's token for `consul leave` (CONSUL_HTTP_TOKEN_FILE), 0600 root. */
+  consulLeaveToken: '/var/db/cook/consul-agent.token',
   /** node_exporter's textfile collector reads *.prom here: the FreeBSD port's default, set in rc.conf too. */
   textfileDir: '/var/tmp/node_exporter',
   tlsExpiryMetrics: '/var/tmp/node_exporter/cook_tls.prom',

@@ -180,6 +180,14 @@ const onlyWithTls = <N extends 'TLSCA' | 'TLSCERT' | 'TLSKEY'>(name: N) =>
     p.TLS === 'off' ? 'is given, but TLS=off; want TLS=on with the certificates, or neither' : undefined,
   )
 
+/** A Consul token with CONSULACL=off. */
+const onlyWithAcl = <N extends 'CONSULTOKEN' | 'CONSULAGENTTOKEN'>(name: N) =>
+  rule([name, 'CONSULACL'], (p): string | undefined =>
+    p.CONSULACL === 'off'
+      ? 'is given, but CONSULACL=off; want CONSULACL=on with the token, or neither'
+      : undefined,
+  )
+
 /** STOPTIMEOUT's default: also `cook stop`'s when rc.conf cannot be read, and the rc.d script's. */
 export const DEFAULT_STOP_TIMEOUT_S = 25
 
@@ -418,12 +426,39 @@ class ParamTable {
     check: onOff,
   })
   CONSULTOKEN = param({
-    doc: 'Consul ACL token for the agent and Patroni, when the Consul cluster enforces ACLs',
+    doc: "Patroni's Consul ACL token (write on the keys and sessions of SCOPE and its service); also the agent's token unless CONSULAGENTTOKEN is given. Never the agent's default token: an anonymous request to the agent gets no rights",
     want: 'a Consul ACL token (a SecretID such as a UUID): letters, digits and . _ ~ + / = -',
     example: '00000000-0000-0000-0000-000000000000',
     secret: true,
+    required: (raw) => (raw.DCS ?? 'consul') === 'consul' && (raw.CONSULACL ?? 'on') === 'on',
+    requiredDoc: 'with DCS=consul, the default, unless CONSULACL=off',
     defaultDoc: 'none',
     check: consulToken,
+    rules: [onlyWithAcl('CONSULTOKEN')],
+  })
+  CONSULAGENTTOKEN = param({
+    doc: "the Consul agent's own token (acl.tokens.agent, the registration of its services, `consul leave`): node:write and agent:write on NODENAME, service:write on node-exporter, patroni-api, postgres-exporter; keeps Patroni's KV-write token out of the consul user's files",
+    want: 'a Consul ACL token (a SecretID such as a UUID): letters, digits and . _ ~ + / = -',
+    example: '00000000-0000-0000-0000-000000000000',
+    secret: true,
+    defaultDoc: 'CONSULTOKEN',
+    check: consulToken,
+    rules: [onlyWithAcl('CONSULAGENTTOKEN')],
+  })
+  CONSULACL = param({
+    doc: "on: the Consul cluster enforces ACLs and the agent and Patroni use CONSULAGENTTOKEN and CONSULTOKEN; off says explicitly that it does not: anyone who reaches the agent on 127.0.0.1:8500 (under Nomad, every process of the host) may then write Patroni's keys, and every start logs so",
+    want: 'on or off',
+    example: 'on',
+    defaultDoc: 'on',
+    fallback: () => 'on',
+    check: oneOf(['on', 'off']),
+  })
+  SECRETSFILE = param({
+    doc: "a file in the jail with the secret parameters in dotenv syntax (NAME=value or NAME_B64=base64), e.g. the Nomad job's template /secrets/cook.env: cook reads it only when it is owned by root with mode 0600 or 0400",
+    want: 'an absolute path',
+    example: '/secrets/cook.env',
+    defaultDoc: "none: secrets come from pot's /tmp/environment.sh or --env-file",
+    check: matching(/^(\/[A-Za-z0-9._@+-]+)+$/, 'is not a plain absolute path'),
   })
   STANDBYHOST = param({
     doc: 'the remote primary (host or host:port) that a standby-leader member replicates from',

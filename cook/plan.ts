@@ -63,7 +63,7 @@ export interface Plan {
 
 const PSQL_SECRET = /PASSWORD/
 const YAML_SECRET = /^\s*(password|token):/
-const HCL_SECRET = /^\s*(encrypt|agent|default)\s*=/
+const HCL_SECRET = /^\s*(encrypt|agent|default|token)\s*=/
 
 export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifiers = {}): Plan {
   const L = (path: string) => at(layout, path)
@@ -213,6 +213,18 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifi
       format: 'hcl',
       secretLines: HCL_SECRET,
     })
+    // `cook stop` hands it to `consul leave` as CONSUL_HTTP_TOKEN_FILE: never in argv or an environment.
+    const agentToken = consulView(p, layout).token
+    if (agentToken !== null)
+      files.push({
+        path: PATHS.consulLeaveToken,
+        content: `${agentToken}\n`,
+        mode: 0o600,
+        owner: 'root',
+        section: 'consul',
+        format: 'text',
+        secret: true,
+      })
     rcConf.consul_enable = 'YES'
     // The port's rc script (sysutils/consul/files/consul.in) passes -data-dir=${consul_datadir} (consul_dir
     // is its older name, still honoured) and -config-dir=/usr/local/etc/consul.d, where agent.hcl is.
@@ -243,7 +255,9 @@ export function consulView(p: Params, layout: Layout) {
     servers: p.CONSULSERVERS.map((s) => (isIPv6(s) ? `[${s}]` : s)),
     gossipKey: p.GOSSIPKEY,
     logFile: `${L(PATHS.consulLogDir)}/consul.log`,
-    token: p.CONSULTOKEN ?? null,
+    // The agent's own token: its node, the services of this file, `consul leave`. No default token: a request
+    // without a token (anyone on 127.0.0.1:8500) gets the anonymous token's rights, not Patroni's.
+    token: p.CONSULACL === 'on' ? (p.CONSULAGENTTOKEN ?? p.CONSULTOKEN ?? null) : null,
     exporterTags: [p.SCOPE, p.NODENAME],
     exporterPort: PORTS.nodeExporter,
     // A TCP check: every HTTP path needs METRICSPASS, which does not belong in Consul's catalog.
@@ -282,7 +296,10 @@ export function patroniView(p: Params, layout: Layout) {
     sslMinProtocol: p.PGPARAMS.ssl_min_protocol_version === undefined ? 'TLSv1.2' : null,
     consul:
       p.DCS === 'consul'
-        ? { host: authority('127.0.0.1', PORTS.consulHttp), token: p.CONSULTOKEN ?? null }
+        ? {
+            host: authority('127.0.0.1', PORTS.consulHttp),
+            token: p.CONSULACL === 'on' ? (p.CONSULTOKEN ?? null) : null,
+          }
         : null,
     etcd:
       p.DCS === 'etcd'

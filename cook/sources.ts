@@ -1,11 +1,11 @@
 // Where parameters come from, lowest precedence first: pot's /tmp/environment.sh, an --env-file,
 // the process environment (Nomad), NAME=value arguments. Only names of the schema are read.
-import { readFileSync } from 'node:fs'
+import { readChecked } from './private-file.js'
 import { parse as parseDotenv } from 'dotenv'
 import type { Problem } from './errors.js'
 import { PARAM_NAMES, PARAMS, type ParamName, type RawParams } from './params.js'
 
-export type SourceName = 'environment.sh' | 'env-file' | 'environment' | 'arguments'
+export type SourceName = 'environment.sh' | 'env-file' | 'secrets-file' | 'environment' | 'arguments'
 
 export interface Sources {
   /** pot's environment file (normal mode); missing is fine. */
@@ -75,6 +75,75 @@ export function parseEnvironmentSh(text: string): { vars: Record<string, string>
   return { vars, problems }
 }
 
+/** True when a name in a source carries a secret parameter (NAME or NAME_B64 of a secret). */
+function isSecretKey(key: string): boolean {
+  const hit = NAME_INDEX.get(key)
+  return hit !== undefined && PARAMS[hit.name].secret === true
+}
+
+/**
+ * A parameter file that gives a secret must be root's alone (cook/private-file.ts); `always` for the file
+ * that exists only to hold secrets (SECRETSFILE). Reported under the file's name, without a value.
+ */
+function privacy(
+  name: string,
+  why: string | undefined,
+  vars: Record<string, string>,
+  always: boolean,
+): Problem[] {
+  if (why === undefined) return []
+  const secrets = Object.keys(vars).filter(isSecretKey)
+  const notAFile = why === 'is not a regular file' || why === 'is a symbolic link'
+  if (!always && !notAFile && secrets.length === 0) return []
+  return [
+    {
+      name,
+      message:
+        `${why}${secrets.length > 0 ? ` and it gives ${secrets.join(', ')}` : ''}; cook takes secrets only from a ` +
+        'regular file owned by root that no other user can read (mode 0600 or 0400)',
+    },
+  ]
+}
+
+function readDotenv(
+  path: string,
+  name: string,
+  always: boolean,
+  problems: Problem[],
+): Record<string, string> | undefined {
+  try {
+    const { text, why } = readChecked(path)
+    const vars = parseDotenv(text)
+    const refused = privacy(name === '--env-file' ? path : `SECRETSFILE (${path})`, why, vars, always)
+    problems.push(...refused)
+    return refused.length > 0 ? undefined : vars
+  } catch (e) {
+    problems.push({
+      name,
+      message: `cannot be read: ${(e as Error).message}; want a readable file in dotenv syntax`,
+    })
+    return undefined
+  }
+}
+
+/**
+ * Nomad's pot driver hands every task variable to one `pot set-env` (bsdpot/nomad-pot-driver, prepare.go):
+ * a secret there is in the host's process list and pot.conf, and pot's start.sh appends it to the jail's
+ * /tmp/tinirc, mode 0755. So a Nomad task (NOMAD_ALLOC_ID set) takes no secret from its environment.
+ */
+function nomadEnvSecrets(env: Record<string, string | undefined>): Problem[] {
+  if ((env.NOMAD_ALLOC_ID ?? '') === '') return []
+  return Object.entries(env)
+    .filter(([key, value]) => isSecretKey(key) && value !== undefined && value !== '')
+    .map(([key]) => ({
+      name: NAME_INDEX.get(key)?.name ?? key,
+      message:
+        `${key} came through the environment of a Nomad task, which the pot driver passes to \`pot set-env\` ` +
+        "(the host's pot.conf and process list, the jail's /tmp/tinirc); want it in the job's secrets " +
+        'template (perms 0600), read through SECRETSFILE',
+    }))
+}
+
 /** A name that is safe to repeat in an error: what else stands before `=` might be a pasted secret. */
 function shownName(key: string, position: string): string {
   return /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(key) ? key : position
@@ -126,8 +195,9 @@ export function resolve(sources: Sources): Resolved {
   const layers: { source: SourceName; vars: Record<string, string | undefined>; strict: boolean }[] = []
   if (sources.environmentSh !== undefined) {
     let text: string | undefined
+    let why: string | undefined
     try {
-      text = readFileSync(sources.environmentSh, 'utf8')
+      ;({ text, why } = readChecked(sources.environmentSh))
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
         problems.push({
@@ -138,6 +208,7 @@ export function resolve(sources: Sources): Resolved {
     if (text !== undefined) {
       const parsed = parseEnvironmentSh(text)
       problems.push(...parsed.problems)
+      problems.push(...privacy(sources.environmentSh, why, parsed.vars, false))
       layers.push({ source: 'environment.sh', vars: parsed.vars, strict: false })
       for (const [key, value] of Object.entries(parsed.vars))
         if (isParamKey(key) && /[$`\\]/.test(value))
@@ -148,25 +219,28 @@ export function resolve(sources: Sources): Resolved {
     }
   }
   if (sources.envFile !== undefined) {
-    try {
-      layers.push({
-        source: 'env-file',
-        vars: parseDotenv(readFileSync(sources.envFile, 'utf8')),
-        strict: true,
-      })
-    } catch (e) {
-      problems.push({
-        name: '--env-file',
-        message: `cannot be read: ${(e as Error).message}; want a readable file in dotenv syntax`,
-      })
-    }
+    const file = readDotenv(sources.envFile, '--env-file', false, problems)
+    if (file) layers.push({ source: 'env-file', vars: file, strict: true })
   }
-  if (sources.env) layers.push({ source: 'environment', vars: sources.env, strict: false })
+  let args: Record<string, string> | undefined
   if (sources.args) {
     const parsed = parseArgs(sources.args)
     problems.push(...parsed.problems)
-    layers.push({ source: 'arguments', vars: parsed.vars, strict: true })
+    args = parsed.vars
   }
+  // SECRETSFILE names the file the secrets are in (Nomad: the job's 0600 template); it comes from any other source.
+  const secretsFile = [args, sources.env, ...layers.map((l) => l.vars).reverse()]
+    .map((vars) => vars?.SECRETSFILE)
+    .find((v) => v !== undefined && v !== '')
+  if (secretsFile !== undefined && secretsFile.startsWith('/')) {
+    const file = readDotenv(secretsFile, 'SECRETSFILE', true, problems)
+    if (file) layers.push({ source: 'secrets-file', vars: file, strict: true })
+  }
+  if (sources.env) {
+    layers.push({ source: 'environment', vars: sources.env, strict: false })
+    problems.push(...nomadEnvSecrets(sources.env))
+  }
+  if (args) layers.push({ source: 'arguments', vars: args, strict: true })
 
   for (const layer of layers) {
     const seen = new Map<ParamName, string>()

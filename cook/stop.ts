@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { FreeBsd } from './freebsd.js'
+import { checkPrivateFile } from './private-file.js'
 import { DEFAULT_STOP_TIMEOUT_S } from './params.js'
 import type { StepLog } from './log.js'
 import type { RunResult } from './shell.js'
@@ -17,6 +18,8 @@ export interface StopOptions {
   stopping: string
   /** Overrides patroni_stop_timeout from rc.conf. */
   timeoutS?: number
+  /** The Consul agent's token for `consul leave` (0600, root), written by the start when ACLs are on. */
+  consulTokenFile?: string
 }
 
 export type Outcome = 'stopped' | 'not running' | 'timed out' | 'failed' | 'skipped'
@@ -77,7 +80,8 @@ export async function stopJail(o: StopOptions): Promise<StopReport> {
 
     if (state.consul) {
       log.next('consul leave: the agent leaves the cluster gracefully')
-      report.consul = await step(log, () => sys.consulLeave(left(deadline)))
+      const tokenFile = leaveTokenFile(o)
+      report.consul = await step(log, () => sys.consulLeave(left(deadline), tokenFile))
     }
   } catch (e) {
     log.next(`cook stop: unexpected error, stopping anyway: ${(e as Error).message}`)
@@ -85,6 +89,15 @@ export async function stopJail(o: StopOptions): Promise<StopReport> {
   report.elapsedMs = Date.now() - t0
   log.next(`cook stop finished in ${(report.elapsedMs / 1000).toFixed(1)} s`)
   return report
+}
+
+/** The token file for `consul leave` when it is root's alone; without it consul leaves with no token. */
+function leaveTokenFile(o: StopOptions): string | undefined {
+  if (o.consulTokenFile === undefined) return undefined
+  const why = checkPrivateFile(o.consulTokenFile)
+  if (why === undefined) return o.consulTokenFile
+  if (why !== 'missing') o.log.info(`${o.consulTokenFile} ${why}: not used; consul leave without a token`)
+  return undefined
 }
 
 /** Milliseconds until the deadline, at least one second: a step that gets no time at all cannot even fail. */

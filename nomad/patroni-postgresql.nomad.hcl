@@ -52,6 +52,12 @@ variable "consul_datacenter" {
   default     = "dc1"
 }
 
+variable "consul_acl" {
+  description = "CONSULACL: on (the Consul cluster enforces ACLs; CONSULTOKEN, and optionally CONSULAGENTTOKEN, come from Nomad Variables) or off, said explicitly: then anyone on the host's 127.0.0.1:8500 can write Patroni's keys"
+  type        = string
+  default     = "on"
+}
+
 variable "scope" {
   description = "Patroni scope: the cluster name and the Consul service Patroni registers"
   type        = string
@@ -155,7 +161,7 @@ variable "slots" {
 }
 
 variable "secrets_path" {
-  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY, TLSCA and optionally CONSULTOKEN, REPPASS, REWINDPASS, OLDKEKPASS, S3KEY, S3SECRET, BACKUPCIPHERPASS (required with backup_repo); <path>/<member> holds TLSCERT and TLSKEY"
+  description = "Nomad Variables path holding ADMPASS, KEKPASS, GOSSIPKEY, TLSCA, CONSULTOKEN (unless consul_acl is off) and optionally CONSULAGENTTOKEN, REPPASS, REWINDPASS, OLDKEKPASS, S3KEY, S3SECRET, BACKUPCIPHERPASS (required with backup_repo); <path>/<member> holds TLSCERT and TLSKEY"
   type        = string
   # A task may read nomad/jobs/<job id> without any extra ACL policy; another path needs one.
   default = "nomad/jobs/patroni-postgresql"
@@ -308,6 +314,7 @@ job "patroni-postgresql" {
           CONSULSERVERS  = join(",", var.consul_servers)
           SCOPE          = var.scope
           DCS            = "consul"
+          CONSULACL      = var.consul_acl
           # Backups (README, "Backups and restore"): an empty value counts as not set.
           BACKUPREPO     = var.backup_repo
           S3ENDPOINT     = var.s3_endpoint
@@ -334,13 +341,19 @@ job "patroni-postgresql" {
           STANDBYSLOT    = lookup(group.value, "standbyslot", "")
           STANDBYSTANZA  = lookup(group.value, "standbystanza", "")
           # MEMORY is not set here: Nomad's NOMAD_MEMORY_LIMIT (resources.memory) is its alias.
+          # The secrets: the template below, which the driver mounts at /secrets in the jail. No secret
+          # may stand in this block (cook refuses one from a Nomad task's environment).
+          SECRETSFILE    = "/secrets/cook.env"
         }
 
-        # Secrets from Nomad Variables, rendered into the task's secrets directory and read as
-        # environment. Each is emitted as NAME_B64, which cook decodes: pot set-env stores the value
-        # verbatim and tinirc runs `export "NAME=value"`, so a password containing $, ` or \ would
-        # reach cook altered (pa$$word -> pa<PID>word); base64 has none of those characters.
-        # A missing key renders empty, and cook then names the missing parameter.
+        # Secrets from Nomad Variables, rendered into the task's secrets directory, which the pot driver
+        # mounts at /secrets in the jail (nomad-pot-driver, prepare.go), as a file only root can read
+        # (perms 0600; Nomad's default is 0644). cook reads it through SECRETSFILE (env above) and refuses
+        # it with any other owner or mode. Not `env = true`: the driver would hand every value to
+        # `pot set-env`, which puts it in the host's process list and pot.conf and in the jail's
+        # /tmp/tinirc (mode 0755, readable by every jail user). Each value is NAME_B64, which cook
+        # decodes: base64 survives any dotenv quoting rule. A missing key renders empty, and cook then
+        # names the missing parameter.
         # Certificates: the CA (TLSCA, PEM) sits with the shared secrets; each member's certificate and key
         # (TLSCERT, TLSKEY, PEM) at <secrets_path>/<member name>, which is the group's own path (a task may
         # read nomad/jobs/<job>/<group> without an extra policy). A new certificate takes effect at the
@@ -353,7 +366,8 @@ job "patroni-postgresql" {
         # the variable as OLDKEKPASS (README, "Rotating passwords").
         template {
           destination = "secrets/cook.env"
-          env         = true
+          env         = false
+          perms       = "0600"
           change_mode = "noop"
           data        = <<-EOT
             {{- with nomadVar "${var.secrets_path}" }}
@@ -362,6 +376,9 @@ job "patroni-postgresql" {
             GOSSIPKEY_B64={{ if .GOSSIPKEY }}{{ .GOSSIPKEY.Value | base64Encode }}{{ end }}
             {{- if .CONSULTOKEN }}
             CONSULTOKEN_B64={{ .CONSULTOKEN.Value | base64Encode }}
+            {{- end }}
+            {{- if .CONSULAGENTTOKEN }}
+            CONSULAGENTTOKEN_B64={{ .CONSULAGENTTOKEN.Value | base64Encode }}
             {{- end }}
             {{- if .S3KEY }}
             S3KEY_B64={{ .S3KEY.Value | base64Encode }}

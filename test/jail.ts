@@ -43,7 +43,7 @@ export async function jail(t: Test, over: Record<string, string> = {}): Promise<
   const myip = `${NET}.${nextHost++}`
   listenPatroni(s, myip)
   const out: string[] = []
-  const raw = { ...basicEnv(), ...SECRETS, MYIP: myip, ...over }
+  const raw = { ...basicEnv(), CONSULACL: 'on', ...SECRETS, MYIP: myip, ...over }
   const log = new StepLog({ out: (l) => out.push(l), file: statePaths(root).cookLog })
   return {
     root,

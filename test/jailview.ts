@@ -72,7 +72,12 @@ function mntNs(pid: number): string | undefined {
   }
 }
 
-export async function jailView(dir: string): Promise<JailView> {
+export interface JailViewOptions {
+  /** A /tmp of the jail's own (a tmpfs), as a pot's /tmp is: what pot writes there stays in the test. */
+  privateTmp?: boolean
+}
+
+export async function jailView(dir: string, opts: JailViewOptions = {}): Promise<JailView> {
   const upper = join(dir, 'upper')
   const work = join(dir, 'work')
   const log = '/var/log/standin-calls.log'
@@ -85,7 +90,6 @@ export async function jailView(dir: string): Promise<JailView> {
   // Before the overlays are mounted a file goes straight into the upper directory; after, it must go
   // through the mount (overlayfs does not see changes made beneath it), copied in from a staging file.
   let inner = 0
-  let staged = 0
   const put = (path: string, content: string | Buffer, mode = 0o644) => {
     if (inner === 0) {
       mkdirSync(dirname(at(path)), { recursive: true })
@@ -93,8 +97,7 @@ export async function jailView(dir: string): Promise<JailView> {
       chmodSync(at(path), mode)
       return
     }
-    const stage = join(dir, `stage-${staged++}`)
-    writeFileSync(stage, content)
+    // Through stdin: with a private /tmp the jail does not see the test's temporary directory.
     const r = spawnSync(
       'nsenter',
       [
@@ -104,13 +107,12 @@ export async function jailView(dir: string): Promise<JailView> {
         '--',
         'sh',
         '-c',
-        'mkdir -p "$(dirname "$2")" && cp "$1" "$2" && chmod "$3" "$2"',
+        'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"',
         'sh',
-        stage,
         path,
         mode.toString(8),
       ],
-      { encoding: 'utf8' },
+      { encoding: 'utf8', input: content },
     )
     if (r.status !== 0) throw new Error(`cannot put ${path} into the jail: ${r.stderr}`)
   }
@@ -140,10 +142,13 @@ export async function jailView(dir: string): Promise<JailView> {
   // The jail's node is /usr/local/bin/node, as FreeBSD's package installs it.
   if (!existsSync(at('/usr/local/bin/node'))) symlinkSync(process.execPath, at('/usr/local/bin/node'))
 
-  const mounts = OVERLAID.map(
-    (d) =>
-      `mount -t overlay overlay -o lowerdir=${d},upperdir=${join(upper, d)},workdir=${join(work, d)} ${d}`,
-  ).join(' && ')
+  const mounts = [
+    ...OVERLAID.map(
+      (d) =>
+        `mount -t overlay overlay -o lowerdir=${d},upperdir=${join(upper, d)},workdir=${join(work, d)} ${d}`,
+    ),
+    ...(opts.privateTmp ? ['mount -t tmpfs -o mode=1777 tmpfs /tmp'] : []),
+  ].join(' && ')
   // The holder keeps the namespace alive between commands, as a jail lives between jexecs, and no
   // longer than the test process.
   const holder: ChildProcess = spawn(

@@ -256,6 +256,18 @@ esac
 const CONSUL = `
 # Stand-in for the Consul CLI: only \`consul leave\`, which stops the stand-in agent process.
 printf 'consul %s\\n' "$*" >> "$LOG"
+# The token, as hashicorp/consul api/api.go (DefaultConfig, NewClient) finds it: CONSUL_HTTP_TOKEN_FILE names
+# a file read at start whose trimmed text is the token (unreadable: "Error loading token file", exit 1), and
+# CONSUL_HTTP_TOKEN gives one directly. Recorded: where it came from, the file's mode and owner, its length.
+if [ -n "\${CONSUL_HTTP_TOKEN_FILE:-}" ]; then
+	if ! token=$(cat "$CONSUL_HTTP_TOKEN_FILE" 2> /dev/null); then
+		echo "Error initializing client: Error loading token file: open $CONSUL_HTTP_TOKEN_FILE: no such file or directory" >&2
+		exit 1
+	fi
+	printf 'consul-token file %s mode %s owner %s length %s\\n' "$CONSUL_HTTP_TOKEN_FILE" \\
+		"$(stat -c %a "$CONSUL_HTTP_TOKEN_FILE")" "$(stat -c %u "$CONSUL_HTTP_TOKEN_FILE")" "\${#token}" >> "$LOG"
+fi
+[ -z "\${CONSUL_HTTP_TOKEN:-}" ] || printf 'consul-token environment length %s\\n' "\${#CONSUL_HTTP_TOKEN}" >> "$LOG"
 pidf="$STATE/consul.pid"
 if [ "$1" = leave ] && [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
 	kill "$(cat "$pidf")"
@@ -288,6 +300,7 @@ const STANDIN_TOOLS = [
   'tac',
   'tr',
   'env',
+  'stat',
 ]
 
 /**

@@ -7,6 +7,8 @@ import { freebsd } from '../freebsd.js'
 import { stayInForeground } from '../foreground.js'
 import { startJail, statePaths } from '../lifecycle.js'
 import { StepLog } from '../log.js'
+import { join } from 'node:path'
+import { scrubTinirc, TINIRC } from '../pot-leftovers.js'
 import { jailAddresses, preflight } from '../preflight.js'
 
 /**
@@ -37,6 +39,14 @@ export default defineCommand({
     const log = new StepLog({ file: paths.cookLog, out: io.out })
     const sys = freebsd()
     try {
+      // First, even when the parameters turn out invalid: the file is readable by every jail user.
+      const scrubbed = scrubTinirc(join(root, TINIRC))
+      if (scrubbed > 0)
+        log.info(
+          `warning: removed ${scrubbed} environment line(s) from ${TINIRC}, where pot's start script put the ` +
+            "jail's environment (pot set-env) readable by every user of the jail: give secrets in a 0600 file " +
+            '(SECRETSFILE or --env-file), not with pot set-env',
+        )
       const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
       // The jail must have the addresses the services bind, before anything is written.
       const problems = preflight(params, jailAddresses(), {

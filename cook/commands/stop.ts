@@ -34,6 +34,7 @@ export default defineCommand({
       sys: freebsd(),
       log,
       stopping: paths.stopping,
+      consulTokenFile: join(root, PATHS.consulLeaveToken),
       ...(timeoutS ? { timeoutS } : {}),
     })
     return 0

@@ -301,6 +301,7 @@ t.test('dry-run diffs mask secrets, old and new', async (t) => {
   const newEnv = {
     ...basicEnv(),
     KEKPASS: 'new "kek" 2, long enough',
+    CONSULACL: 'on',
     CONSULTOKEN: 'new-token-2',
     GOSSIPKEY: Buffer.alloc(32, 9).toString('base64'),
     ADMPASS: 'new-adm-3-long-enough',
@@ -315,7 +316,8 @@ t.test('dry-run diffs mask secrets, old and new', async (t) => {
     'the diff shows what changed',
   )
   t.match(r.out, /^ encrypt {8}= <redacted>$/m, 'a changed secret in context: masked on both sides')
-  t.match(r.out, /^\+ {4}agent {3}= <redacted>$/m, 'an added secret line: masked')
+  t.match(r.out, /^\+ {4}agent = <redacted>$/m, 'an added secret line: masked')
+  t.match(r.out, /^\+ {2}token {3}= <redacted>$/m, "a service's token: masked")
   t.match(r.out, /^\+ {2}token: <redacted>$/m)
   t.match(
     r.out,

@@ -2,7 +2,9 @@
 // parser and checked against the cook's parameter schema and the pot driver's behaviour.
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { CookError } from '../../cook/errors.js'
 import { PARAM_NAMES, PARAMS, SECRET_NAMES, isRequired, validate, type RawParams } from '../../cook/params.js'
 import { isParamKey, resolve } from '../../cook/sources.js'
@@ -57,14 +59,27 @@ function missingRequired(provided: Set<string>): string[] {
   return PARAM_NAMES.filter((name) => isRequired(name, raw) && !provided.has(name))
 }
 
-/** The environment one member's jail gets: env {} evaluated for it, plus the template's secrets. */
+const secretsDir = mkdtempSync(join(tmpdir(), 'nomad-secrets-'))
+t.teardown(() => rmSync(secretsDir, { recursive: true, force: true }))
+let secretsFiles = 0
+
+/**
+ * The environment one member's jail gets: env {} evaluated for it. The template's secrets go into a file
+ * with the template's perms, which SECRETSFILE names (the jail's /secrets is the task's secrets directory;
+ * here a directory of the test).
+ */
 function memberEnv(scope: Scope, secrets: Record<string, string>): Record<string, string> {
   const env = evaluate(envBlock, scope) as Record<string, string>
+  const lines: string[] = []
   for (const key of templateKeys()) {
     const name = key.replace(/_B64$/, '') as keyof typeof secrets
-    if (secrets[name] !== undefined) env[key] = Buffer.from(secrets[name]).toString('base64')
+    if (secrets[name] !== undefined) lines.push(`${key}=${Buffer.from(secrets[name]).toString('base64')}`)
   }
-  return env
+  const file = join(secretsDir, `cook-${secretsFiles++}.env`)
+  writeFileSync(file, `${lines.join('\n')}\n`, {
+    mode: Number.parseInt(String(secretsTemplate?.perms ?? '644'), 8),
+  })
+  return { ...env, SECRETSFILE: file }
 }
 
 t.test('the job is a service job on the pot driver with the config keys the driver requires', async (t) => {
@@ -141,7 +156,13 @@ function certSecrets(t: { teardown: (fn: () => void) => void }) {
     const name = s.member.name ?? ''
     const cert = issue(ca, name, { ips: [s.member.ip ?? ''], dns: [name] })
     const { TLS: _off, ...rest } = basicEnv()
-    return { ...rest, TLSCA: readPem(ca.cert), TLSCERT: readPem(cert.cert), TLSKEY: readPem(cert.key) }
+    return {
+      ...rest,
+      CONSULTOKEN: '6f1b2c3d-aaaa-bbbb-cccc-0123456789ab',
+      TLSCA: readPem(ca.cert),
+      TLSCERT: readPem(cert.cert),
+      TLSKEY: readPem(cert.key),
+    }
   }
 }
 
@@ -168,7 +189,7 @@ t.test('each member gets a parameter set the cook accepts', async (t) => {
   }
   t.same(
     problems,
-    ['ADMPASS', 'KEKPASS', 'GOSSIPKEY', 'TLSCA', 'TLSCERT', 'TLSKEY'],
+    ['ADMPASS', 'KEKPASS', 'GOSSIPKEY', 'CONSULTOKEN', 'TLSCA', 'TLSCERT', 'TLSKEY'],
     'without the variable, cook names each missing secret',
   )
 })
@@ -233,7 +254,7 @@ t.test('operator settings: job-wide variables and per-member tags reach the cook
 t.test('secrets come only from Nomad Variables, base64-encoded', async (t) => {
   t.ok(secretsTemplate, 'a template reads nomadVar')
   const tpl = secretsTemplate as Body
-  t.equal(tpl.env, true, 'rendered as environment')
+  t.equal(tpl.env, false, 'a file, not environment (the driver would pass it to pot set-env)')
   t.match(String(tpl.destination), /^secrets\//, 'in the task secrets directory')
   const path = evaluate(/nomadVar "([^"]*)"/.exec(String(tpl.data))?.[1], scopes[0]!)
   t.equal(path, vars.secrets_path)
@@ -286,6 +307,50 @@ t.test('no secret value in the job or the variables file', async (t) => {
     t.notOk(job.text.includes(v), `the job does not contain a sample secret`)
     t.notOk(varsFile.text.includes(v), `the variables file does not contain a sample secret`)
   }
+})
+
+t.test("no secret reaches the task's environment; the secrets file is root's alone", async (t) => {
+  // What the driver hands to `pot set-env` (nomad-pot-driver, prepare.go: cfg.Env): env {} and the keys of
+  // every template with env = true (Nomad's template stanza: perms defaults to "644", env to false).
+  const secretKey = (key: string) => {
+    const name = key.replace(/_B64$/, '')
+    return name in PARAMS && PARAMS[name as keyof typeof PARAMS].secret === true
+  }
+  const taskEnv = [
+    ...Object.keys(envBlock),
+    ...templates
+      .filter((tpl) => tpl.env === true)
+      .flatMap((tpl) =>
+        [...String(tpl.data).matchAll(/^\s*([A-Za-z_][A-Za-z0-9_]*)=/gm)].map((m) => m[1] as string),
+      ),
+  ]
+  t.same(taskEnv.filter(secretKey), [], 'no secret parameter (NAME or NAME_B64) in the task environment')
+  for (const tpl of templates.filter((x) => /^\s*[A-Za-z_][A-Za-z0-9_]*=/m.test(String(x.data)))) {
+    t.not(tpl.env, true, `${String(tpl.destination)} is not turned into environment`)
+    t.ok(
+      ['0600', '0400', '600', '400'].includes(String(tpl.perms)),
+      `${String(tpl.destination)} has perms 0600`,
+    )
+  }
+  // The driver mounts the task's secrets directory at /secrets (prepare.go: mount-in -m /secrets).
+  t.equal(
+    envBlock.SECRETSFILE,
+    `/${String(secretsTemplate?.destination)}`,
+    'cook reads the template the job renders',
+  )
+  t.match(String(secretsTemplate?.destination), /^secrets\//, 'in the task secrets directory')
+})
+
+t.test('cook refuses a secret in the environment of a Nomad task', async (t) => {
+  const env = {
+    ...memberEnv(scopes[0]!, {}),
+    NOMAD_ALLOC_ID: 'a1',
+    KEKPASS_B64: Buffer.from('x').toString('base64'),
+  }
+  t.same(
+    resolve({ env }).problems.map((p) => p.name),
+    ['KEKPASS'],
+  )
 })
 
 t.test("env values survive pot set-env and the jail's shell", async (t) => {

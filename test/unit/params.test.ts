@@ -21,7 +21,9 @@ function failing(over: Over, allowLoopback = false, root?: string): string[] {
 }
 
 function raw(over: Over): Record<string, string> {
-  const out: Record<string, string | undefined> = { ...basicEnv(), ...over }
+  // basic.env says CONSULACL=off; a case that gives a Consul token means ACLs on.
+  const acl = over.CONSULTOKEN !== undefined || over.CONSULAGENTTOKEN !== undefined ? { CONSULACL: 'on' } : {}
+  const out: Record<string, string | undefined> = { ...basicEnv(), ...acl, ...over }
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k]
   return out as Record<string, string>
 }
@@ -296,6 +298,14 @@ const TABLE: [string, Over, string[], boolean?][] = [
   ['CONSULTOKEN with a space', { CONSULTOKEN: 'a b' }, ['CONSULTOKEN']],
   ['CONSULTOKEN with ${', { CONSULTOKEN: 'a${b}' }, ['CONSULTOKEN']],
   ['CONSULTOKEN with a quote', { CONSULTOKEN: 'a"b' }, ['CONSULTOKEN']],
+  // No default token any more: DCS=consul needs one, unless ACLs are said to be off (basic.env says so).
+  ['DCS=consul with ACLs on and no token', { CONSULACL: 'on' }, ['CONSULTOKEN']],
+  ['DCS=consul, ACLs on by default, no token', { CONSULACL: undefined }, ['CONSULTOKEN']],
+  ['DCS=etcd needs no token', { CONSULACL: undefined, DCS: 'etcd', ETCDHOSTS: '10.0.0.2' }, []],
+  ['a token with CONSULACL=off', { CONSULACL: 'off', CONSULTOKEN: 'tok' }, ['CONSULTOKEN']],
+  ['an agent token with CONSULACL=off', { CONSULACL: 'off', CONSULAGENTTOKEN: 'tok' }, ['CONSULAGENTTOKEN']],
+  ['an agent token beside the token', { CONSULAGENTTOKEN: 'agent-1', CONSULTOKEN: 'tok' }, []],
+  ['CONSULACL not on or off', { CONSULACL: 'no' }, ['CONSULACL']],
   ['MAXLAG 0', { MAXLAG: '0' }, []],
   ['MAXLAG a size with a unit', { MAXLAG: '16MB' }, ['MAXLAG']],
   ['STOPTIMEOUT 4', { STOPTIMEOUT: '4' }, ['STOPTIMEOUT']],
@@ -612,6 +622,7 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
   t.same(SECRET_NAMES.sort(), [
     'ADMPASS',
     'BACKUPCIPHERPASS',
+    'CONSULAGENTTOKEN',
     'CONSULTOKEN',
     'GOSSIPKEY',
     'KEKPASS',
@@ -632,6 +643,8 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
     t.ok(spec.want.length > 3, `${name} says what it wants`)
     const contexts: Partial<Record<string, Over>> = {
       STANDBYHOST: { SERVICETAG: 'standby-leader' },
+      CONSULACL: { CONSULTOKEN: PARAMS.CONSULTOKEN.example },
+      CONSULAGENTTOKEN: { CONSULTOKEN: PARAMS.CONSULTOKEN.example },
       ETCDPROXY: ETCD,
       ...Object.fromEntries(
         ['BACKUPREPO', 'S3ENDPOINT', 'S3KEY', 'S3SECRET', 'S3CAFILE'].map((n) => [n, S3]),
@@ -670,10 +683,19 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
 t.test('redacted shows every secret as <redacted>', async (t) => {
   const tls = tlsFixture(t)
   const shown = redacted(
-    validate(raw({ CONSULTOKEN: 'tok-123', OLDKEKPASS: 'old-kek', ...S3, ...tls.raw }), {
-      allowLoopback: false,
-      root: tls.root,
-    }),
+    validate(
+      raw({
+        CONSULTOKEN: 'tok-123',
+        CONSULAGENTTOKEN: 'agent-tok',
+        OLDKEKPASS: 'old-kek',
+        ...S3,
+        ...tls.raw,
+      }),
+      {
+        allowLoopback: false,
+        root: tls.root,
+      },
+    ),
   )
   for (const name of SECRET_NAMES) t.equal(shown[name], '<redacted>', name)
   t.match(shown.TLSCERT, /^sha256:[0-9a-f]{16}$/, 'a certificate is shown by its fingerprint, not its PEM')

@@ -159,20 +159,22 @@ t.test('what cook check says about each parameter', async (t) => {
 })
 
 t.test('cook check prints the parameters and where they take effect', async (t) => {
-  const { cook } = await import('../helpers.js')
-  const r = await cook(
-    ['check', '--env-file', new URL('basic.env', FIXTURES).pathname, '--postgres-bin', `${PG_BIN}/postgres`],
-    { MEMORY: '2048', PGPARAMS: 'work_mem=16MB' },
-  )
+  const { cook, tempDir } = await import('../helpers.js')
+  const { copyFileSync, chmodSync } = await import('node:fs')
+  // cook reads a file that gives secrets only when it is root's alone (0600).
+  const envFile = `${tempDir(t)}/basic.env`
+  copyFileSync(new URL('basic.env', FIXTURES), envFile)
+  chmodSync(envFile, 0o600)
+  const r = await cook(['check', '--env-file', envFile, '--postgres-bin', `${PG_BIN}/postgres`], {
+    MEMORY: '2048',
+    PGPARAMS: 'work_mem=16MB',
+  })
   t.equal(r.code, 0, r.err)
   t.match(r.out, /shared_buffers = 512MB\s+derived from MEMORY=2048; local .*needs a restart/)
   t.match(r.out, /work_mem = 16MB\s+PGPARAMS; local/)
-  const bad = await cook(
-    ['check', '--env-file', new URL('basic.env', FIXTURES).pathname, '--postgres-bin', `${PG_BIN}/postgres`],
-    {
-      PGPARAMS: 'work_mem=lots',
-    },
-  )
+  const bad = await cook(['check', '--env-file', envFile, '--postgres-bin', `${PG_BIN}/postgres`], {
+    PGPARAMS: 'work_mem=lots',
+  })
   t.equal(bad.code, 78)
   t.match(bad.err, /^PGPARAMS: work_mem: invalid value for parameter "work_mem": "lots"/)
 })

@@ -17,8 +17,12 @@ import { basicEnv, tempDir } from '../helpers.js'
 import { hcl2json, HOSTILE, label, LINE_BREAKS, longEnough, pyyaml, yaml11 } from '../hostile.js'
 import { PG_BIN } from '../pg.js'
 
+// basic.env says CONSULACL=off; a case that gives a Consul token means ACLs on.
 const params = (over: Record<string, string> = {}, allowLoopback = false): Params =>
-  validate({ ...basicEnv(), ...over }, { allowLoopback })
+  validate(
+    { ...basicEnv(), ...('CONSULTOKEN' in over ? { CONSULACL: 'on' } : {}), ...over },
+    { allowLoopback },
+  )
 
 const content = (pl: Plan, path: string): string => {
   const file = pl.files.find((f) => f.path === path)
@@ -272,15 +276,49 @@ t.test('agent.hcl as an HCL parser reads it', async (t) => {
     'SYNCMODE reaches the patroni-api service as metadata (the sync_mode label)',
   )
   const token = '5f4a1c2e-9b1d-4c7a-8e2f-3a6b7c8d9e0f'
-  const acl = await hcl2json(content(plan(params({ CONSULTOKEN: token })), PATHS.consulAgent))
-  t.same(acl.acl, [
+  const withToken = plan(params({ CONSULTOKEN: token }))
+  const acl = await hcl2json(content(withToken, PATHS.consulAgent))
+  t.same(
+    acl.acl,
+    [{ enabled: true, default_policy: 'deny', enable_token_persistence: true, tokens: [{ agent: token }] }],
+    'no default token: an anonymous request to 127.0.0.1:8500 gets no KV-write token',
+  )
+  t.same(
+    (acl.service as { name: string; token: string }[]).map((svc) => [svc.name, svc.token]),
+    [
+      ['node-exporter', token],
+      ['patroni-api', token],
+      ['postgres-exporter', token],
+    ],
+    "each service of the file carries the agent's token (Consul syncs them with it, not the default one)",
+  )
+  t.equal(patroniYml(withToken).consul?.token, token, 'Patroni sends its own token')
+  const leave = withToken.files.find((f) => f.path === PATHS.consulLeaveToken)
+  t.match(
+    leave,
+    { content: `${token}\n`, mode: 0o600, owner: 'root' },
+    "consul leave's token file: root's alone",
+  )
+  // A separate agent token keeps Patroni's KV-write token out of the consul user's file.
+  const split = plan(params({ CONSULTOKEN: token, CONSULAGENTTOKEN: 'agent-tok-1' }))
+  const splitAgent = content(split, PATHS.consulAgent)
+  t.notOk(splitAgent.includes(token), "agent.hcl does not hold Patroni's token")
+  t.same((await hcl2json(splitAgent)).acl, [
     {
       enabled: true,
       default_policy: 'deny',
       enable_token_persistence: true,
-      tokens: [{ agent: token, default: token }],
+      tokens: [{ agent: 'agent-tok-1' }],
     },
   ])
+  t.equal(patroniYml(split).consul?.token, token)
+  t.equal(split.files.find((f) => f.path === PATHS.consulLeaveToken)?.content, 'agent-tok-1\n')
+  const off = plan(params())
+  t.notOk((await hcl2json(content(off, PATHS.consulAgent))).acl, 'CONSULACL=off: no acl block')
+  t.notOk(
+    off.files.some((f) => f.path === PATHS.consulLeaveToken),
+    'and no token file',
+  )
   const v6 = await hcl2json(
     content(
       plan(params({ MYIP: '2001:db8::11', CONSULSERVERS: '2001:db8::2 c2.example 10.0.0.4' })),
@@ -306,11 +344,13 @@ t.test('hostile secrets round-trip through patroni.yml, agent.hcl and admin-role
         MONPASS: 'm0n-Secret',
         RESTPASS: 'rest-Secret',
       }),
+      CONSULACL: 'on' as const,
       CONSULTOKEN: v,
       GOSSIPKEY: v,
     })),
     ...LINE_BREAKS.map((v) => ({
       ...base,
+      CONSULACL: 'on' as const,
       KEKPASS: v,
       REPPASS: `r${v}`,
       REWINDPASS: `w${v}`,
@@ -339,14 +379,14 @@ t.test('hostile secrets round-trip through patroni.yml, agent.hcl and admin-role
     const a = await hcl2json(agents[i] ?? '')
     const tokens = (a.acl as { tokens: Record<string, string>[] }[])[0]?.tokens[0]
     t.same(
-      [a.encrypt, tokens?.agent, tokens?.default],
-      [p.GOSSIPKEY, p.CONSULTOKEN, p.CONSULTOKEN],
+      [a.encrypt, tokens?.agent, tokens?.default, ...(a.service as { token: string }[]).map((x) => x.token)],
+      [p.GOSSIPKEY, p.CONSULTOKEN, undefined, p.CONSULTOKEN, p.CONSULTOKEN, p.CONSULTOKEN],
       label(p.KEKPASS),
     )
   }
   for (const v of ['${x}', '%{x}', 'a${b}c'])
     t.throws(
-      () => plan({ ...base, CONSULTOKEN: v }),
+      () => plan({ ...base, CONSULACL: 'on', CONSULTOKEN: v }),
       /cannot be written in an HCL 1 string/,
       'refused, not mangled',
     )

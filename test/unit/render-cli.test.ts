@@ -39,7 +39,12 @@ t.test('golden: a typical member of a three-node cluster, byte for byte', async 
     /^warning: TLS=off: client sessions, replication, the REST API .* travel in plain text/,
     'TLS=off says what it gives up',
   )
-  t.equal(r.err.split('\n').length, 1, 'and nothing else')
+  t.match(
+    r.err,
+    /^warning: CONSULACL=off: .* can write Patroni's keys/m,
+    'CONSULACL=off says what it gives up',
+  )
+  t.equal(r.err.split('\n').length, 2, 'and nothing else')
   // The role files' verifiers have random salts: compared without them, and proven against their passwords.
   const read = (dir: string, f: string) => {
     const text = readFileSync(join(dir, f), 'utf8')
@@ -151,6 +156,7 @@ t.test('no secret, in any encoding, in a world-readable file', async (t) => {
   const root = join(tempDir(t), 'jail')
   const env = {
     ...basicEnv(),
+    CONSULACL: 'on',
     KEKPASS: 'kek "Sécret" 1 long enough',
     ADMPASS: "adm 'Sécret' 2 long enough",
     CONSULTOKEN: '5f4a1c2e-9b1d-4c7a-8e2f-3a6b7c8d9e0f',
@@ -185,6 +191,7 @@ t.test('no secret, in any encoding, in a world-readable file', async (t) => {
 /** Bad values for every kind of parameter, secrets among them, each with a marker that must not leak. */
 const BAD_ENV = {
   ...basicEnv(),
+  CONSULACL: 'on',
   MYIP: '127.0.0.1',
   CONSULSERVERS: '10.0.0.2,10.0.0.3',
   KEKPASS: 'LEAK-1 kek\nwith a line break',
@@ -302,7 +309,8 @@ t.test('check prints every resolved parameter with its source, secrets redacted'
   t.match(r.out, /^SCOPE\s+orders\s+\(arguments\)$/m)
   t.match(r.out, /^TTL\s+30\s+\(default\)$/m)
   for (const n of SECRET_NAMES.filter(
-    (n) => !['BACKUPCIPHERPASS', 'CONSULTOKEN', 'S3KEY', 'S3SECRET', 'TLSKEY'].includes(n),
+    (n) =>
+      !['BACKUPCIPHERPASS', 'CONSULTOKEN', 'CONSULAGENTTOKEN', 'S3KEY', 'S3SECRET', 'TLSKEY'].includes(n),
   ))
     t.match(r.out, new RegExp(`^${n}\\s+<redacted>\\s`, 'm'), n)
   t.notMatch(r.out, /kek-Secret-2-basic-env|admin-Secret-1-basic|cg8StVXb|old-kek-Secret-0/)

@@ -5,7 +5,8 @@ import { paramsDigest, secretsDigest } from '../../cook/seasoned.js'
 import { basicEnv } from '../helpers.js'
 
 const KEY = 'a'.repeat(64)
-const params = (): Params => validate({ ...basicEnv(), CONSULTOKEN: '6f1b2c3d-aaaa-bbbb-cccc-0123456789ab' })
+const params = (): Params =>
+  validate({ ...basicEnv(), CONSULACL: 'on', CONSULTOKEN: '6f1b2c3d-aaaa-bbbb-cccc-0123456789ab' })
 
 t.test('the secrets digest changes with every secret parameter', async (t) => {
   for (const name of ['KEKPASS', 'REPPASS', 'REWINDPASS', 'GOSSIPKEY', 'CONSULTOKEN', 'ADMPASS'])

@@ -1,6 +1,6 @@
 // The four parameter sources: pot's environment.sh, --env-file, the process environment, NAME=value arguments.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../../cook/config.js'
@@ -100,6 +100,7 @@ t.test('environment.sh: $, backticks and backslashes arrive literally, with a wa
       ['KEKPASS', 'pa$$word`x`\\n'],
       ['NODENAME', 'pg1'],
     ]),
+    { mode: 0o600 },
   )
   const r = resolve({ environmentSh: file })
   t.equal(r.raw.KEKPASS, 'pa$$word`x`\\n')
@@ -131,6 +132,7 @@ t.test('--env-file: dotenv syntax; unknown names are errors', async (t) => {
       'FOO=bar',
       '',
     ].join('\n'),
+    { mode: 0o600 },
   )
   const r = resolve({ envFile: file })
   t.equal(r.raw.NODENAME, 'pg1')
@@ -169,6 +171,67 @@ t.test('a secret given as an argument is taken, with a warning that argv is publ
   t.same(r.warnings.length, 1)
   t.match(r.warnings[0], /^KEKPASS: given as an argument/)
   t.notMatch(r.warnings[0], 'argv-secret')
+})
+
+t.test("a file that gives a secret must be root's alone: owned by root, 0600", async (t) => {
+  const dir = tempDir(t)
+  const file = (name: string, text: string, mode: number) => {
+    const path = join(dir, name)
+    writeFileSync(path, text)
+    chmodSync(path, mode)
+    return path
+  }
+  const secret = 'KEKPASS=kek-1\nNODENAME=pg1\n'
+  const open = file('open.env', secret, 0o644)
+  const r = resolve({ envFile: open })
+  t.same(names(r.problems), [open], 'a 0644 --env-file with a secret is refused')
+  t.match(r.problems[0]?.message, /mode 0644.*gives KEKPASS/)
+  t.notMatch(r.problems[0]?.message, 'kek-1', 'without the value')
+  t.equal(r.raw.KEKPASS, undefined, 'and nothing of it is taken')
+  t.same(resolve({ envFile: file('group.env', secret, 0o640) }).problems.length, 1, '0640 too')
+  t.same(resolve({ envFile: file('private.env', secret, 0o600) }).problems, [], '0600 is read')
+  t.same(resolve({ envFile: file('plain.env', 'NODENAME=pg1\n', 0o644) }).problems, [], 'no secret: any mode')
+  const sh = file('environment.sh', 'export "ADMPASS_B64=YQ=="\n', 0o644)
+  t.same(
+    names(resolve({ environmentSh: sh }).problems),
+    [sh],
+    "pot's environment.sh is held to the same rule",
+  )
+  chownSync(join(dir, 'private.env'), 65534, 65534)
+  t.match(resolve({ envFile: join(dir, 'private.env') }).problems[0]?.message, /owned by uid 65534, not root/)
+  symlinkSync(join(dir, 'open.env'), join(dir, 'link.env'))
+  t.match(resolve({ envFile: join(dir, 'link.env') }).problems[0]?.message, /symbolic link/)
+})
+
+t.test('SECRETSFILE: a 0600 file of secrets named by another source', async (t) => {
+  const dir = tempDir(t)
+  const path = join(dir, 'cook.env')
+  writeFileSync(path, `KEKPASS_B64=${Buffer.from('k$`\\"').toString('base64')}\n`, { mode: 0o600 })
+  const r = resolve({ env: { NODENAME: 'pg1', SECRETSFILE: path } })
+  t.same(r.problems, [])
+  t.equal(r.raw.KEKPASS, 'k$`\\"')
+  t.equal(r.from.KEKPASS, 'secrets-file')
+  chmodSync(path, 0o644)
+  t.same(names(resolve({ env: { SECRETSFILE: path } }).problems), [`SECRETSFILE (${path})`], '0644: refused')
+  writeFileSync(join(dir, 'plain.env'), 'NODENAME=pg1\n', { mode: 0o644 })
+  t.equal(
+    resolve({ env: { SECRETSFILE: join(dir, 'plain.env') } }).problems.length,
+    1,
+    'the secrets file is held to the rule even without a secret in it',
+  )
+  t.same(names(resolve({ env: { SECRETSFILE: join(dir, 'absent.env') } }).problems), ['SECRETSFILE'])
+})
+
+t.test('a Nomad task takes no secret from its environment', async (t) => {
+  const env = { NOMAD_ALLOC_ID: 'a1', NODENAME: 'pg1', KEKPASS: 'kek-1', ADMPASS_B64: 'YQ==' }
+  const r = resolve({ env })
+  t.same(names(r.problems).sort(), ['ADMPASS', 'KEKPASS'])
+  t.notMatch(r.problems.map((p) => p.message).join('\n'), 'kek-1')
+  t.same(
+    resolve({ env: { ...env, NOMAD_ALLOC_ID: undefined } }).problems,
+    [],
+    "outside Nomad it is the caller's choice",
+  )
 })
 
 t.test('precedence: arguments > environment > --env-file > environment.sh', async (t) => {

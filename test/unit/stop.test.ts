@@ -54,6 +54,44 @@ t.test('stops patroni, then node_exporter, then consul leave', async (t) => {
   t.match(log, /Graceful leave complete/)
 })
 
+t.test(
+  "consul leave gets the agent's token from a root-only file, never in argv or its environment",
+  async (t) => {
+    const j = await running(t, { patroni_stop_timeout: '25', consul_enable: 'YES' })
+    await j.s.sys.service('consul', 'start')
+    const token = join(j.root, 'consul-agent.token')
+    writeFileSync(token, '6f1b2c3d-aaaa-bbbb-cccc-0123456789ab\n', { mode: 0o600 })
+    const n = j.s.calls().length
+    const report = await stopJail({
+      sys: j.s.sys,
+      log: j.log,
+      stopping: statePaths(j.root).stopping,
+      consulTokenFile: token,
+    })
+    t.equal(report.consul, 'stopped')
+    const consul = j.s
+      .calls()
+      .slice(n)
+      .filter((c) => c.startsWith('consul'))
+    t.same(
+      consul,
+      ['consul leave', `consul-token file ${token} mode 600 owner 0 length 36`],
+      'argv is `consul leave` alone; consul reads the token from CONSUL_HTTP_TOKEN_FILE, no CONSUL_HTTP_TOKEN',
+    )
+    // A file others may read is not used (and said so); consul then leaves without a token.
+    const k = await running(t, { patroni_stop_timeout: '25', consul_enable: 'YES' })
+    await k.s.sys.service('consul', 'start')
+    const open = join(k.root, 'consul-agent.token')
+    writeFileSync(open, 'tok\n', { mode: 0o644 })
+    await stopJail({ sys: k.s.sys, log: k.log, stopping: statePaths(k.root).stopping, consulTokenFile: open })
+    t.same(
+      k.s.calls().filter((c) => c.startsWith('consul')),
+      ['consul leave'],
+    )
+    t.match(k.out.join('\n'), /consul-agent\.token has mode 0644.*not used/)
+  },
+)
+
 t.test('everything already down: still exits cleanly and says so', async (t) => {
   const j = await running(t, { patroni_stop_timeout: '25', consul_enable: 'YES' })
   const report = await stopJail({ sys: j.s.sys, log: j.log, stopping: statePaths(j.root).stopping })
