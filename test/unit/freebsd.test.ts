@@ -57,8 +57,13 @@ t.test(
       const rc = plan(validate({ ...basicEnv(), ...v } as RawParams)).rcConf
       for (const [name, value] of Object.entries(rc)) {
         t.equal(sysrcRefusal(value), undefined, `${name}=${value}`)
-        // cron_enable is YES in /etc/defaults/rc.conf already: sysrc reads it there and nothing is written.
-        t.equal(await s.sys.sysrcEnsure(name, value), name !== 'cron_enable', `${name} set`)
+        // cron_enable and syslogd_enable are YES in /etc/defaults/rc.conf already: sysrc reads them there and
+        // nothing is written.
+        t.equal(
+          await s.sys.sysrcEnsure(name, value),
+          !['cron_enable', 'syslogd_enable'].includes(name),
+          `${name} set`,
+        )
       }
       for (const [name, value] of Object.entries(rc)) {
         t.equal(await s.sys.sysrcGet(name), value, `${name} reads back`)

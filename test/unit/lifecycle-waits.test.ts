@@ -25,7 +25,7 @@ t.test('replica: Patroni starts only once the cluster exists in Consul', async (
   )
   j.consul.keys.add('/service/postgresql/initialize')
   const r = await done
-  t.same(r.started, ['consul', 'patroni', 'node_exporter', 'postgres_exporter'])
+  t.same(r.started, ['syslogd', 'consul', 'patroni', 'node_exporter', 'postgres_exporter', 'cron'])
   t.ok(j.consul.requests.includes('GET /v1/kv/service/postgresql/leader'), 'the leader key counts too')
   t.ok(
     j.consul.tokens.length > 0 && j.consul.tokens.every((x) => x === SECRETS.CONSULTOKEN),
@@ -40,7 +40,7 @@ t.test('replica: a cluster that has a leader key but no initialize key exists to
   const r = await startJail(j.params(), j.opts({ timeouts: { clusterExistsMs: 2000 } }))
   t.same(
     r.started,
-    ['consul', 'patroni', 'node_exporter', 'postgres_exporter'],
+    ['syslogd', 'consul', 'patroni', 'node_exporter', 'postgres_exporter', 'cron'],
     'the leader key alone lets the replica start',
   )
 })
@@ -80,7 +80,11 @@ t.test('replica with etcd: waits for the initialize key in the real etcd', async
   )
   t.equal(put.status, 0, put.stderr)
   const r = await done
-  t.same(r.started, ['patroni', 'node_exporter', 'postgres_exporter'], 'no consul with DCS=etcd')
+  t.same(
+    r.started,
+    ['syslogd', 'patroni', 'node_exporter', 'postgres_exporter', 'cron'],
+    'no consul with DCS=etcd',
+  )
   t.notOk(j.s.calls().some((c) => c.includes('consul')))
 
   // With ETCDPROXY the cook asks etcd where Patroni does, through the proxy: ETCDHOSTS may be out of reach.
@@ -93,7 +97,7 @@ t.test('replica with etcd: waits for the initialize key in the real etcd', async
   const p = await startJail(proxied.params(), proxied.opts({ timeouts: { clusterExistsMs: 5000 } }))
   t.same(
     p.started,
-    ['patroni', 'node_exporter', 'postgres_exporter'],
+    ['syslogd', 'patroni', 'node_exporter', 'postgres_exporter', 'cron'],
     'the cluster was found through ETCDPROXY',
   )
   t.match(
