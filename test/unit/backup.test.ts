@@ -449,8 +449,8 @@ t.test('the backup scripts pass shellcheck -s sh, also with paths that need quot
   }
   t.equal(
     n,
-    12,
-    "cook-backup, cook-pgbackrest-push, cook-restore, post-bootstrap, the rc script and postgres_exporter's env, in two layouts",
+    14,
+    "cook-backup, cook-pgbackrest-push, cook-restore, post-bootstrap, the rc scripts of patroni and postgres_exporter and postgres_exporter's env, in two layouts",
   )
   const post = file(plan(params({ BACKUPREPO: '/mnt/backups' })), PATHS.postBootstrap).content
   t.match(post, /stanza-create \|\|/, 'post-bootstrap creates the stanza, without failing the bootstrap')

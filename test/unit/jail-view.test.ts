@@ -112,7 +112,7 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
       // rc.conf and puts it on daemon's command line): the env file's settings, the web config.
       t.match(
         exporter.ok ? exporter.value : '',
-        /^postgres_exporter --web\.listen-address=\S+:9187 --web\.config\.file=\/usr\/local\/etc\/postgres_exporter\/web\.yml env DATA_SOURCE_NAME= DATA_SOURCE_PASS_FILE=\/usr\/local\/etc\/postgres_exporter\/monitor\.pass DATA_SOURCE_URI=\/postgres\?host=%2Ftmp&port=5432&sslmode=disable DATA_SOURCE_USER=monitor $/,
+        /^postgres_exporter --web\.listen-address=\S+:9187 --web\.config\.file=\/usr\/local\/etc\/postgres_exporter\/web\.yml env DATA_SOURCE_NAME= DATA_SOURCE_PASS_FILE=\/usr\/local\/etc\/postgres_exporter\/monitor\.pass DATA_SOURCE_URI=\/postgres\?host=%2Fvar%2Frun%2Fpostgresql&port=5432&sslmode=disable DATA_SOURCE_USER=monitor $/,
         'postgres_exporter starts with the DATA_SOURCE_* settings of its env file and its web config',
       )
       const status = await view.run('service patroni status')

@@ -6,10 +6,12 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
+import { apply } from '../../cook/apply.js'
 import { isNomadMode } from '../../cook/commands/run.js'
 import { CookError } from '../../cook/errors.js'
 import { stayInForeground } from '../../cook/foreground.js'
 import { startJail, statePaths } from '../../cook/lifecycle.js'
+import { plan } from '../../cook/plan.js'
 import { tempDir } from '../helpers.js'
 import { jail, SECRETS } from '../jail.js'
 
@@ -160,7 +162,8 @@ t.test('Nomad mode: --nomad or NOMAD_ALLOC_ID', async (t) => {
 /** A cook in the foreground over a running patroni stand-in; signals come from the returned emitter. */
 async function foreground(t: Test, stopBoundMs: number) {
   const j = await jail(t)
-  // As the start left it: rc.subr starts no service whose rcvar is not YES.
+  // As the start left it: the rendered rc.d/patroni, enabled (rc.subr starts no service whose rcvar is not YES).
+  apply(plan(j.params()), { root: j.root, owners: 'record' })
   await j.s.sys.sysrcEnsure('patroni_enable', 'YES')
   await j.s.sys.service('patroni', 'start')
   const signals = new EventEmitter()
