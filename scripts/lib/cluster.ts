@@ -140,6 +140,18 @@ export class Cluster extends ClusterProcesses {
     )
   }
 
+  /**
+   * Patroni's stdout and stderr (in the jail /var/log/patroni/patroni.out): what Patroni's own children print,
+   * the archive_command it runs for the ready WAL before a pg_rewind among them.
+   */
+  patroniOutput(m: Member): string {
+    try {
+      return readFileSync(join(this.logDir, `${m.name}.log`), 'utf8')
+    } catch {
+      return ''
+    }
+  }
+
   /** Patroni's own log of the member (log.dir of its patroni.yml). */
   patroniLog(m: Member): string {
     try {
