@@ -13,7 +13,7 @@ import { consulMetricsView, exporterFiles, exporterRcConf, MONITOR_ROLE } from '
 import { exporterWebFiles, nodeExporterRcConf } from './exporter-web.js'
 import { renderTemplate } from './render.js'
 import { backupFiles, patroniBackupView, stanzaCreateView, standbyRestoreCommand } from './backup.js'
-import { NEWSYSLOG_CONF, newsyslogFile } from './newsyslog.js'
+import { NEWSYSLOG_CONF, newsyslogFile, userNewsyslogFiles } from './newsyslog.js'
 import { scramMatches, scramVerifier } from './secrets.js'
 import { PORTS } from './ports.js'
 import { consulTls, patroniTls, tlsDirsAndFiles } from './tls-files.js'
@@ -189,7 +189,7 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifi
     })
   // The base system's daemons that normal mode's /etc/rc starts (both are YES in /etc/defaults/rc.conf) and
   // Nomad mode (no rc) would not: cron runs newsyslog hourly from /etc/crontab (the rotation of every log in
-  // NEWSYSLOG_CONF) and the scheduled backups; syslogd takes what cron and daemon(8) -T send to syslog, and
+  // NEWSYSLOG_CONF) and from cron.d as postgres and nodeexport (their own logs), and the scheduled backups; syslogd takes what cron and daemon(8) -T send to syslog, and
   // starts first, so that the daemons after it can log. Set in rc.conf too, so that an operator's NO elsewhere
   // does not turn them off unnoticed.
   rcConf.syslogd_enable = 'YES'
@@ -239,6 +239,10 @@ export function plan(p: Params, layout: Layout = JAIL_LAYOUT, prior: PriorVerifi
   if (layout.base === '') {
     dirs.push({ path: dirname(NEWSYSLOG_CONF), mode: 0o755, owner: 'root' })
     files.push(newsyslogFile(p, layout))
+    // The logs in postgres's and nodeexport's directories: rotated by newsyslog run as them (newsyslog.ts).
+    const user = userNewsyslogFiles(p, layout)
+    for (const d of user.dirs) if (!dirs.some((x) => x.path === d.path)) dirs.push(d)
+    files.push(...user.files)
   }
   return { dirs, files, rcConf, services }
 }

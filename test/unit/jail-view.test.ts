@@ -147,7 +147,7 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
         await line('node_exporter '),
         `node_exporter --web.listen-address=${rc.node_exporter_listen_address} --collector.textfile.directory=${rc.node_exporter_textfile_dir} --web.config.file=/usr/local/etc/node_exporter/web.yml`,
       )
-      // Its output lands in a file (no syslogd in a Nomad jail), which newsyslog rotates.
+      // Its output lands in a file (no syslogd in a Nomad jail), which newsyslog rotates as nodeexport.
       const out = await until('node_exporter.log', () => {
         const text = existsSync(view.at('/var/log/node_exporter/node_exporter.log'))
           ? view.read('/var/log/node_exporter/node_exporter.log')
@@ -156,8 +156,12 @@ t.test('the jail, as FreeBSD runs it', { skip: unavailable }, async (t) => {
       })
       t.match(out, /node_exporter stand-in: msg="Listening on"/)
       t.match(
-        view.read('/usr/local/etc/newsyslog.conf.d/cook.conf'),
+        view.read('/usr/local/etc/newsyslog-nodeexport.conf'),
         /^\/var\/log\/node_exporter\/node_exporter\.log\s/m,
+      )
+      t.match(
+        view.read('/usr/local/etc/cron.d/newsyslog-users'),
+        /^0 \* \* \* \* nodeexport \/usr\/sbin\/newsyslog -r -f \/usr\/local\/etc\/newsyslog-nodeexport\.conf$/m,
       )
       // node_exporter_user and _group: the script's precmd makes the pid file theirs.
       t.equal(statSync(view.at('/var/run/node_exporter.pid')).uid, 991, "the pid file is nodeexport's")

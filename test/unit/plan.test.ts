@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { CookError } from '../../cook/errors.js'
 import { JAIL_LAYOUT, PATHS, type Layout } from '../../cook/layout.js'
-import { NEWSYSLOG_CONF } from '../../cook/newsyslog.js'
+import { NEWSYSLOG_CONF, NEWSYSLOG_CRON, userNewsyslogConf } from '../../cook/newsyslog.js'
 import { validate, type Params } from '../../cook/params.js'
 import { consulView, patroniView, plan, type Plan } from '../../cook/plan.js'
 import { renderTemplate } from '../../cook/render.js'
@@ -51,6 +51,9 @@ t.test('files, owners and modes', async (t) => {
       [PATHS.exporterWeb, '600', 'pgmonitor'],
       [PATHS.consulAgent, '640', 'consul'],
       [NEWSYSLOG_CONF, '644', 'root'],
+      [userNewsyslogConf('postgres'), '644', 'root'],
+      [userNewsyslogConf('nodeexport'), '644', 'root'],
+      [NEWSYSLOG_CRON, '644', 'root'],
     ],
   )
   t.same(
