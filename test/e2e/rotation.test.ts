@@ -34,12 +34,21 @@ async function replicates(c: Cluster, note: string): Promise<void> {
     }
 }
 
-/** Logs in over TCP as `user` with exactly `password` (a pgpass file of its own): true when accepted. */
+/**
+ * Logs in over TCP as `user` with exactly `password` (a pgpass file of its own): true when accepted. pg_hba
+ * admits replicator from the members only for physical replication, so its login is a replication connection.
+ */
 async function accepts(c: Cluster, m: Member, user: string, password: string): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), 'rotation-login-'))
+  const replication = user === 'replicator'
   try {
     writePgpass(join(dir, 'pgpass'), { [user]: password })
-    await query(c.memberConn(m, user), 'SELECT 1', { pgpass: join(dir, 'pgpass') })
+    const conn = c.memberConn(m, user)
+    await query(
+      replication ? { ...conn, dbname: 'dbname=postgres replication=true' } : conn,
+      replication ? 'IDENTIFY_SYSTEM' : 'SELECT 1',
+      { pgpass: join(dir, 'pgpass') },
+    )
     return true
   } catch (e) {
     if (/password authentication failed/.test((e as Error).message)) return false

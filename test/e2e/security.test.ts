@@ -79,7 +79,16 @@ t.test(
         postgresql: { parameters: { work_mem: '7MB' } },
       })
       t.equal(patch.status, 200, 'PATCH /config with credentials')
-      t.match(await configOf(), { postgresql: { parameters: { work_mem: '7MB' } } })
+      // GET /config answers from the member's view of the DCS, which its next loop refreshes.
+      await waitFor(
+        'work_mem 7MB in GET /config',
+        async () => {
+          const config = (await configOf()) as { postgresql?: { parameters?: { work_mem?: string } } }
+          return config.postgresql?.parameters?.work_mem === '7MB' ? true : undefined
+        },
+        { timeout: 15000 },
+      )
+      t.pass('PATCH /config is in the dynamic configuration')
 
       const pmBefore = pm(other)
       const [cmd = '', ...args] = asUser('postgres', [
