@@ -1,7 +1,7 @@
 // cook (no subcommand): the jail's entry point. Seasons or reseasons the jail and starts the services;
 // in Nomad mode it then stays in the foreground while Patroni runs.
-import { defineCommand, PARAM_OPTIONS, PARAM_USAGE, type Io } from '../command.js'
-import { loadConfigFromOptions, ownersOption } from '../config.js'
+import { defineCommand, PARAM_OPTIONS, PARAM_USAGE } from '../command.js'
+import { isNomadMode, loadConfigFromOptions, ownersOption } from '../config.js'
 import { CookError, ParamError } from '../errors.js'
 import { freebsd } from '../freebsd.js'
 import { stayInForeground } from '../foreground.js'
@@ -11,13 +11,7 @@ import { join } from 'node:path'
 import { scrubTinirc, TINIRC } from '../pot-leftovers.js'
 import { jailAddresses, preflight } from '../preflight.js'
 
-/**
- * Nomad's pot driver runs cook as pot.cmd with the task's environment, which always holds NOMAD_ALLOC_ID;
- * the rc.d `cook` service of a jail started by hand does not. `--nomad` forces it either way.
- */
-export function isNomadMode(values: Record<string, unknown>, env: Io['env']): boolean {
-  return values.nomad === true || (env.NOMAD_ALLOC_ID ?? '') !== ''
-}
+export { isNomadMode }
 
 export default defineCommand({
   summary:
