@@ -35,12 +35,14 @@ export default defineCommand({
     try {
       // First, even when the parameters turn out invalid: the file is readable by every jail user.
       const scrubbed = scrubTinirc(join(root, TINIRC))
-      if (scrubbed > 0)
+      if (scrubbed.removed > 0)
         log.info(
-          `warning: removed ${scrubbed} environment line(s) from ${TINIRC}, where pot's start script put the ` +
+          `warning: removed ${scrubbed.removed} environment line(s) from ${TINIRC}, where pot's start script put the ` +
             "jail's environment (pot set-env) readable by every user of the jail: give secrets in a 0600 file " +
             '(SECRETSFILE or --env-file), not with pot set-env',
         )
+      if (scrubbed.leftAlone !== undefined)
+        log.info(`warning: left ${TINIRC} alone: it ${scrubbed.leftAlone}, so it is not pot's`)
       const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
       // The jail must have the addresses the services bind, before anything is written.
       const problems = preflight(params, jailAddresses(), {
