@@ -7,7 +7,8 @@
 // writes a new one at the next start. So cook rewrites it in place without those lines. In place: the
 // file keeps its name in the world-writable /tmp, so no jail user can take the name before pot's next
 // write. environment.sh stays: it is root's alone (cook checks that before it reads it), and `cook check`,
-// `cook render --dry-run` and a re-run read it.
+// `cook render --dry-run` and a re-run read it. /tmp is world-writable, so scrubTinirc touches only what is
+// provably pot's tinirc; anything else at that name is left alone with a warning.
 import {
   closeSync,
   constants,
