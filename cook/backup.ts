@@ -313,10 +313,12 @@ export function backupFiles(p: Params, layout: Layout): BackupFiles {
     },
     {
       // pgbackrest backup, check and stanza-create connect to PostgreSQL over its socket as postgres. The
-      // password is for that socket only (libpq names it "localhost" when it is its default directory).
+      // password is for that socket only: libpq matches a socket against its directory's path, and "localhost"
+      // only when the directory is libpq's default (/tmp on FreeBSD). No "localhost" line: it would offer
+      // KEKPASS to whatever listens on /tmp/.s.PGSQL.5432 or on TCP localhost:5432, which any jail user may be.
       path: BACKUP_PATHS.pgpass,
       template: 'pgbackrest-pgpass',
-      view: { hosts: [pgpass(L(PATHS.pgSocketDir)), 'localhost'], password: pgpass(p.KEKPASS) },
+      view: { hosts: [pgpass(L(PATHS.pgSocketDir))], password: pgpass(p.KEKPASS) },
       mode: 0o600,
       owner: pg,
       format: 'text',

@@ -75,10 +75,12 @@ export const EXAMPLE_SECRETS: readonly string[] = [
   'cg8StVXbQJ0gPvMd9o7yrg1Yr5x2eH0pKgx0WsRRvHc=',
   '00000000-0000-0000-0000-000000000000',
   'AKIAIOSFODNN7EXAMPLE',
+  'paste the output of openssl rand -base64 48',
 ]
 
 /**
- * A password that guards more than itself (KEKPASS, ADMPASS): at least `min` characters (Unicode code points,
+ * A password (KEKPASS, ADMPASS, and every other one given explicitly; derived ones are 32 characters): at
+ * least `min` characters (Unicode code points,
  * as a person counts them) and none of the documentation's examples, after the checks of `inner`.
  */
 export function strongPassword(min: number, inner: Check<string>): Check<string> {

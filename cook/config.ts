@@ -14,6 +14,8 @@ export interface ConfigOptions {
   envFile?: string | undefined
   environmentSh?: string | undefined
   allowLoopback?: boolean | undefined
+  /** Nomad mode (isNomadMode): pot wrote no environment.sh, so /tmp/environment.sh is not read. */
+  nomad?: boolean | undefined
   /** The jail's `/`: certificates given as paths are read under it. */
   root?: string | undefined
   /** The PostgreSQL server PGPARAMS is checked against; the jail's when left out. */
@@ -31,10 +33,18 @@ export interface Config {
 
 export const DEFAULT_POSTGRES_BIN = `${JAIL_LAYOUT.pgBinDir}/postgres`
 
+/**
+ * The environment.sh cook reads. In Nomad mode pot writes its environment into tinirc, never environment.sh:
+ * a file of that name in /tmp is some jail user's. An explicit --environment-sh is the caller's (root's) choice.
+ */
+export function environmentShPath(opts: Pick<ConfigOptions, 'environmentSh' | 'nomad'>): string | undefined {
+  return opts.environmentSh ?? (opts.nomad === true ? undefined : DEFAULT_ENVIRONMENT_SH)
+}
+
 /** All problems at once, from the sources, the schema and the installed server, or the validated parameters. */
 export function loadConfig(opts: ConfigOptions): Config {
   const resolved = resolve({
-    environmentSh: opts.environmentSh ?? DEFAULT_ENVIRONMENT_SH,
+    environmentSh: environmentShPath(opts),
     envFile: opts.envFile,
     env: opts.env,
     args: opts.args,
@@ -91,6 +101,17 @@ function checkPgParams(resolved: Resolved, bin: string, problems: Problem[]): Pg
   return server
 }
 
+/**
+ * Nomad's pot driver runs cook as pot.cmd with the task's environment, which always holds NOMAD_ALLOC_ID;
+ * the rc.d `cook` service of a jail started by hand does not. `--nomad` forces it either way.
+ */
+export function isNomadMode(
+  values: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+): boolean {
+  return values.nomad === true || (env.NOMAD_ALLOC_ID ?? '') !== ''
+}
+
 /** loadConfig from the options every parameter-reading subcommand shares (cli.ts PARAM_OPTIONS). */
 export function loadConfigFromOptions(
   values: Record<string, string | boolean | undefined>,
@@ -101,6 +122,7 @@ export function loadConfigFromOptions(
     envFile: values['env-file'] as string | undefined,
     environmentSh: values['environment-sh'] as string | undefined,
     allowLoopback: values['dev-allow-loopback'] === true,
+    nomad: isNomadMode(values, env),
     root: values.root as string | undefined,
     postgresBin: values['postgres-bin'] as string | undefined,
     args,

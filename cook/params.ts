@@ -263,21 +263,21 @@ class ParamTable {
   })
   REPPASS = param({
     doc: 'password of the "replicator" role used for streaming replication',
-    want: 'a non-empty password without line breaks',
+    want: `a password of at least ${MIN_KEKPASS} characters without line breaks, not an example from the documentation`,
     example: SECRET_EXAMPLE,
     secret: true,
     defaultDoc: 'derived from KEKPASS and SCOPE (scrypt, then HKDF-SHA256)',
     fallback: derived('replication'),
-    check: password('pg_basebackup', true),
+    check: strongPassword(MIN_KEKPASS, password('pg_basebackup', true)),
   })
   REWINDPASS = param({
     doc: 'password of the "rewinder" role that pg_rewind uses to rejoin a former leader',
-    want: 'a non-empty password without line breaks',
+    want: `a password of at least ${MIN_KEKPASS} characters without line breaks, not an example from the documentation`,
     example: SECRET_EXAMPLE,
     secret: true,
     defaultDoc: 'derived from KEKPASS and SCOPE (scrypt, then HKDF-SHA256)',
     fallback: derived('rewind'),
-    check: password('pg_rewind', true),
+    check: strongPassword(MIN_KEKPASS, password('pg_rewind', true)),
   })
   OLDKEKPASS = param({
     doc: 'while KEKPASS is being rotated: the superuser password the running cluster still has, so that cook can log in to the leader once and set the new passwords (a pot jail also finds it in its own patroni.yml; a fresh Nomad jail needs it); remove it afterwards',
@@ -289,21 +289,21 @@ class ParamTable {
   })
   METRICSPASS = param({
     doc: 'password of user "prometheus" that Prometheus scrapes node_exporter and postgres_exporter with (HTTP basic auth, over TLS with TLS=on); the same on every member; the exporters keep only its bcrypt hash',
-    want: 'a non-empty password of at most 72 bytes (bcrypt reads no further) without line breaks or spaces at either end',
+    want: `a password of at least ${MIN_KEKPASS} characters and at most 72 bytes (bcrypt reads no further) without line breaks or spaces at either end, not an example from the documentation`,
     example: SECRET_EXAMPLE,
     secret: true,
     defaultDoc: 'derived from KEKPASS and SCOPE (set it to scrape: Prometheus needs it in its password_file)',
     fallback: from(['KEKPASS', 'SCOPE'], (p): string => derivePassword(p.KEKPASS, p.SCOPE, 'metrics')),
-    check: metricsPassword,
+    check: strongPassword(MIN_KEKPASS, metricsPassword),
   })
   MONPASS = param({
     doc: 'password of the "monitor" role (pg_monitor, not a superuser) that postgres_exporter logs in with',
-    want: 'a non-empty password without line breaks or spaces at either end',
+    want: `a password of at least ${MIN_KEKPASS} characters without line breaks or spaces at either end, not an example from the documentation`,
     example: SECRET_EXAMPLE,
     secret: true,
     defaultDoc: 'derived from KEKPASS and SCOPE (scrypt, then HKDF-SHA256)',
     fallback: derived('monitor'),
-    check: exporterPassword,
+    check: strongPassword(MIN_KEKPASS, exporterPassword),
   })
   SCOPE = param({
     doc: 'cluster name: the same on every member; Patroni scope and Consul service name',
@@ -558,13 +558,13 @@ class ParamTable {
   })
   BACKUPCIPHERPASS = param({
     doc: "the passphrase the repository is encrypted with (pgBackRest's repo1-cipher-pass): the same on every member and on any cluster that restores from or follows this repository; lost, every backup in it is unreadable",
-    want: `at least ${MIN_CIPHER_PASS} characters (e.g. \`openssl rand -base64 48\`), no line breaks or control characters, no blanks at either end`,
+    want: `at least ${MIN_CIPHER_PASS} characters (e.g. \`openssl rand -base64 48\`), no line breaks or control characters, no blanks at either end, not an example from the documentation`,
     example: 'paste the output of openssl rand -base64 48',
     secret: true,
     required: (raw) => (raw.BACKUPREPO ?? 'off') !== 'off' && (raw.BACKUPCIPHER ?? 'aes-256-cbc') !== 'off',
     requiredDoc: 'with BACKUPREPO other than off, unless BACKUPCIPHER=off',
     defaultDoc: 'none',
-    check: cipherPass,
+    check: strongPassword(MIN_CIPHER_PASS, cipherPass),
     rules: [
       rule(['BACKUPCIPHERPASS', 'BACKUPREPO', 'BACKUPCIPHER'], (p): string | undefined =>
         p.BACKUPREPO.type === 'off'
@@ -638,12 +638,12 @@ class ParamTable {
   })
   RESTPASS = param({
     doc: 'password of user "patroni" for the unsafe endpoints of the REST API (switchover, restart, reinitialize, config); patronictl on the member reads it from patroni.yml',
-    want: 'a non-empty password',
+    want: `a password of at least ${MIN_KEKPASS} characters, not an example from the documentation`,
     example: SECRET_EXAMPLE,
     secret: true,
     defaultDoc: 'derived from KEKPASS and SCOPE (scrypt, then HKDF-SHA256)',
     fallback: derived('restapi'),
-    check: password('nothing', false),
+    check: strongPassword(MIN_KEKPASS, password('nothing', false)),
   })
   TLS = param({
     doc: 'on: PostgreSQL (hostssl only), the REST API (HTTPS) and the DCS links use TLS with TLSCA, TLSCERT, TLSKEY; off gives all of that up (plain text, no server verification) and needs saying so',

@@ -37,7 +37,7 @@ export const OWNED: Readonly<Record<string, string>> = {
   config_file: 'Patroni writes postgresql.conf itself',
   hba_file: 'Patroni writes pg_hba.conf (ALLOWNETS, MEMBERNETS)',
   ident_file: 'Patroni writes pg_ident.conf',
-  unix_socket_directories: 'cook sets it (/tmp)',
+  unix_socket_directories: 'cook sets it (/var/run/postgresql, not the world-writable /tmp)',
   // PostgreSQL's own log, rotated by PostgreSQL (README, "The logs").
   logging_collector: "cook keeps it on: PostgreSQL must write its own log, not Patroni's output",
   log_directory: 'cook sets it (/var/log/postgresql)',

@@ -1,5 +1,6 @@
-// Where parameters come from, lowest precedence first: pot's /tmp/environment.sh, an --env-file,
-// the process environment (Nomad), NAME=value arguments. Only names of the schema are read.
+// Where parameters come from, lowest precedence first: pot's /tmp/environment.sh (outside Nomad mode, and
+// only when root's alone), an --env-file, the process environment (Nomad), NAME=value arguments.
+// Only names of the schema are read.
 import { readChecked } from './private-file.js'
 import { parse as parseDotenv } from 'dotenv'
 import type { Problem } from './errors.js'
@@ -8,7 +9,7 @@ import { PARAM_NAMES, PARAMS, type ParamName, type RawParams } from './params.js
 export type SourceName = 'environment.sh' | 'env-file' | 'secrets-file' | 'environment' | 'arguments'
 
 export interface Sources {
-  /** pot's environment file (normal mode); missing is fine. */
+  /** pot's environment file (not in Nomad mode); missing is fine, not root's alone is ignored with a warning. */
   environmentSh?: string | undefined
   envFile?: string | undefined
   env?: NodeJS.ProcessEnv | Record<string, string | undefined>
@@ -194,21 +195,25 @@ export function resolve(sources: Sources): Resolved {
 
   const layers: { source: SourceName; vars: Record<string, string | undefined>; strict: boolean }[] = []
   if (sources.environmentSh !== undefined) {
+    // The file lies in the jail's world-writable /tmp: where pot wrote none (a Nomad or no-rc jail), any jail
+    // user may create one. So it counts only when it is root's alone, whatever it holds, and a file that is
+    // not is ignored with a warning (its name and why, never its text) so that a planted one cannot stop the jail.
+    const path = sources.environmentSh
     let text: string | undefined
     let why: string | undefined
     try {
-      ;({ text, why } = readChecked(sources.environmentSh))
+      ;({ text, why } = readChecked(path))
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
-        problems.push({
-          name: sources.environmentSh,
-          message: `cannot be read: ${(e as Error).message}; want pot's environment file, or none`,
-        })
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') why = `cannot be read (${(e as Error).message})`
     }
-    if (text !== undefined) {
+    if (why !== undefined)
+      warnings.push(
+        `${path}: ignored, it ${why}; cook reads pot's environment file only when it is a regular file owned ` +
+          'by root that no other user can read or change (pot writes it 0600)',
+      )
+    else if (text !== undefined) {
       const parsed = parseEnvironmentSh(text)
       problems.push(...parsed.problems)
-      problems.push(...privacy(sources.environmentSh, why, parsed.vars, false))
       layers.push({ source: 'environment.sh', vars: parsed.vars, strict: false })
       for (const [key, value] of Object.entries(parsed.vars))
         if (isParamKey(key) && /[$`\\]/.test(value))

@@ -1,7 +1,7 @@
 // cook (no subcommand): the jail's entry point. Seasons or reseasons the jail and starts the services;
 // in Nomad mode it then stays in the foreground while Patroni runs.
-import { defineCommand, PARAM_OPTIONS, PARAM_USAGE, type Io } from '../command.js'
-import { loadConfigFromOptions, ownersOption } from '../config.js'
+import { defineCommand, PARAM_OPTIONS, PARAM_USAGE } from '../command.js'
+import { isNomadMode, loadConfigFromOptions, ownersOption } from '../config.js'
 import { CookError, ParamError } from '../errors.js'
 import { freebsd } from '../freebsd.js'
 import { stayInForeground } from '../foreground.js'
@@ -11,13 +11,7 @@ import { join } from 'node:path'
 import { scrubTinirc, TINIRC } from '../pot-leftovers.js'
 import { jailAddresses, preflight } from '../preflight.js'
 
-/**
- * Nomad's pot driver runs cook as pot.cmd with the task's environment, which always holds NOMAD_ALLOC_ID;
- * the rc.d `cook` service of a jail started by hand does not. `--nomad` forces it either way.
- */
-export function isNomadMode(values: Record<string, unknown>, env: Io['env']): boolean {
-  return values.nomad === true || (env.NOMAD_ALLOC_ID ?? '') !== ''
-}
+export { isNomadMode }
 
 export default defineCommand({
   summary:
@@ -41,12 +35,14 @@ export default defineCommand({
     try {
       // First, even when the parameters turn out invalid: the file is readable by every jail user.
       const scrubbed = scrubTinirc(join(root, TINIRC))
-      if (scrubbed > 0)
+      if (scrubbed.removed > 0)
         log.info(
-          `warning: removed ${scrubbed} environment line(s) from ${TINIRC}, where pot's start script put the ` +
+          `warning: removed ${scrubbed.removed} environment line(s) from ${TINIRC}, where pot's start script put the ` +
             "jail's environment (pot set-env) readable by every user of the jail: give secrets in a 0600 file " +
             '(SECRETSFILE or --env-file), not with pot set-env',
         )
+      if (scrubbed.leftAlone !== undefined)
+        log.info(`warning: left ${TINIRC} alone: it ${scrubbed.leftAlone}, so it is not pot's`)
       const { params, resolved } = loadConfigFromOptions(values, positionals, io.env)
       // The jail must have the addresses the services bind, before anything is written.
       const problems = preflight(params, jailAddresses(), {

@@ -165,7 +165,7 @@ t.test('a run killed midway converges when run again', async (t) => {
 
 const AFTER = {
   ...basicEnv(),
-  MONPASS: 'm0n-Secret',
+  MONPASS: 'm0n-Secret-long-enough',
   SCOPE: 'other',
   DATACENTER: 'dc9',
   TTL: '40',
@@ -175,7 +175,7 @@ const AFTER = {
 /** Every file of a plan that differs between two parameter sets: what a reseason rewrites. */
 function twoPlans() {
   // MONPASS is given: derived, it would change with SCOPE, and its verifier with it (a random salt).
-  const before = plan(validate({ ...basicEnv(), MONPASS: 'm0n-Secret' }))
+  const before = plan(validate({ ...basicEnv(), MONPASS: 'm0n-Secret-long-enough' }))
   // SCOPE and TTL are in patroni.yml, DATACENTER is in agent.hcl, STOPTIMEOUT in rc.d/patroni. The role files keep their verifiers (what
   // `cook render` does: readPriorVerifiers) since ADMPASS and MONPASS stay.
   const prior = {

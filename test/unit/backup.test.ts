@@ -258,7 +258,16 @@ t.test('backups to S3: pgbackrest.conf, patroni.yml, cron, as their readers see 
   const conf = file(pl, BACKUP_PATHS.conf)
   t.equal(conf.mode, 0o600, 'pgbackrest.conf holds the S3 secret: 0600')
   t.equal(conf.owner, 'postgres')
-  t.equal(file(pl, BACKUP_PATHS.pgpass).mode, 0o600)
+  const pgpassFile = file(pl, BACKUP_PATHS.pgpass)
+  t.equal(pgpassFile.mode, 0o600)
+  // KEKPASS only for PostgreSQL's own socket directory: libpq would send it wherever a line's host matches,
+  // and "localhost" matches /tmp (FreeBSD's libpq default) and TCP localhost:5432, which a jail user can hold.
+  const hosts = pgpassFile.content
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => l.split(':')[0])
+  t.same(hosts, [PATHS.pgSocketDir], 'one line, for the socket directory')
+  t.notMatch(pgpassFile.content, /^(localhost|\*|127\.0\.0\.1|::1|\/tmp):/m, 'no localhost, * or /tmp line')
   const ini = readIni(conf.content)
   t.equal(ini.global?.['repo1-s3-key'], S3.S3KEY, 'the key round-trips')
   t.equal(ini.global?.['repo1-s3-key-secret'], S3.S3SECRET, 'the secret round-trips')

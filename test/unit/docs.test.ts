@@ -73,8 +73,8 @@ t.test(
     t.same(r.problems, [])
     // The certificate examples are paths in the jail: a root where they hold the typical member's files.
     const tls = tlsFixture(t)
-    // KEKPASS's and ADMPASS's examples are refused on purpose (a copied example is no secret): with real
-    // values for those two, the examples together validate.
+    // Every password's example is refused on purpose (a copied example is no secret): with real values for
+    // those, the examples together validate.
     const refused = (() => {
       try {
         validate(r.raw, { allowLoopback: false, root: tls.root })
@@ -83,8 +83,12 @@ t.test(
         return (e as ParamError).problems.map((p) => p.name)
       }
     })()
-    t.same(refused, ['ADMPASS', 'KEKPASS'], 'the copied KEKPASS and ADMPASS are refused')
-    const secrets = { KEKPASS: 'a-real-superuser-secret', ADMPASS: 'a-real-admin-secret' }
+    const passwords = ['ADMPASS', 'KEKPASS', 'REPPASS', 'REWINDPASS', 'METRICSPASS', 'MONPASS']
+    passwords.push('BACKUPCIPHERPASS', 'RESTPASS')
+    t.same(refused.sort(), passwords.sort(), 'every copied password is refused')
+    const secrets = Object.fromEntries(
+      passwords.map((n) => [n, `a-real-${n.toLowerCase()}-secret-of-40-characters`]),
+    )
     t.doesNotThrow(
       () => validate({ ...r.raw, ...secrets }, { allowLoopback: false, root: tls.root }),
       'the examples together validate',

@@ -30,7 +30,7 @@ t.test(
     t.match(p.MONPASS, /^[A-Za-z0-9_-]{32}$/, 'derived, base64url')
     t.not(p.MONPASS, p.REPPASS)
     t.equal(params({ SCOPE: 'other' }).MONPASS === p.MONPASS, false, 'depends on SCOPE')
-    t.equal(params({ MONPASS: 'mon pass' }).MONPASS, 'mon pass')
+    t.equal(params({ MONPASS: 'mon pass, long enough' }).MONPASS, 'mon pass, long enough')
     for (const bad of [' lead', 'trail ', 'two\nlines']) {
       let problems: { name: string; message: string }[] = []
       try {
@@ -51,13 +51,13 @@ t.test(
 t.test(
   'the monitor role: LOGIN and pg_monitor, no superuser, its password as a SCRAM verifier',
   async (t) => {
-    const p = params({ MONPASS: 'm0n-Secret' })
+    const p = params({ MONPASS: 'm0n-Secret-long-enough' })
     const sql = file(p, PATHS.monitorRoleSql)
     t.equal(sql.mode, 0o600)
-    t.notMatch(sql.content, /m0n-Secret/, 'never the password itself')
+    t.notMatch(sql.content, /m0n-Secret-long-enough/, 'never the password itself')
     const verifiers = [...sql.content.matchAll(/PASSWORD '([^']+)'/g)].map((m) => m[1] ?? '')
     t.equal(verifiers.length, 2)
-    for (const v of verifiers) t.ok(scramMatches(v, 'm0n-Secret'), 'the verifier proves MONPASS')
+    for (const v of verifiers) t.ok(scramMatches(v, 'm0n-Secret-long-enough'), 'the verifier proves MONPASS')
     t.match(sql.content, /CREATE ROLE monitor WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION/)
     t.match(sql.content, /^ {4}GRANT pg_monitor TO monitor;$/m)
     t.match(file(p, PATHS.postBootstrap).content, /-f '\/usr\/local\/etc\/patroni\/monitor-role\.sql'/)
@@ -65,9 +65,9 @@ t.test(
 )
 
 t.test('the exporter gets its password only from a 0600 file of its own user', async (t) => {
-  const p = params({ MONPASS: 'm0n-Secret' })
+  const p = params({ MONPASS: 'm0n-Secret-long-enough' })
   const pass = file(p, PATHS.exporterPass)
-  t.same([pass.content, pass.mode, pass.owner], ['m0n-Secret\n', 0o600, 'pgmonitor'])
+  t.same([pass.content, pass.mode, pass.owner], ['m0n-Secret-long-enough\n', 0o600, 'pgmonitor'])
   const pl = plan(p)
   const secrets = SECRET_NAMES.map((n) => p[n]).filter((v): v is string => typeof v === 'string')
   for (const f of pl.files.filter((x) => (x.mode & 0o004) !== 0))
@@ -132,7 +132,7 @@ t.test('cook status where nothing answers: exit 2, every reason named, no secret
     DCS: 'etcd',
     // A port nothing listens on: the DCS does not answer.
     ETCDHOSTS: '127.0.0.1:9',
-    MONPASS: 'm0n-Secret',
+    MONPASS: 'm0n-Secret-long-enough',
   }
   const json = await cook(['status', '--json', '--dev-allow-loopback', '--root', root], env)
   t.equal(json.code, 2, json.err)
@@ -160,7 +160,12 @@ t.test('cook status where nothing answers: exit 2, every reason named, no secret
   t.match(text.out, /^member pg1 of cluster postgresql \(127\.0\.0\.1, DCS etcd\): CRITICAL$/m)
   t.match(text.out, /^services {4}patroni DOWN, node_exporter DOWN, postgres_exporter DOWN$/m)
   for (const out of [json.out, text.out, json.err, text.err])
-    for (const secret of ['kek-Secret-2-basic-env', 'admin-Secret-1-basic', 'm0n-Secret', params().REPPASS])
+    for (const secret of [
+      'kek-Secret-2-basic-env',
+      'admin-Secret-1-basic',
+      'm0n-Secret-long-enough',
+      params().REPPASS,
+    ])
       t.notOk(out.includes(secret), 'no secret in the output')
 })
 

@@ -188,7 +188,8 @@ const TABLE: [string, Over, string[], boolean?][] = [
     ['KEKPASS'],
   ],
   ['ADMPASS an example in other case', { ADMPASS: 'akiaiosfodnn7example' }, ['ADMPASS']],
-  ["a short REPPASS is the operator's choice", { REPPASS: 'r' }, []],
+  ['a short REPPASS is refused: it can be guessed offline', { REPPASS: 'r'.repeat(15) }, ['REPPASS']],
+  ['a REPPASS of 16 characters is taken', { REPPASS: 'r'.repeat(16) }, []],
   // DCS and etcd
   ['DCS etcd without the Consul parameters', ETCD, []],
   ['DCS etcd without ETCDHOSTS', { ...ETCD, ETCDHOSTS: undefined }, ['ETCDHOSTS']],
@@ -572,8 +573,8 @@ t.test('REPPASS and REWINDPASS are derived from KEKPASS and SCOPE, the same on e
   t.match(a.REPPASS, /^[A-Za-z0-9_-]{32}$/, 'pgpass-safe characters, 24 bytes of key')
   t.not(ok({ SCOPE: 'other' }).REPPASS, a.REPPASS, 'another cluster gets another password')
   t.not(ok({ KEKPASS: 'kek-Secret-3-basic-env' }).REPPASS, a.REPPASS, 'another KEKPASS, another password')
-  t.equal(ok({ REPPASS: 'given' }).REPPASS, 'given', 'a given REPPASS wins')
-  t.equal(ok({ REWINDPASS: 'given' }).REWINDPASS, 'given')
+  t.equal(ok({ REPPASS: 'given-sixteen-ch' }).REPPASS, 'given-sixteen-ch', 'a given REPPASS wins')
+  t.equal(ok({ REWINDPASS: 'given-sixteen-ch' }).REWINDPASS, 'given-sixteen-ch')
   t.equal(ok({ REPPASS: '' }).REPPASS, a.REPPASS, 'empty means derived')
 })
 
@@ -626,6 +627,7 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
     'CONSULTOKEN',
     'GOSSIPKEY',
     'KEKPASS',
+    'METRICSPASS',
     'MONPASS',
     'OLDKEKPASS',
     'REPPASS',
@@ -669,8 +671,8 @@ t.test('the schema: every parameter documented, secrets marked', async (t) => {
       TLSKEY: tls.raw,
     }
     const context = contexts[name] ?? {}
-    // KEKPASS's and ADMPASS's example is refused on purpose: a copied example is no secret.
-    const refused = name === 'KEKPASS' || name === 'ADMPASS'
+    // Every password's example is refused on purpose: a copied example is no secret.
+    const refused = spec.secret === true && name.endsWith('PASS') && name !== 'OLDKEKPASS'
     t.same(
       failing({ ...context, [name]: spec.example }, false, tls.root),
       refused ? [name] : [],

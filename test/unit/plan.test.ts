@@ -337,15 +337,15 @@ t.test('hostile secrets round-trip through patroni.yml, agent.hcl and admin-role
   // Values the schema accepts go through validate(); line breaks (refused for pgpass-bound passwords) and
   // tokens outside the token alphabet are given to plan() directly, to prove the templates alone.
   const cases: Params[] = [
-    // KEKPASS has a minimum length: a shorter trap is repeated (longEnough), and REPPASS carries it as it is.
+    // KEKPASS has a minimum length: a shorter trap is repeated (longEnough), as are the other passwords.
     // MONPASS and RESTPASS are given: deriving them costs a scrypt per KEKPASS and proves nothing here.
     ...HOSTILE.map((v) => ({
       ...params({
         KEKPASS: longEnough(v),
-        REPPASS: v,
-        REWINDPASS: `${v}-w`,
-        MONPASS: 'm0n-Secret',
-        RESTPASS: 'rest-Secret',
+        REPPASS: longEnough(v),
+        REWINDPASS: longEnough(`${v}-w`),
+        MONPASS: 'm0n-Secret-long-enough',
+        RESTPASS: 'rest-Secret-long-enough',
       }),
       CONSULACL: 'on' as const,
       CONSULTOKEN: v,

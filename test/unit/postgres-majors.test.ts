@@ -285,7 +285,7 @@ for (const { major, pkg } of EMBEDDED) {
           DBNAME: 'app',
           KEKPASS: 'kek "pw" for the superuser',
           ADMPASS: "adm'pw for the applications",
-          MONPASS: 'mon-pw',
+          MONPASS: 'mon-pw-long-enough',
           PGPARAMS: "work_mem=8MB log_line_prefix='%m [%p] '",
           MEMORY: '512',
         }
@@ -525,7 +525,7 @@ for (const { major, pkg } of EMBEDDED) {
             ),
             'pg_monitor',
           )
-          const mon = (sql: string) => psql('monitor', 'mon-pw', sql, 'postgres', true)
+          const mon = (sql: string) => psql('monitor', 'mon-pw-long-enough', sql, 'postgres', true)
           // pg_monitor's rights: other sessions' queries, the WAL directory, the checkpointer's counters.
           t.equal(mon('SELECT count(*) > 0 FROM pg_ls_waldir()').stdout.trim(), 't', mon('SELECT 1').stderr)
           t.equal(
@@ -557,10 +557,10 @@ for (const { major, pkg } of EMBEDDED) {
           const next = validate(
             {
               ...raw,
-              REPPASS: 'rep-new',
-              REWINDPASS: 'rew-new',
+              REPPASS: 'rep-new-long-enough',
+              REWINDPASS: 'rew-new-long-enough',
               ADMPASS: 'adm-new for the applications',
-              MONPASS: 'mon-new',
+              MONPASS: 'mon-new-long-enough',
             },
             check,
           )
@@ -586,10 +586,10 @@ for (const { major, pkg } of EMBEDDED) {
             standby: [],
           })
           for (const [user, pw] of [
-            ['replicator', 'rep-new'],
-            ['rewinder', 'rew-new'],
+            ['replicator', 'rep-new-long-enough'],
+            ['rewinder', 'rew-new-long-enough'],
             ['admin', 'adm-new for the applications'],
-            ['monitor', 'mon-new'],
+            ['monitor', 'mon-new-long-enough'],
           ] as const)
             t.equal(
               psql(user, pw, 'SELECT current_user').stdout.trim(),
@@ -597,7 +597,7 @@ for (const { major, pkg } of EMBEDDED) {
               `${user} logs in with its new password`,
             )
           // The exporter below logs in with the rendered MONPASS again.
-          su(`ALTER ROLE monitor PASSWORD ${"'mon-pw'"}`)
+          su(`ALTER ROLE monitor PASSWORD ${"'mon-pw-long-enough'"}`)
         })
 
         t.test(

@@ -71,10 +71,10 @@ t.test('rotateRoles', async (t) => {
   const next = params({
     // `:` and `\` must be escaped in the pgpass file cook logs in with.
     KEKPASS: 'new-kek:a\\b-long',
-    REPPASS: 'new-rep',
-    REWINDPASS: 'new-rewind',
+    REPPASS: 'new-rep-long-enough',
+    REWINDPASS: 'new-rewind-long-enough',
     ADMPASS: 'new-adm-long-pw',
-    MONPASS: 'new-mon',
+    MONPASS: 'new-mon-long-enough',
   })
 
   t.test('no leader in the DCS: nothing to check', async (t) => {
@@ -111,10 +111,10 @@ t.test('rotateRoles', async (t) => {
     })
     for (const [user, oldPw, newPw] of [
       ['postgres', 'old-kek', 'new-kek:a\\b-long'],
-      ['replicator', 'old-rep', 'new-rep'],
-      ['rewinder', 'old-rewind', 'new-rewind'],
+      ['replicator', 'old-rep', 'new-rep-long-enough'],
+      ['rewinder', 'old-rewind', 'new-rewind-long-enough'],
       ['admin', 'old-adm', 'new-adm-long-pw'],
-      ['monitor', 'old-mon', 'new-mon'],
+      ['monitor', 'old-mon', 'new-mon-long-enough'],
     ] as const) {
       t.notOk(works(user, oldPw), `${user}: the old password is refused`)
       t.ok(works(user, newPw), `${user}: the new one is accepted`)
@@ -140,7 +140,7 @@ t.test('rotateRoles', async (t) => {
 
   t.test('a role that does not exist is reported, not created', async (t) => {
     pg.sql('DROP ROLE rewinder;')
-    const r = await rotateRoles({ ...next, REWINDPASS: 'x' }, opts())
+    const r = await rotateRoles({ ...next, REWINDPASS: 'x'.repeat(16) }, opts())
     t.match(r, { kind: 'checked', rotated: [], missing: ['rewinder'] })
     t.equal(pg.sql("SELECT count(*) FROM pg_roles WHERE rolname = 'rewinder'"), '0\n')
   })

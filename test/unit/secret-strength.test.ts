@@ -1,11 +1,20 @@
-// Weak secrets are refused: KEKPASS and ADMPASS have a minimum length, and no value the documentation shows
+// Weak secrets are refused: every password parameter (KEKPASS, ADMPASS, the roles' and the REST API's, the
+// metrics', the backup cipher's) has a minimum length, and no value the documentation shows
 // for a secret is accepted as either. The examples are collected from the files an operator copies from, so a
 // new example in the docs is refused as soon as it is written (or this test names it).
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { ParamError } from '../../cook/errors.js'
-import { EXAMPLE_SECRETS, SECRET_NAMES, validate } from '../../cook/params.js'
+import { MIN_CIPHER_PASS } from '../../cook/backup.js'
+import {
+  EXAMPLE_SECRETS,
+  MIN_ADMPASS,
+  MIN_KEKPASS,
+  SECRET_NAMES,
+  validate,
+  type ParamName,
+} from '../../cook/params.js'
 import { basicEnv } from '../helpers.js'
 
 const REPO = new URL('../../', import.meta.url).pathname
@@ -15,11 +24,13 @@ const DOCS = ['README.md', 'pot.conf.example', ...readdirSync(join(REPO, 'nomad'
 function examples(text: string): string[] {
   const names = SECRET_NAMES.filter((n) => n !== 'TLSKEY') // a PEM file or its path, never a password
   const assignment = new RegExp(
-    `\\b(${names.join('|')})(_B64)?(?:=| = )('[^'\\n]*'|"[^"\\n]*"|[^\\s"'\`,;)]+)`,
+    `(?<!")\\b(${names.join('|')})(_B64)?(?:=| = )('[^'\\n]*'|"[^"\\n]*"|[^\\s"'\`,;)]+)`,
     'g',
   )
+  // pot.conf's and pot set-env's form: the quotes hold the whole NAME=value, blanks included.
+  const quoted = new RegExp(`"(${names.join('|')})(_B64)?=([^"\\n]*)"`, 'g')
   const found: string[] = []
-  for (const m of text.matchAll(assignment)) {
+  for (const m of [...text.matchAll(assignment), ...text.matchAll(quoted)]) {
     let value = m[3] ?? ''
     if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1)
     // A shell variable, a command substitution or a Nomad template shows no value.
@@ -33,9 +44,29 @@ function examples(text: string): string[] {
 
 const shown = [...new Set(DOCS.flatMap((f) => examples(readFileSync(join(REPO, f), 'utf8'))))].sort()
 
-function refused(name: 'KEKPASS' | 'ADMPASS', value: string): boolean {
+/**
+ * Every secret password: each secret named *PASS but OLDKEKPASS (the password the running cluster still has,
+ * whatever it is), with its minimum length. A new one is found by name and must be given a minimum here.
+ */
+const MIN: Partial<Record<ParamName, number>> = {
+  KEKPASS: MIN_KEKPASS,
+  ADMPASS: MIN_ADMPASS,
+  REPPASS: MIN_KEKPASS,
+  REWINDPASS: MIN_KEKPASS,
+  RESTPASS: MIN_KEKPASS,
+  MONPASS: MIN_KEKPASS,
+  METRICSPASS: MIN_KEKPASS,
+  BACKUPCIPHERPASS: MIN_CIPHER_PASS,
+}
+const PASSWORDS = SECRET_NAMES.filter((n) => n.endsWith('PASS') && n !== 'OLDKEKPASS')
+/** What BACKUPCIPHERPASS needs beside it to be taken at all. */
+const WITH: Partial<Record<ParamName, Record<string, string>>> = {
+  BACKUPCIPHERPASS: { BACKUPREPO: '/var/db/pgbackrest', BACKUPCIPHER: 'aes-256-cbc' },
+}
+
+function refused(name: ParamName, value: string): boolean {
   try {
-    validate({ ...basicEnv(), [name]: value })
+    validate({ ...basicEnv(), ...WITH[name], [name]: value })
     return false
   } catch (e) {
     if (!(e instanceof ParamError)) throw e
@@ -49,10 +80,19 @@ t.test('the documentation shows example secrets, and the collector finds them', 
   t.ok(shown.length >= 5, 'several')
 })
 
-t.test('every example value a reader can copy is refused as KEKPASS and as ADMPASS', async (t) => {
+t.test('every secret password has a minimum length', async (t) => {
+  t.same(PASSWORDS.slice().sort(), Object.keys(MIN).sort(), 'each password parameter has its minimum here')
+  for (const name of PASSWORDS) {
+    const min = MIN[name] ?? 0
+    t.ok(min >= 15, `${name}: at least 15 characters`)
+    t.notOk(refused(name, 'x'.repeat(min - 8) + 'A1b2C3d4'), `${name}: ${min} characters are taken`)
+    t.ok(refused(name, 'x'.repeat(min - 9) + 'A1b2C3d4'), `${name}: ${min - 1} characters are refused`)
+  }
+})
+
+t.test('every example value a reader can copy is refused as every secret password', async (t) => {
   for (const value of shown) {
-    t.ok(refused('KEKPASS', value), `KEKPASS=${JSON.stringify(value)} is refused`)
-    t.ok(refused('ADMPASS', value), `ADMPASS=${JSON.stringify(value)} is refused`)
+    for (const name of PASSWORDS) t.ok(refused(name, value), `${name}=${JSON.stringify(value)} is refused`)
     // The length alone refuses the short ones; a longer one must be in the table, by name.
     t.ok(EXAMPLE_SECRETS.includes(value), `${JSON.stringify(value)} is in EXAMPLE_SECRETS (cook/checks.ts)`)
   }

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { loadConfig } from '../../cook/config.js'
+import { environmentShPath, isNomadMode, loadConfig } from '../../cook/config.js'
 import { ParamError } from '../../cook/errors.js'
 import { parseArgs, parseEnvironmentSh, resolve } from '../../cook/sources.js'
 import { basicEnv, tempDir } from '../helpers.js'
@@ -109,11 +109,70 @@ t.test('environment.sh: $, backticks and backslashes arrive literally, with a wa
   t.notMatch(r.warnings[0], 'pa$$word', 'the warning does not show the value')
 })
 
-t.test('environment.sh: missing is fine, unreadable is a problem', async (t) => {
+t.test('environment.sh: missing is fine, anything but a regular file is ignored', async (t) => {
   const dir = tempDir(t)
   t.same(resolve({ environmentSh: join(dir, 'absent.sh') }).problems, [])
   mkdirSync(join(dir, 'a-directory'))
-  t.equal(resolve({ environmentSh: join(dir, 'a-directory') }).problems.length, 1)
+  const r = resolve({ environmentSh: join(dir, 'a-directory') })
+  t.same(r.problems, [])
+  t.match(r.warnings, [/a-directory: ignored, it is not a regular file/])
+})
+
+t.test('environment.sh planted by a jail user in /tmp: ignored with a warning, never a stop', async (t) => {
+  const dir = tempDir(t)
+  const widen = 'export "MEMBERNETS=0.0.0.0/1 128.0.0.0/1"\nexport "ALLOWWIDENETS=on"\n'
+  const planted = (name: string, text: string, mode: number, uid = 0) => {
+    const path = join(dir, name)
+    writeFileSync(path, text)
+    chmodSync(path, mode)
+    chownSync(path, uid, uid)
+    return path
+  }
+  const cases: [string, string, RegExp][] = [
+    [planted('nobody.sh', widen, 0o600, 65534), 'owned by nobody', /owned by uid 65534, not root/],
+    [planted('open.sh', widen, 0o644), 'root, 0644', /mode 0644/],
+    [
+      planted('secret.sh', 'export "KEKPASS=planted-secret-1"\n', 0o644, 65534),
+      'a secret in it',
+      /uid 65534/,
+    ],
+    [
+      planted('broken.sh', 'export "ADMPASS=no closing quote\n', 0o666),
+      'a line pot could not write',
+      /mode 0666/,
+    ],
+  ]
+  symlinkSync(join(dir, 'open.sh'), join(dir, 'link.sh'))
+  cases.push([join(dir, 'link.sh'), 'a symbolic link', /symbolic link/])
+  spawnSync('mkfifo', [join(dir, 'fifo.sh')])
+  cases.push([join(dir, 'fifo.sh'), 'a FIFO', /not a regular file/])
+  for (const [path, what, why] of cases) {
+    const r = resolve({ environmentSh: path })
+    t.same(r.problems, [], `${what}: the cook is not stopped`)
+    t.same(r.raw, {}, `${what}: nothing of it is taken`)
+    t.equal(r.warnings.length, 1, `${what}: one warning`)
+    t.match(r.warnings[0], why, `${what}: it says why`)
+    t.ok(r.warnings[0]?.startsWith(`${path}: ignored`), `${what}: and names the file`)
+    t.notMatch(r.warnings[0], /0\.0\.0\.0|planted-secret|closing quote/, `${what}: never its content`)
+  }
+  const root = planted('root.sh', widen, 0o600)
+  t.same(
+    resolve({ environmentSh: root }).raw.ALLOWWIDENETS,
+    'on',
+    "root's 0600 file (what pot writes) is read",
+  )
+})
+
+t.test('Nomad mode never reads /tmp/environment.sh', async (t) => {
+  t.equal(environmentShPath({ nomad: true }), undefined, 'Nomad mode: none')
+  t.equal(environmentShPath({}), '/tmp/environment.sh', "a jail with rc scripts: pot's")
+  t.equal(environmentShPath({ nomad: true, environmentSh: '/x.sh' }), '/x.sh', 'an explicit one is read')
+  t.equal(
+    environmentShPath({ nomad: isNomadMode({}, { NOMAD_ALLOC_ID: 'a1' }) }),
+    undefined,
+    'NOMAD_ALLOC_ID',
+  )
+  t.equal(environmentShPath({ nomad: isNomadMode({ nomad: true }, {}) }), undefined, '--nomad')
 })
 
 t.test('--env-file: dotenv syntax; unknown names are errors', async (t) => {
@@ -192,11 +251,7 @@ t.test("a file that gives a secret must be root's alone: owned by root, 0600", a
   t.same(resolve({ envFile: file('private.env', secret, 0o600) }).problems, [], '0600 is read')
   t.same(resolve({ envFile: file('plain.env', 'NODENAME=pg1\n', 0o644) }).problems, [], 'no secret: any mode')
   const sh = file('environment.sh', 'export "ADMPASS_B64=YQ=="\n', 0o644)
-  t.same(
-    names(resolve({ environmentSh: sh }).problems),
-    [sh],
-    "pot's environment.sh is held to the same rule",
-  )
+  t.same(resolve({ environmentSh: sh }).raw, {}, "pot's environment.sh is held to the same rule (ignored)")
   chownSync(join(dir, 'private.env'), 65534, 65534)
   t.match(resolve({ envFile: join(dir, 'private.env') }).problems[0]?.message, /owned by uid 65534, not root/)
   symlinkSync(join(dir, 'open.env'), join(dir, 'link.env'))
@@ -241,6 +296,7 @@ t.test('precedence: arguments > environment > --env-file > environment.sh', asyn
   writeFileSync(
     envSh,
     'export "NODENAME=from-sh"\nexport "SCOPE=sh"\nexport "DATACENTER=sh"\nexport "TTL=40"\n',
+    { mode: 0o600 },
   )
   writeFileSync(envFile, 'NODENAME=from-file\nSCOPE=file\nDATACENTER=file\n')
   const env = { NODENAME: 'from-env', SCOPE: 'env' }
