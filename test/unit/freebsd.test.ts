@@ -50,7 +50,7 @@ t.test(
     const variants: Record<string, string>[] = [
       {},
       { DCS: 'etcd', ETCDHOSTS: '10.0.0.2,10.0.0.3,10.0.0.4' },
-      { MYIP: '2001:db8::7', BACKUPREPO: '/mnt/backups' },
+      { MYIP: '2001:db8::7', BACKUPREPO: '/mnt/backups', BACKUPCIPHERPASS: 'c'.repeat(40) },
     ]
     for (const v of variants) {
       const s = standIns(tempDir(t))

@@ -229,6 +229,7 @@ for (const { major, pkg } of EMBEDDED) {
             {
               ...tls.raw,
               BACKUPREPO: '/mnt/backups',
+              BACKUPCIPHERPASS: 'c'.repeat(40),
               MEMORY: '4096',
               SYNCMODE: 'on',
               PGPARAMS: "work_mem=16MB max_connections=200 log_line_prefix='%m [%p] %q%u@%d '",
@@ -239,6 +240,7 @@ for (const { major, pkg } of EMBEDDED) {
             {
               ...tls.raw,
               BACKUPREPO: 's3://pg-backups/prod',
+              BACKUPCIPHERPASS: 'c'.repeat(40),
               S3ENDPOINT: 's3.example',
               S3REGION: 'eu-central-1',
               S3KEY: 'key',
@@ -398,7 +400,7 @@ for (const { major, pkg } of EMBEDDED) {
         const hbaFile = join(data, 'pg_hba.conf')
         const running = readFileSync(hbaFile, 'utf8')
         for (const over of [
-          { ...tls.raw, ALLOWNETS: '10.0.0.0/24 192.168.0.0/16 fd00::/8' },
+          { ...tls.raw, ALLOWNETS: '10.0.0.0/24 192.168.0.0/16 fd00:1::/48' },
           { ...tls.raw, SERVICETAG: 'standby-leader', STANDBYHOST: '10.0.1.11' },
         ]) {
           const doc = parse(

@@ -106,7 +106,7 @@ t.test('the socket directory: postgres owns it, and every client is configured f
       .content.split('\n')
       .filter(Boolean)
       .map((l) => l.split(':').slice(0, 2).join(':')),
-    ['/var/run/postgresql:5432', 'localhost:5432'],
+    ['/var/run/postgresql:5432'],
     "pgBackRest's password is offered to the socket only, not to any host (*)",
   )
   for (const path of [PATHS.patroniYml, BACKUP_PATHS.conf, BACKUP_PATHS.pgpass, PATHS.exporterEnv])

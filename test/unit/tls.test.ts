@@ -144,6 +144,11 @@ t.test('a TLS member: files, owners, modes, and what each reader sees', async (t
     .filter((x) => x.format === 'pem')
     .map((x) => [x.path, x.mode.toString(8), x.owner, x.section])
   t.same(tlsFiles, [
+    // Each exporter's own copy of the member certificate and key, for its TLS listener (web config).
+    ['/usr/local/etc/node_exporter/member.crt', '640', 'nodeexport', 'node_exporter'],
+    ['/usr/local/etc/node_exporter/member.key', '600', 'nodeexport', 'node_exporter'],
+    ['/usr/local/etc/postgres_exporter/member.crt', '640', 'pgmonitor', 'postgres_exporter'],
+    ['/usr/local/etc/postgres_exporter/member.key', '600', 'pgmonitor', 'postgres_exporter'],
     [PATHS.patroniCa, '640', 'postgres', 'patroni'],
     [PATHS.patroniCert, '640', 'postgres', 'patroni'],
     [PATHS.patroniKey, '600', 'postgres', 'patroni'],
