@@ -290,6 +290,9 @@ for (const { major, pkg } of EMBEDDED) {
           MONPASS: 'mon-pw-long-enough',
           PGPARAMS: "work_mem=8MB log_line_prefix='%m [%p] '",
           MEMORY: '512',
+          // Every loopback connection comes from 127.0.0.1, as in the dev cluster.
+          ALLOWNETS: '127.0.0.1/32',
+          MEMBERNETS: '127.0.0.1/32',
         }
         // Applied with its owners: the dev cluster's etcd shape, since this machine has no consul user.
         const p = validate({ ...raw, DCS: 'etcd', ETCDHOSTS: `${host}:${PORTS.etcdClient}` }, check)
