@@ -188,6 +188,9 @@ const onlyWithAcl = <N extends 'CONSULTOKEN' | 'CONSULAGENTTOKEN'>(name: N) =>
       : undefined,
   )
 
+/** A path in the jail that cook names as it is: no blanks, quotes or shell characters. */
+const plainAbsolutePath = matching(/^(\/[A-Za-z0-9._@+-]+)+$/, 'is not a plain absolute path')
+
 /** STOPTIMEOUT's default: also `cook stop`'s when rc.conf cannot be read, and the rc.d script's. */
 export const DEFAULT_STOP_TIMEOUT_S = 25
 
@@ -458,7 +461,7 @@ class ParamTable {
     want: 'an absolute path',
     example: '/secrets/cook.env',
     defaultDoc: "none: secrets come from pot's /tmp/environment.sh or --env-file",
-    check: matching(/^(\/[A-Za-z0-9._@+-]+)+$/, 'is not a plain absolute path'),
+    check: plainAbsolutePath,
   })
   STANDBYHOST = param({
     doc: 'the remote primary (host or host:port) that a standby-leader member replicates from',
@@ -545,7 +548,7 @@ class ParamTable {
     want: 'an absolute path',
     example: '/usr/local/etc/ssl/s3-ca.pem',
     defaultDoc: "the system's CA certificates",
-    check: matching(/^(\/[A-Za-z0-9._@+-]+)+$/, 'is not a plain absolute path'),
+    check: plainAbsolutePath,
     rules: [onlyWithS3('S3CAFILE')],
   })
   BACKUPCIPHER = param({
